@@ -1,0 +1,1 @@
+"""The public API surface: request models, JSON rendering and errors."""

@@ -1,0 +1,168 @@
+"""The HTTP edge shared by every API handler: one resolver factory, parsing, error mapping.
+
+Handlers build their resolver with :func:`make_app`, parse with :func:`parse_body` and
+:func:`query`, and let errors propagate: the exception handlers registered here are the only
+place where exceptions become HTTP responses.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from functools import cache
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from pydantic import BaseModel, ValidationError
+
+from stepline.api.errors import ApiError, Internal, InvalidArgument, NotFound
+
+MAX_BODY_BYTES = 6 * 1024 * 1024
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger()
+metrics = Metrics()
+
+Handler = Callable[[dict[str, Any], "LambdaContext"], dict[str, Any]]
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def _compact(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def _error_response(error: ApiError) -> Response[str]:
+    with single_metric(name="ApiErrors", unit=MetricUnit.Count, value=1) as metric:
+        metric.add_dimension(name="code", value=error.code.name)
+    return Response(
+        status_code=error.http_status,
+        content_type="application/json",
+        body=_compact(error.to_body()),
+    )
+
+
+def make_app() -> APIGatewayHttpResolver:
+    """A resolver whose exception handlers render every error as ``{code, message, details}``."""
+    app = APIGatewayHttpResolver(serializer=_compact)
+
+    @app.exception_handler(ApiError)
+    def _api_error(error: ApiError) -> Response[str]:
+        logger.info("request refused", extra={"code": error.code.name, "reason": error.message})
+        return _error_response(error)
+
+    @app.exception_handler(ValidationError)
+    def _invalid(error: ValidationError) -> Response[str]:
+        return _api_error(InvalidArgument(describe_validation_error(error)))
+
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception) -> Response[str]:
+        logger.exception("unexpected failure")
+        return _error_response(Internal("internal error; the request id is in the logs"))
+
+    @app.not_found
+    def _no_route(_: Exception) -> Response[str]:
+        event = app.current_event
+        return _api_error(NotFound(f"no such call: {event.http_method} {event.path}"))
+
+    return app
+
+
+@cache
+def tracer() -> Tracer:
+    """The X-Ray tracer, built on first use: importing the X-Ray SDK doubles a cold import."""
+    from aws_lambda_powertools import Tracer
+
+    return Tracer()
+
+
+def make_handler(app: APIGatewayHttpResolver) -> Handler:
+    """The Lambda entry point of ``app``: logs correlated by request id, metrics, tracing."""
+    traced: list[Handler] = []
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+    @metrics.log_metrics
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        if not traced:
+            traced.append(tracer().capture_lambda_handler(app.resolve))
+        return traced[0](event, context)
+
+    return lambda_handler
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line per problem, each naming the field: ``input.inputJson: Input should be ...``."""
+    problems = []
+    for item in error.errors(include_url=False):
+        where = ".".join(str(part) for part in item["loc"]) or "body"
+        message = item["msg"]
+        if item["type"] == "json_invalid":
+            message = f"not valid JSON ({item.get('ctx', {}).get('error', 'parse error')})"
+        elif item["type"] == "extra_forbidden":
+            message = "unknown field"
+        problems.append(f"{where}: {message}")
+    return "; ".join(problems)
+
+
+def body_text(app: APIGatewayHttpResolver) -> str:
+    """The request body as text, decoded and size-checked."""
+    event = app.current_event
+    raw = event.body or ""
+    if event.is_base64_encoded:
+        try:
+            data = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidArgument("body: invalid base64 encoding") from exc
+    else:
+        data = raw.encode()
+    if len(data) > MAX_BODY_BYTES:
+        raise InvalidArgument(f"body: {len(data)} bytes exceeds the limit of {MAX_BODY_BYTES}")
+    try:
+        return data.decode()
+    except UnicodeDecodeError as exc:
+        raise InvalidArgument("body: not UTF-8 text") from exc
+
+
+def parse_body(app: APIGatewayHttpResolver, model: type[Model]) -> Model:
+    """Validate the JSON body against ``model``; an empty body is an empty object."""
+    text = body_text(app)
+    return model.model_validate_json(text if text.strip() else "{}")
+
+
+def query(app: APIGatewayHttpResolver, name: str) -> str | None:
+    """A query parameter by its camelCase name, also accepted in snake_case."""
+    event = app.current_event
+    value = event.get_query_string_value(name)
+    if value is None:
+        snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+        value = event.get_query_string_value(snake)
+    return value
+
+
+def header(app: APIGatewayHttpResolver, name: str) -> str | None:
+    """A request header (case-insensitive)."""
+    return app.current_event.headers.get(name.lower())
+
+
+def caller(app: APIGatewayHttpResolver) -> str:
+    """The authenticated principal (IAM ARN) or ``anonymous``."""
+    context = app.current_event.raw_event.get("requestContext") or {}
+    iam = (context.get("authorizer") or {}).get("iam") or {}
+    return str(iam.get("userArn") or iam.get("userId") or "anonymous")
+
+
+def base_url(app: APIGatewayHttpResolver) -> str:
+    """The public base URL of this API, as the caller reached it."""
+    event = app.current_event
+    context = event.raw_event.get("requestContext") or {}
+    host = context.get("domainName") or event.headers.get("host") or "localhost"
+    scheme = event.headers.get("x-forwarded-proto", "https")
+    return f"{scheme}://{host}"

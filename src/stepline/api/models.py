@@ -1,0 +1,162 @@
+"""Request models of the REST API (proto3 JSON: lowerCamelCase or snake_case accepted)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, model_validator
+from pydantic.alias_generators import to_camel
+
+WORKFLOW_NAME = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
+LABEL_KEY = re.compile(r"^[a-z][-_./\\@0-9a-z]{0,62}$")
+LABEL_VALUE = re.compile(r"^[-_./\\@0-9a-z]{0,63}$")
+FOLDER_ID = r"^[a-zA-Z0-9][-_a-zA-Z0-9]{0,49}$"
+MAX_SPEC_BYTES = 256 * 1024
+
+
+class ApiModel(BaseModel):
+    """Base of request models: strict types, unknown fields refused, both name spellings."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        strict=True,
+        frozen=True,
+    )
+
+
+class ExecutionInput(ApiModel):
+    """oneof ``inputJson`` (a JSON text) | ``inputValue`` (any JSON value)."""
+
+    input_json: str | None = None
+    input_value: JsonValue = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ExecutionInput:
+        if self.input_json is not None and "input_value" in self.model_fields_set:
+            raise ValueError("give either inputJson or inputValue, not both")
+        return self
+
+
+class StartExecutionRequest(ApiModel):
+    """Body of ``POST /workflows/v1/execution/start``."""
+
+    workflow_id: Annotated[str, StringConstraints(min_length=1)]
+    input: ExecutionInput | None = None
+
+
+class Specification(ApiModel):
+    """oneof ``specYaml``."""
+
+    spec_yaml: Annotated[str, StringConstraints(min_length=1, max_length=MAX_SPEC_BYTES)]
+
+
+class LogOptions(ApiModel):
+    """Logging settings of a workflow (kept and returned; logs go to CloudWatch)."""
+
+    disabled: bool = False
+    log_group_id: str | None = None
+    folder_id: str | None = None
+    min_level: Literal["LEVEL_UNSPECIFIED", "TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"] = (
+        "LEVEL_UNSPECIFIED"
+    )
+
+    @model_validator(mode="after")
+    def _one_destination(self) -> LogOptions:
+        if self.log_group_id is not None and self.folder_id is not None:
+            raise ValueError("give either logGroupId or folderId, not both")
+        return self
+
+
+class Schedule(ApiModel):
+    """A cron schedule that starts executions."""
+
+    cron_expression: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    timezone: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+Name = Annotated[str, StringConstraints(pattern=WORKFLOW_NAME)]
+Description = Annotated[str, StringConstraints(max_length=256)]
+Labels = Annotated[dict[str, str], Field(max_length=64)]
+
+
+def check_labels(labels: dict[str, str] | None) -> dict[str, str] | None:
+    """Label keys and values must match the documented patterns."""
+    for key, value in (labels or {}).items():
+        if not LABEL_KEY.match(key):
+            raise ValueError(f"label key {key!r} must match [a-z][-_./\\@0-9a-z]* (1-63 chars)")
+        if not LABEL_VALUE.match(value):
+            raise ValueError(f"label value {value!r} must match [-_./\\@0-9a-z]* (<= 63 chars)")
+    return labels
+
+
+class WorkflowFields(ApiModel):
+    """Fields shared by Create and Update."""
+
+    description: Description = ""
+    labels: Labels = Field(default_factory=dict)
+    log_options: LogOptions | None = None
+    network_id: str = ""
+    service_account_id: str = ""
+    express: bool = False
+    schedule: Schedule | None = None
+    is_public: bool = False
+
+    @model_validator(mode="after")
+    def _labels(self) -> WorkflowFields:
+        check_labels(self.labels)
+        return self
+
+
+class CreateWorkflowRequest(WorkflowFields):
+    """Body of ``POST /workflows/v1/workflow``."""
+
+    folder_id: Annotated[str, StringConstraints(pattern=FOLDER_ID)] = "default"
+    name: Name
+    specification: Specification
+
+
+class UpdateWorkflowRequest(WorkflowFields):
+    """Body of ``PATCH /workflows/v1/workflow/{workflowId}``; every field optional."""
+
+    name: Name | None = None  # type: ignore[assignment]
+    specification: Specification | None = None
+    update_mask: str | None = None
+
+    def requested_fields(self) -> set[str]:
+        """Field names to change: the mask's, or every field present in the body."""
+        if self.update_mask is None:
+            return {f for f in self.model_fields_set if f != "update_mask"}
+        names = {_snake(part.strip()) for part in self.update_mask.split(",") if part.strip()}
+        unknown = names - set(UPDATABLE_FIELDS)
+        if unknown:
+            raise ValueError(
+                f"updateMask names unknown fields {sorted(unknown)}; "
+                f"known: {sorted(to_camel(f) for f in UPDATABLE_FIELDS)}"
+            )
+        return names
+
+
+UPDATABLE_FIELDS = (
+    "name",
+    "description",
+    "labels",
+    "specification",
+    "log_options",
+    "network_id",
+    "service_account_id",
+    "express",
+    "schedule",
+    "is_public",
+)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+
+
+def dump(model: BaseModel) -> dict[str, Any]:
+    """A request model as camelCase JSON (for storing nested settings)."""
+    return model.model_dump(by_alias=True, exclude_none=True)

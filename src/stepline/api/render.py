@@ -1,0 +1,119 @@
+"""Responses in proto3 JSON form, carrying exactly the fields of the public messages."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+from stepline.api.proto import duration, timestamp
+from stepline.store.records import ExecutionRecord, WorkflowRecord
+
+_TYPE_PREFIX = "type.googleapis.com/"
+_WORKFLOWS_PACKAGE = "yandex.cloud.serverless.workflows.v1"
+
+
+def _elapsed(record: ExecutionRecord, now: datetime) -> str:
+    end = record.finished_at or now
+    return duration(end - record.started_at)
+
+
+def execution_preview(record: ExecutionRecord, now: datetime) -> dict[str, Any]:
+    """ExecutionPreview: id, workflowId, status, startedAt, duration."""
+    return {
+        "id": record.id,
+        "workflowId": record.workflow_id,
+        "status": record.status,
+        "startedAt": timestamp(record.started_at),
+        "duration": _elapsed(record, now),
+    }
+
+
+def execution(
+    record: ExecutionRecord, *, input_json: str, result_json: str | None, now: datetime
+) -> dict[str, Any]:
+    """Execution: the preview fields plus input, result and error."""
+    body: dict[str, Any] = {
+        "id": record.id,
+        "workflowId": record.workflow_id,
+        "input": {"inputJson": input_json},
+    }
+    if result_json is not None:
+        body["result"] = {"resultJson": result_json}
+    if record.error:
+        body["error"] = {
+            "message": record.error.get("message", ""),
+            "errorCode": record.error.get("errorCode", ""),
+        }
+    body |= {
+        "status": record.status,
+        "startedAt": timestamp(record.started_at),
+        "duration": _elapsed(record, now),
+    }
+    return body
+
+
+def workflow_preview(record: WorkflowRecord, base_url: str) -> dict[str, Any]:
+    """WorkflowPreview: the workflow without specification and schedule."""
+    body: dict[str, Any] = {
+        "id": record.id,
+        "folderId": record.folder_id,
+        "createdAt": timestamp(record.created_at),
+        "name": record.name,
+        "description": record.description,
+        "labels": record.labels,
+        "status": record.status,
+    }
+    if record.log_options is not None:
+        body["logOptions"] = record.log_options
+    body |= {
+        "networkId": record.network_id,
+        "serviceAccountId": record.service_account_id,
+        "express": record.express,
+        "isPublic": record.is_public,
+        "executionUrl": execution_url(base_url, record.id),
+    }
+    return body
+
+
+def workflow(record: WorkflowRecord, base_url: str) -> dict[str, Any]:
+    """Workflow: the preview plus specification and schedule."""
+    body = workflow_preview(record, base_url)
+    body["specification"] = {"specYaml": record.spec_yaml}
+    if record.schedule is not None:
+        body["schedule"] = record.schedule
+    return body
+
+
+def execution_url(base_url: str, workflow_id: str) -> str:
+    """The start-by-link URL of a workflow."""
+    return f"{base_url.rstrip('/')}/workflows/v1/execution/{workflow_id}/start"
+
+
+def operation(
+    *,
+    description: str,
+    metadata_type: str,
+    workflow_id: str,
+    created_by: str,
+    at: datetime,
+    response: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """A finished Operation whose metadata names the workflow."""
+    body: dict[str, Any] = {
+        "id": "op" + secrets.token_hex(9),
+        "description": description,
+        "createdAt": timestamp(at),
+        "createdBy": created_by,
+        "modifiedAt": timestamp(at),
+        "done": True,
+        "metadata": {
+            "@type": f"{_TYPE_PREFIX}{_WORKFLOWS_PACKAGE}.{metadata_type}",
+            "workflowId": workflow_id,
+        },
+    }
+    if response is None:
+        body["response"] = {"@type": f"{_TYPE_PREFIX}google.protobuf.Empty", "value": {}}
+    else:
+        body["response"] = {"@type": f"{_TYPE_PREFIX}{_WORKFLOWS_PACKAGE}.Workflow", **response}
+    return body

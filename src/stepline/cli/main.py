@@ -1,0 +1,56 @@
+"""``stepline``: the dev stack and workflow tooling."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, help="Stepline: durable YaWL workflows on AWS.")
+
+
+@app.command()
+def dev(
+    port: Annotated[int, typer.Option(help="Port of the HTTP API.")] = 8080,
+    aws_port: Annotated[int, typer.Option(help="Port of the emulated AWS endpoint.")] = 4566,
+    examples: Annotated[
+        Path | None, typer.Option(help="Folder of workflows to register (default: examples/).")
+    ] = None,
+    verbose: Annotated[bool, typer.Option(help="Show request, log and metric output.")] = False,
+) -> None:
+    """Run the whole stack on this machine against an embedded AWS emulator."""
+    from stepline.dev.stack import DevStack
+
+    stack = DevStack(port=port, aws_port=aws_port, verbose=verbose, examples_dir=examples)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    try:
+        url = stack.start()
+        for name, workflow_id in stack.registered.items():
+            typer.echo(f"workflow {name}: {workflow_id}")
+        typer.echo(f"AWS endpoint: {stack.aws_endpoint}")
+        typer.echo(f"Stepline dev stack ready: {url}", color=False)
+        stopping.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+        typer.echo("Stepline dev stack stopped")
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="YaWL files to check.", exists=True)],
+) -> None:
+    """Check YaWL files; print each problem as FILE:LINE:COL: path: message."""
+    from stepline.cli.validate import validate_files
+
+    raise typer.Exit(validate_files(files))
+
+
+def main() -> None:
+    """Entry point of the ``stepline`` command."""
+    app()

@@ -1,0 +1,1 @@
+"""The dev stack: the real handlers on one machine, against an embedded AWS emulator."""

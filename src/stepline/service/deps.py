@@ -1,0 +1,102 @@
+"""Settings and clients of the core, created once per process from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache, cached_property
+from typing import Any
+
+from stepline.api.proto import now
+from stepline.store.executions import ExecutionStore
+from stepline.store.payloads import Payloads
+from stepline.store.queue import StepsQueue
+from stepline.store.table import Table
+from stepline.store.tokens import PageTokens
+from stepline.store.workflows import WorkflowStore
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the core's resources are; set by template.yaml or by the dev stack."""
+
+    table_name: str
+    steps_queue_url: str
+    payload_bucket: str
+    page_token_secret_arn: str | None = None
+    page_token_key: str | None = None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        """Read settings from environment variables (names as in template.yaml)."""
+        env = dict(os.environ) if env is None else env
+        missing = [n for n in ("TABLE_NAME", "STEPS_QUEUE_URL", "PAYLOAD_BUCKET") if not env.get(n)]
+        if missing:
+            raise RuntimeError(f"missing environment variables: {', '.join(missing)}")
+        return cls(
+            table_name=env["TABLE_NAME"],
+            steps_queue_url=env["STEPS_QUEUE_URL"],
+            payload_bucket=env["PAYLOAD_BUCKET"],
+            page_token_secret_arn=env.get("PAGE_TOKEN_SECRET_ARN") or None,
+            page_token_key=env.get("PAGE_TOKEN_KEY") or None,
+        )
+
+
+@dataclass
+class Services:
+    """Everything a use case needs; clients are made on first use to keep cold starts short."""
+
+    settings: Settings
+    client_factory: Callable[[str], Any]
+    clock: Callable[[], datetime] = field(default=now)
+
+    @cached_property
+    def table(self) -> Table:
+        """The single table."""
+        return Table(self.client_factory("dynamodb"), self.settings.table_name)
+
+    @cached_property
+    def workflows(self) -> WorkflowStore:
+        """Workflow definitions."""
+        return WorkflowStore(self.table)
+
+    @cached_property
+    def executions(self) -> ExecutionStore:
+        """Execution heads and history."""
+        return ExecutionStore(self.table)
+
+    @cached_property
+    def queue(self) -> StepsQueue:
+        """The steps queue."""
+        return StepsQueue(self.client_factory("sqs"), self.settings.steps_queue_url)
+
+    @cached_property
+    def payloads(self) -> Payloads:
+        """The payload bucket."""
+        return Payloads(self.client_factory("s3"), self.settings.payload_bucket)
+
+    @cached_property
+    def tokens(self) -> PageTokens:
+        """Page tokens, keyed by the stack's secret (read once per process)."""
+        key = self.settings.page_token_key
+        if key is None:
+            if not self.settings.page_token_secret_arn:
+                raise RuntimeError("set PAGE_TOKEN_SECRET_ARN or PAGE_TOKEN_KEY")
+            secrets = self.client_factory("secretsmanager")
+            reply = secrets.get_secret_value(SecretId=self.settings.page_token_secret_arn)
+            key = str(reply["SecretString"])
+        return PageTokens(key.encode())
+
+
+def _boto3_client(service: str) -> Any:
+    import boto3
+
+    return boto3.client(service)  # type: ignore[call-overload]
+
+
+@cache
+def services() -> Services:
+    """The process-wide services, from the environment."""
+    return Services(Settings.from_env(), _boto3_client)

@@ -1,0 +1,314 @@
+"""ExecutionService use cases: Start, Stop, Terminate, Get, GetHistory, List."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from stepline.api import render
+from stepline.api.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from stepline.api.models import StartExecutionRequest
+from stepline.service import filters, ids
+from stepline.service.deps import Services
+from stepline.service.paging import page_size, resume_key
+from stepline.store import keys
+from stepline.store.executions import IdempotencyKeyUsed, NotActive, TimeRange, WorkflowChanged
+from stepline.store.payloads import INLINE_LIMIT
+from stepline.store.queue import StepMessage
+from stepline.store.records import ExecutionRecord, IdempotencyRecord
+from stepline.store.tokens import scope_digest
+
+MAX_INPUT_BYTES = 2 * 1024 * 1024
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+MAX_IDEMPOTENCY_KEY = 256
+_START_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class StartCommand:
+    """A validated Start: which workflow, the input as JSON text, and who asks."""
+
+    workflow_id: str
+    input_json: str
+    caller: str
+    idempotency_key: str | None = None
+
+
+def input_from_request(request: StartExecutionRequest) -> str:
+    """The execution input as JSON text; missing input means ``{}``."""
+    given = request.input
+    if given is None or (given.input_json is None and "input_value" not in given.model_fields_set):
+        return "{}"
+    if given.input_json is not None:
+        return check_input_json(given.input_json, "input.inputJson")
+    return check_input_json(json.dumps(given.input_value, ensure_ascii=False), "input.inputValue")
+
+
+def check_input_json(text: str, field: str) -> str:
+    """Refuse input that is not JSON or exceeds the 2 MB limit; empty text means ``{}``."""
+    if not text.strip():
+        return "{}"
+    size = len(text.encode())
+    if size > MAX_INPUT_BYTES:
+        raise InvalidArgument(f"{field}: {size} bytes exceeds the limit of {MAX_INPUT_BYTES} bytes")
+    try:
+        json.loads(text)
+    except ValueError as exc:
+        raise InvalidArgument(f"{field}: not valid JSON ({exc})") from exc
+    return text
+
+
+def start(svc: Services, command: StartCommand) -> str:
+    """Create a QUEUED execution pinned to the workflow's current spec and enqueue it."""
+    ids.check_workflow_id(command.workflow_id)
+    if command.idempotency_key is not None:
+        _check_idempotency_key(command.idempotency_key)
+    for _ in range(_START_ATTEMPTS):
+        try:
+            return _start_once(svc, command)
+        except WorkflowChanged:
+            continue  # the workflow was edited between our read and write: read it again
+    raise FailedPrecondition(
+        f"workflowId: workflow {command.workflow_id} keeps changing; retry the call"
+    )
+
+
+def _check_idempotency_key(key: str) -> None:
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
+        raise InvalidArgument(
+            f"Idempotency-Key: must be 1-{MAX_IDEMPOTENCY_KEY} printable characters"
+        )
+
+
+def _start_once(svc: Services, command: StartCommand) -> str:
+    workflow = svc.workflows.get(command.workflow_id)
+    if workflow is None:
+        raise NotFound(f"workflowId: workflow {command.workflow_id} not found")
+    if workflow.status != "ACTIVE":
+        raise FailedPrecondition(
+            f"workflowId: workflow {workflow.id} is {workflow.status}, not ACTIVE"
+        )
+    now = svc.clock()
+    execution_id = ids.new_execution_id(workflow.id)
+    inline, ref = command.input_json, None
+    if len(inline.encode()) > INLINE_LIMIT:
+        inline, ref = None, svc.payloads.put(f"executions/{execution_id}/input.json", inline)
+    record = ExecutionRecord(
+        id=execution_id,
+        workflow_id=workflow.id,
+        spec_version=workflow.spec_version,
+        status="QUEUED",
+        started_at=now,
+        input_json=inline,
+        input_ref=ref,
+    )
+    idempotency = _idempotency_record(command, execution_id, int(now.timestamp()))
+    try:
+        svc.executions.create(
+            record,
+            workflow_check=svc.workflows.check_active(workflow),
+            idempotency=idempotency,
+            now_epoch=int(now.timestamp()),
+        )
+    except IdempotencyKeyUsed as used:
+        return _replay(svc, used.record, idempotency)
+    svc.queue.send(StepMessage(execution_id, 0))
+    return execution_id
+
+
+def _idempotency_record(
+    command: StartCommand, execution_id: str, now_epoch: int
+) -> IdempotencyRecord | None:
+    if command.idempotency_key is None:
+        return None
+    scope = f"{command.caller}\x1f{command.idempotency_key}"
+    body = f"{command.workflow_id}\x1f{command.input_json}"
+    return IdempotencyRecord(
+        digest=hashlib.sha256(scope.encode()).hexdigest(),
+        body_hash=hashlib.sha256(body.encode()).hexdigest(),
+        execution_id=execution_id,
+        expires_at=now_epoch + IDEMPOTENCY_TTL_SECONDS,
+    )
+
+
+def _replay(svc: Services, used: IdempotencyRecord, ours: IdempotencyRecord | None) -> str:
+    if ours is None or used.body_hash != ours.body_hash:
+        raise AlreadyExists(
+            "Idempotency-Key: already used with a different request body in the last 24 hours"
+        )
+    existing = svc.executions.get(used.execution_id)
+    if existing is not None and existing.status == "QUEUED":
+        # The first call may have died between its write and its send; a duplicate message is
+        # harmless (the runner drops messages behind the log), a missing one is not.
+        svc.queue.send(StepMessage(existing.id, 0))
+    return used.execution_id
+
+
+def stop(svc: Services, execution_id: str, *, terminate: bool) -> dict[str, Any]:
+    """QUEUED/RUNNING/PAUSED → STOPPED; again on STOPPED is fine; ended otherwise is refused."""
+    ids.check_execution_id(execution_id)
+    record = _get(svc, execution_id)
+    if record.status in ("QUEUED", "RUNNING", "PAUSED"):
+        try:
+            svc.executions.end(record, "STOPPED", svc.clock(), "TERMINATE" if terminate else "STOP")
+        except NotActive as lost:
+            if lost.record is None:
+                raise NotFound(f"executionId: execution {execution_id} not found") from lost
+            record = lost.record
+        else:
+            return {"executionId": execution_id}
+    if record.status != "STOPPED":
+        raise FailedPrecondition(
+            f"executionId: execution {execution_id} is already {record.status} "
+            "and can no longer be stopped"
+        )
+    return {"executionId": execution_id}
+
+
+def _get(svc: Services, execution_id: str) -> ExecutionRecord:
+    record = svc.executions.get(execution_id)
+    if record is None:
+        raise NotFound(f"executionId: execution {execution_id} not found")
+    return record
+
+
+def get(svc: Services, execution_id: str) -> dict[str, Any]:
+    """The full Execution."""
+    ids.check_execution_id(execution_id)
+    record = _get(svc, execution_id)
+    input_json = record.input_json
+    if input_json is None:
+        input_json = svc.payloads.get(record.input_ref) if record.input_ref else "{}"
+    result_json = record.result_json
+    if result_json is None and record.result_ref:
+        result_json = svc.payloads.get(record.result_ref)
+    body = render.execution(record, input_json=input_json, result_json=result_json, now=svc.clock())
+    return {"execution": body}
+
+
+def history(
+    svc: Services, execution_id: str, *, size: str | None, token: str | None
+) -> dict[str, Any]:
+    """The execution preview and its history entries, oldest first (paged on request)."""
+    ids.check_execution_id(execution_id)
+    paged = size is not None or token is not None
+    limit = page_size(size) if paged else None
+    start = resume_key(svc.tokens, token, scope_digest("history", execution_id)) if token else None
+    record = _get(svc, execution_id)
+    entries, resume = _collect_entries(svc, execution_id, start, limit)
+    body: dict[str, Any] = {
+        "execution": render.execution_preview(record, svc.clock()),
+        "entries": entries,
+    }
+    if paged:
+        body["nextPageToken"] = (
+            svc.tokens.issue(resume, scope_digest("history", execution_id)) if resume else ""
+        )
+    return body
+
+
+def _collect_entries(
+    svc: Services, execution_id: str, start: dict[str, Any] | None, limit: int | None
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Unpack history items into entries; stop after ``limit`` and say where to resume."""
+    seq = int(start["seq"]) if start else 0
+    skip = int(start["skip"]) if start else 0
+    entries: list[dict[str, Any]] = []
+    while True:
+        page = svc.executions.history_page(execution_id, from_seq=seq, limit=100)
+        for item in page.items:
+            item_seq = int(str(item[keys.SK]).removeprefix(keys.HISTORY_PREFIX))
+            packed = list(item.get("entries") or [])
+            for offset in range(skip, len(packed)):
+                if limit is not None and len(entries) == limit:
+                    return entries, {"seq": item_seq, "skip": offset}
+                entries.append(packed[offset])
+            skip = 0
+            seq = item_seq + 1
+        if page.last_key is None:
+            return entries, None
+
+
+@dataclass(frozen=True)
+class _ListPlan:
+    index: str
+    partition: str
+    sort_range: TimeRange
+    filter_expression: str | None = None
+    filter_values: dict[str, Any] | None = None
+
+
+def _plan(workflow_id: str, parsed: filters.ExecutionFilter) -> _ListPlan:
+    """Pick the index serving the filter: one Query, never a Scan."""
+    if parsed.status:
+        partition = keys.status_partition(workflow_id, parsed.status)
+    else:
+        partition = keys.workflow_executions_partition(workflow_id)
+    if parsed.finished is None:
+        started = parsed.started or filters.SortRange()
+        index = keys.BY_STATUS_STARTED if parsed.status else keys.BY_WORKFLOW_STARTED
+        return _ListPlan(index, partition, TimeRange(started.lower, started.upper))
+    index = keys.BY_STATUS_FINISHED if parsed.status else keys.BY_WORKFLOW_FINISHED
+    expression, values = None, None
+    if parsed.started is not None:
+        # Both time fields: the finish range is the key, the start range a filter on GSI1SK.
+        parts, values = [], {}
+        if parsed.started.lower is not None:
+            parts.append("GSI1SK >= :slo")
+            values[":slo"] = parsed.started.lower
+        if parsed.started.upper is not None:
+            parts.append("GSI1SK <= :shi")
+            values[":shi"] = parsed.started.upper
+        expression = " AND ".join(parts)
+    finished = parsed.finished
+    return _ListPlan(
+        index, partition, TimeRange(finished.lower, finished.upper), expression, values
+    )
+
+
+def list_executions(
+    svc: Services,
+    workflow_id: str | None,
+    *,
+    size: str | None,
+    token: str | None,
+    filter_text: str | None,
+) -> dict[str, Any]:
+    """A page of a workflow's executions, newest first."""
+    if not workflow_id:
+        raise InvalidArgument("workflowId: required")
+    ids.check_workflow_id(workflow_id)
+    limit = page_size(size)
+    parsed = filters.parse(filter_text)
+    if parsed.never_matches:
+        return {"executions": []}
+    plan = _plan(workflow_id, parsed)
+    scope = scope_digest("executions", workflow_id, parsed.canonical, plan.index)
+    start = resume_key(svc.tokens, token, scope)
+    page = svc.executions.list_page(
+        index=plan.index,
+        partition=plan.partition,
+        sort_range=plan.sort_range,
+        limit=limit + 1,
+        start_key=start,
+        filter_expression=plan.filter_expression,
+        filter_values=plan.filter_values,
+    )
+    items, resume = page.items, page.last_key
+    if len(items) > limit:
+        items = items[:limit]
+        resume = _index_key(items[-1], plan.index)
+    now = svc.clock()
+    body: dict[str, Any] = {
+        "executions": [render.execution_preview(ExecutionRecord.from_item(i), now) for i in items]
+    }
+    if resume:
+        body["nextPageToken"] = svc.tokens.issue(resume, scope)
+    return body
+
+
+def _index_key(item: dict[str, Any], index: str) -> dict[str, Any]:
+    names = (keys.PK, keys.SK, *keys.INDEXES[index])
+    return {name: item[name] for name in names}

@@ -1,0 +1,129 @@
+"""The List filter language: ``field<op>value`` terms joined by `` AND ``.
+
+Supported: ``status=<STATUS>``, ``started_at<T``, ``started_at>T``, ``started_at=T`` and the same
+for ``finished_at``; values may be double-quoted. Each term narrows one field; two terms on the
+same time field give a range.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from stepline.api.errors import InvalidArgument
+from stepline.api.proto import parse_timestamp, stored
+from stepline.store import keys
+from stepline.store.records import ACTIVE_STATUSES, ENDED_STATUSES, EXECUTION_STATUSES
+
+MAX_FILTER_LENGTH = 1000
+_TERM = re.compile(r"^\s*([a-zA-Z_]+)\s*(<=|>=|!=|=|<|>)\s*(.*?)\s*$")
+_AND = re.compile(r"\s+AND\s+")
+_TIME_FIELDS = {
+    "started_at": "started",
+    "startedAt": "started",
+    "finished_at": "finished",
+    "finishedAt": "finished",
+}
+
+
+@dataclass(frozen=True)
+class SortRange:
+    """Bounds on a ``<timestamp>#<id>`` sort key; None = open."""
+
+    lower: str | None = None
+    upper: str | None = None
+
+    def narrow(self, op: str, ts: str) -> SortRange:
+        """This range intersected with ``field <op> ts``."""
+        lower, upper = self.lower, self.upper
+        if op in ("=", ">"):
+            bound = keys.time_lower_bound(ts, inclusive=op == "=")
+            lower = bound if lower is None else max(lower, bound)
+        if op in ("=", "<"):
+            bound = keys.time_upper_bound(ts, inclusive=op == "=")
+            upper = bound if upper is None else min(upper, bound)
+        return SortRange(lower, upper)
+
+    @property
+    def empty(self) -> bool:
+        """True when no key can fall inside the range."""
+        return self.lower is not None and self.upper is not None and self.lower > self.upper
+
+
+@dataclass(frozen=True)
+class ExecutionFilter:
+    """A parsed List filter."""
+
+    status: str | None = None
+    started: SortRange | None = None
+    finished: SortRange | None = None
+
+    @property
+    def canonical(self) -> str:
+        """A stable text form, used to bind page tokens to the filter."""
+        return f"{self.status}|{self.started}|{self.finished}"
+
+    @property
+    def never_matches(self) -> bool:
+        """True for filters no execution can satisfy (empty ranges, active + finished_at)."""
+        if any(r is not None and r.empty for r in (self.started, self.finished)):
+            return True
+        return self.finished is not None and self.status in ACTIVE_STATUSES
+
+
+def parse(text: str | None) -> ExecutionFilter:
+    """Parse a List filter; errors name the term and say what is accepted."""
+    if text is None or not text.strip():
+        return ExecutionFilter()
+    if len(text) > MAX_FILTER_LENGTH:
+        raise InvalidArgument(f"filter: longer than {MAX_FILTER_LENGTH} characters")
+    result = ExecutionFilter()
+    for term in _AND.split(text.strip()):
+        result = _apply(result, term)
+    return result
+
+
+def _apply(current: ExecutionFilter, term: str) -> ExecutionFilter:
+    match = _TERM.match(term)
+    if not match:
+        raise InvalidArgument(
+            f"filter: cannot parse {term!r}; expected terms like status=FAILED or "
+            "started_at>2026-01-01T00:00:00Z joined by ' AND '"
+        )
+    field, op, raw = match.groups()
+    value = raw[1:-1] if len(raw) >= 2 and raw[0] == raw[-1] == '"' else raw
+    if field == "status":
+        return _status(current, op, value)
+    if field in _TIME_FIELDS:
+        return _time(current, _TIME_FIELDS[field], op, value, field)
+    raise InvalidArgument(
+        f"filter: unknown field {field!r}; supported fields are status, started_at, finished_at"
+    )
+
+
+def _status(current: ExecutionFilter, op: str, value: str) -> ExecutionFilter:
+    if op != "=":
+        raise InvalidArgument(f"filter: status supports only '=', not {op!r}")
+    if value not in EXECUTION_STATUSES:
+        hint = " (did you mean FAILED?)" if value == "ERROR" else ""
+        raise InvalidArgument(
+            f"filter: status {value!r} is not an execution status{hint}; "
+            f"use one of {', '.join(EXECUTION_STATUSES)}"
+        )
+    if current.status is not None and current.status != value:
+        raise InvalidArgument("filter: status is given twice with different values")
+    return ExecutionFilter(value, current.started, current.finished)
+
+
+def _time(current: ExecutionFilter, which: str, op: str, value: str, field: str) -> ExecutionFilter:
+    if op not in ("=", "<", ">"):
+        raise InvalidArgument(f"filter: {field} supports '=', '<' and '>', not {op!r}")
+    ts = stored(parse_timestamp(value, f"filter: {field}"))
+    if which == "started":
+        started = (current.started or SortRange()).narrow(op, ts)
+        return ExecutionFilter(current.status, started, current.finished)
+    finished = (current.finished or SortRange()).narrow(op, ts)
+    return ExecutionFilter(current.status, current.started, finished)
+
+
+__all__ = ["ENDED_STATUSES", "ExecutionFilter", "SortRange", "parse"]

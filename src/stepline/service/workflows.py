@@ -1,0 +1,195 @@
+"""WorkflowService use cases: Create, Get, Update, Delete, List."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any
+
+from stepline.api import render
+from stepline.api.errors import Aborted, AlreadyExists, InvalidArgument, NotFound
+from stepline.api.models import (
+    FOLDER_ID,
+    CreateWorkflowRequest,
+    UpdateWorkflowRequest,
+    dump,
+)
+from stepline.service import ids, specs
+from stepline.service.deps import Services
+from stepline.service.paging import page_size, resume_key
+from stepline.store import keys
+from stepline.store.records import WorkflowRecord
+from stepline.store.tokens import scope_digest
+from stepline.store.workflows import ConcurrentChange, NameTaken
+
+_NAME_FILTER = re.compile(r'^\s*name\s*=\s*"?([a-z][-a-z0-9]{0,62})"?\s*$')
+
+
+def create(
+    svc: Services,
+    request: CreateWorkflowRequest,
+    *,
+    caller: str,
+    base_url: str,
+    workflow_id: str | None = None,
+) -> dict[str, Any]:
+    """Store a new ACTIVE workflow (spec version 1) and answer with a finished Operation."""
+    specs.check(request.specification.spec_yaml)
+    now = svc.clock()
+    record = WorkflowRecord(
+        id=workflow_id or ids.new_workflow_id(),
+        folder_id=request.folder_id,
+        name=request.name,
+        spec_yaml=request.specification.spec_yaml,
+        created_at=now,
+        description=request.description,
+        labels=dict(request.labels),
+        log_options=dump(request.log_options) if request.log_options else None,
+        network_id=request.network_id,
+        service_account_id=request.service_account_id,
+        express=request.express,
+        schedule=dump(request.schedule) if request.schedule else None,
+        is_public=request.is_public,
+    )
+    try:
+        svc.workflows.create(record)
+    except NameTaken as exc:
+        raise AlreadyExists(
+            f"name: a workflow named {record.name!r} already exists in folder {record.folder_id!r}"
+        ) from exc
+    return render.operation(
+        description="Create workflow",
+        metadata_type="CreateWorkflowMetadata",
+        workflow_id=record.id,
+        created_by=caller,
+        at=now,
+        response=render.workflow(record, base_url),
+    )
+
+
+def _get(svc: Services, workflow_id: str) -> WorkflowRecord:
+    ids.check_workflow_id(workflow_id)
+    record = svc.workflows.get(workflow_id)
+    if record is None:
+        raise NotFound(f"workflowId: workflow {workflow_id} not found")
+    return record
+
+
+def get(svc: Services, workflow_id: str, *, base_url: str) -> dict[str, Any]:
+    """``{workflow: Workflow}``."""
+    return {"workflow": render.workflow(_get(svc, workflow_id), base_url)}
+
+
+def update(
+    svc: Services,
+    workflow_id: str,
+    request: UpdateWorkflowRequest,
+    *,
+    caller: str,
+    base_url: str,
+) -> dict[str, Any]:
+    """Change the fields named by ``updateMask`` (or present in the body)."""
+    try:
+        fields = request.requested_fields()
+    except ValueError as exc:
+        raise InvalidArgument(f"updateMask: {exc}") from exc
+    old = _get(svc, workflow_id)
+    new = _apply(old, request, fields)
+    try:
+        svc.workflows.replace(old, new)
+    except NameTaken as exc:
+        raise AlreadyExists(
+            f"name: a workflow named {new.name!r} already exists in folder {new.folder_id!r}"
+        ) from exc
+    except ConcurrentChange as exc:
+        raise Aborted(f"workflowId: workflow {workflow_id} changed meanwhile; retry") from exc
+    return render.operation(
+        description="Update workflow",
+        metadata_type="UpdateWorkflowMetadata",
+        workflow_id=new.id,
+        created_by=caller,
+        at=svc.clock(),
+        response=render.workflow(new, base_url),
+    )
+
+
+def _apply(old: WorkflowRecord, request: UpdateWorkflowRequest, fields: set[str]) -> WorkflowRecord:
+    changes: dict[str, Any] = {"rev": old.rev + 1}
+    if "name" in fields:
+        if request.name is None:
+            raise InvalidArgument("name: required; a workflow cannot be left without a name")
+        changes["name"] = request.name
+    if "specification" in fields:
+        if request.specification is None:
+            raise InvalidArgument("specification: required; it cannot be reset")
+        spec = request.specification.spec_yaml
+        specs.check(spec)
+        if spec != old.spec_yaml:
+            changes |= {"spec_yaml": spec, "spec_version": old.spec_version + 1}
+    simple = ("description", "network_id", "service_account_id", "express", "is_public")
+    for name in fields.intersection(simple):
+        changes[name] = getattr(request, name)
+    if "labels" in fields:
+        changes["labels"] = dict(request.labels)
+    if "log_options" in fields:
+        changes["log_options"] = dump(request.log_options) if request.log_options else None
+    if "schedule" in fields:
+        changes["schedule"] = dump(request.schedule) if request.schedule else None
+    return replace(old, **changes)
+
+
+def delete(svc: Services, workflow_id: str, *, caller: str) -> dict[str, Any]:
+    """Remove a workflow; its running executions keep their pinned specification."""
+    record = _get(svc, workflow_id)
+    try:
+        svc.workflows.delete(record)
+    except ConcurrentChange as exc:
+        raise Aborted(f"workflowId: workflow {workflow_id} changed meanwhile; retry") from exc
+    return render.operation(
+        description="Delete workflow",
+        metadata_type="DeleteWorkflowMetadata",
+        workflow_id=record.id,
+        created_by=caller,
+        at=svc.clock(),
+        response=None,
+    )
+
+
+def list_workflows(
+    svc: Services,
+    folder_id: str | None,
+    *,
+    size: str | None,
+    token: str | None,
+    filter_text: str | None,
+    base_url: str,
+) -> dict[str, Any]:
+    """A page of a folder's workflows ordered by name."""
+    folder = folder_id or "default"
+    if not re.match(FOLDER_ID, folder):
+        raise InvalidArgument(f"folderId: {folder[:80]!r} is not a folder id")
+    limit = page_size(size)
+    name = _name_filter(filter_text)
+    scope = scope_digest("workflows", folder, name or "")
+    start = resume_key(svc.tokens, token, scope)
+    page = svc.workflows.list_page(folder, name=name, limit=limit + 1, start_key=start)
+    items, resume = page.items, page.last_key
+    if len(items) > limit:
+        items = items[:limit]
+        last = items[-1]
+        resume = {n: last[n] for n in (keys.PK, keys.SK, *keys.INDEXES[keys.BY_FOLDER_NAME])}
+    body: dict[str, Any] = {
+        "workflows": [render.workflow_preview(WorkflowRecord.from_item(i), base_url) for i in items]
+    }
+    if resume:
+        body["nextPageToken"] = svc.tokens.issue(resume, scope)
+    return body
+
+
+def _name_filter(text: str | None) -> str | None:
+    if text is None or not text.strip():
+        return None
+    match = _NAME_FILTER.match(text)
+    if not match:
+        raise InvalidArgument(f"filter: {text[:100]!r} is not supported; use name=<workflow name>")
+    return match.group(1)

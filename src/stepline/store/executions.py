@@ -1,0 +1,151 @@
+"""Executions in the table: heads, history log items, idempotency records, List queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from stepline.api.proto import stored
+from stepline.store import keys
+from stepline.store.errors import ConditionFailed, StoreError, TransactionConflict
+from stepline.store.records import ACTIVE_STATUSES, ExecutionRecord, IdempotencyRecord
+from stepline.store.table import ITEM_ABSENT, Condition, Item, Page, Table, put_op
+
+
+class WorkflowChanged(StoreError):
+    """The workflow was deleted, deactivated or edited while the execution was being created."""
+
+
+class IdempotencyKeyUsed(StoreError):
+    """The Idempotency-Key already names an execution; ``record`` says which."""
+
+    def __init__(self, record: IdempotencyRecord) -> None:
+        super().__init__(record.execution_id)
+        self.record = record
+
+
+class NotActive(StoreError):
+    """The execution has already ended; ``record`` is its current state."""
+
+    def __init__(self, record: ExecutionRecord | None) -> None:
+        super().__init__(record.status if record else "missing")
+        self.record = record
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """Bounds on a List index sort key (already turned into key strings)."""
+
+    lower: str | None = None
+    upper: str | None = None
+
+
+class ExecutionStore:
+    """Conditional writes and paged queries on execution items."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    def create(
+        self,
+        record: ExecutionRecord,
+        *,
+        workflow_check: dict[str, Any],
+        idempotency: IdempotencyRecord | None,
+        now_epoch: int,
+    ) -> None:
+        """Store a new execution, atomically with the workflow check and the idempotency record."""
+        ops = [workflow_check, put_op(record.to_item(), ITEM_ABSENT)]
+        if idempotency is not None:
+            unused = Condition(
+                "attribute_not_exists(PK) OR #ttl < :now",
+                names={"#ttl": keys.TTL_ATTRIBUTE},
+                values={":now": now_epoch},
+            )
+            ops.append(put_op(idempotency.to_item(), unused))
+        try:
+            self.table.transact(ops)
+        except TransactionConflict as exc:
+            if idempotency is not None and exc.failed_at(2):
+                existing = self.table.get(keys.idempotency(idempotency.digest))
+                if existing:
+                    raise IdempotencyKeyUsed(
+                        IdempotencyRecord.from_item(existing, idempotency.digest)
+                    ) from exc
+            if exc.failed_at(0):
+                raise WorkflowChanged(record.workflow_id) from exc
+            raise
+
+    def get(self, execution_id: str) -> ExecutionRecord | None:
+        """The execution head, or None."""
+        item = self.table.get(keys.execution(execution_id))
+        return ExecutionRecord.from_item(item) if item else None
+
+    def end(self, record: ExecutionRecord, status: str, at: datetime, cancel: str) -> None:
+        """Move an active execution to an ended status; raises NotActive when it already ended."""
+        finished = stored(at)
+        index_keys = keys.execution_index_keys(
+            record.workflow_id, record.id, status, stored(record.started_at), finished
+        )
+        assignments = ", ".join(f"{name} = :{name}" for name in index_keys)
+        values: dict[str, Any] = {f":{name}": value for name, value in index_keys.items()}
+        values |= {":status": status, ":finished": finished, ":cancel": cancel, ":one": 1}
+        values |= {f":a{i}": s for i, s in enumerate(ACTIVE_STATUSES)}
+        active = ", ".join(f":a{i}" for i in range(len(ACTIVE_STATUSES)))
+        try:
+            self.table.update(
+                keys.execution(record.id),
+                f"SET #status = :status, finishedAt = :finished, cancel = :cancel, "
+                f"rev = rev + :one, {assignments}",
+                names={"#status": "status"},
+                values=values,
+                condition=Condition(f"attribute_exists(PK) AND #status IN ({active})"),
+            )
+        except ConditionFailed as exc:
+            raise NotActive(self.get(record.id)) from exc
+
+    def history_page(self, execution_id: str, *, from_seq: int, limit: int) -> Page:
+        """History log items from ``from_seq`` on, oldest first."""
+        start = keys.history_item(execution_id, from_seq)
+        last = keys.history_item(execution_id, 9_999_999_999)
+        return self.table.query(
+            key_condition="PK = :pk AND SK BETWEEN :from AND :to",
+            values={":pk": start[keys.PK], ":from": start[keys.SK], ":to": last[keys.SK]},
+            limit=limit,
+            consistent=True,
+        )
+
+    def list_page(
+        self,
+        *,
+        index: str,
+        partition: str,
+        sort_range: TimeRange,
+        limit: int,
+        start_key: Item | None,
+        filter_expression: str | None = None,
+        filter_values: dict[str, Any] | None = None,
+    ) -> Page:
+        """One Query on a List index, newest first."""
+        pk_attr, sk_attr = keys.INDEXES[index]
+        condition = f"{pk_attr} = :pk"
+        values: dict[str, Any] = {":pk": partition}
+        if sort_range.lower is not None and sort_range.upper is not None:
+            condition += f" AND {sk_attr} BETWEEN :lo AND :hi"
+            values |= {":lo": sort_range.lower, ":hi": sort_range.upper}
+        elif sort_range.lower is not None:
+            condition += f" AND {sk_attr} >= :lo"
+            values[":lo"] = sort_range.lower
+        elif sort_range.upper is not None:
+            condition += f" AND {sk_attr} <= :hi"
+            values[":hi"] = sort_range.upper
+        return self.table.query(
+            index=index,
+            key_condition=condition,
+            values=values | (filter_values or {}),
+            limit=limit,
+            start_key=start_key,
+            forward=False,
+            filter_expression=filter_expression,
+        )

@@ -1,0 +1,137 @@
+"""Every key of the single table, built in one place.
+
+The layout (see docs/data-model.md for the access patterns):
+
+====================  =========================  ==========  ===========================
+item                  PK                         SK          GSIs
+====================  =========================  ==========  ===========================
+workflow head         ``WF#<workflowId>``        ``WF``      gsi1: folder → name
+workflow version      ``WF#<workflowId>``        ``V#<n>``   —
+workflow name claim   ``NAME#<folder>#<name>``   ``NAME``    —
+execution head        ``EX#<executionId>``       ``EX``      gsi1..gsi4 (List)
+history item          ``EX#<executionId>``       ``H#<seq>`` —
+idempotency record    ``IDEM#<digest>``          ``IDEM``    — (TTL)
+====================  =========================  ==========  ===========================
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+PK: Final = "PK"
+SK: Final = "SK"
+TTL_ATTRIBUTE: Final = "expiresAt"
+
+# Index name → (partition attribute, sort attribute). Mirrors template.yaml.
+INDEXES: Final[dict[str, tuple[str, str]]] = {
+    "gsi1": ("GSI1PK", "GSI1SK"),
+    "gsi2": ("GSI2PK", "GSI2SK"),
+    "gsi3": ("GSI3PK", "GSI3SK"),
+    "gsi4": ("GSI4PK", "GSI4SK"),
+}
+BY_WORKFLOW_STARTED: Final = "gsi1"
+BY_STATUS_STARTED: Final = "gsi2"
+BY_WORKFLOW_FINISHED: Final = "gsi3"
+BY_STATUS_FINISHED: Final = "gsi4"
+BY_FOLDER_NAME: Final = "gsi1"
+
+WORKFLOW_SK: Final = "WF"
+EXECUTION_SK: Final = "EX"
+NAME_SK: Final = "NAME"
+IDEMPOTENCY_SK: Final = "IDEM"
+HISTORY_PREFIX: Final = "H#"
+VERSION_PREFIX: Final = "V#"
+
+# Sort keys of the List indexes are "<fixed-width timestamp>#<executionId>". Ids use only
+# [a-z0-9-], all above "#" and below "~", so these suffixes give exclusive and inclusive bounds.
+_SEP: Final = "#"
+_AFTER_ALL_IDS: Final = "#~"
+
+
+def workflow(workflow_id: str) -> dict[str, str]:
+    """Primary key of a workflow head."""
+    return {PK: f"WF#{workflow_id}", SK: WORKFLOW_SK}
+
+
+def workflow_version(workflow_id: str, version: int) -> dict[str, str]:
+    """Primary key of one immutable specification version of a workflow."""
+    return {PK: f"WF#{workflow_id}", SK: f"{VERSION_PREFIX}{version:08d}"}
+
+
+def workflow_name(folder_id: str, name: str) -> dict[str, str]:
+    """Primary key of the item that makes a name unique within a folder."""
+    return {PK: f"NAME#{folder_id}#{name}", SK: NAME_SK}
+
+
+def folder_partition(folder_id: str) -> str:
+    """gsi1 partition listing a folder's workflows ordered by name."""
+    return f"FOLDER#{folder_id}"
+
+
+def workflow_index_keys(folder_id: str, name: str) -> dict[str, str]:
+    """gsi1 attributes of a workflow head."""
+    return {"GSI1PK": folder_partition(folder_id), "GSI1SK": name}
+
+
+def execution(execution_id: str) -> dict[str, str]:
+    """Primary key of an execution head."""
+    return {PK: f"EX#{execution_id}", SK: EXECUTION_SK}
+
+
+def history_item(execution_id: str, seq: int) -> dict[str, str]:
+    """Primary key of one history log item of an execution."""
+    return {PK: f"EX#{execution_id}", SK: f"{HISTORY_PREFIX}{seq:010d}"}
+
+
+def idempotency(digest: str) -> dict[str, str]:
+    """Primary key of an idempotency record (digest of caller, scope and key)."""
+    return {PK: f"IDEM#{digest}", SK: IDEMPOTENCY_SK}
+
+
+def workflow_executions_partition(workflow_id: str) -> str:
+    """Partition of gsi1/gsi3 holding all executions of a workflow."""
+    return f"WFEX#{workflow_id}"
+
+
+def status_partition(workflow_id: str, status: str) -> str:
+    """Partition of gsi2/gsi4 holding a workflow's executions in one status."""
+    return f"WFEX#{workflow_id}#{status}"
+
+
+def time_sort_key(ts: str, execution_id: str) -> str:
+    """Sort key ``<stored timestamp>#<executionId>`` of the List indexes."""
+    return f"{ts}{_SEP}{execution_id}"
+
+
+def time_lower_bound(ts: str, *, inclusive: bool) -> str:
+    """Smallest sort key at ``ts`` (inclusive) or just after every key at ``ts``."""
+    return f"{ts}{_SEP}" if inclusive else f"{ts}{_AFTER_ALL_IDS}"
+
+
+def time_upper_bound(ts: str, *, inclusive: bool) -> str:
+    """Largest sort key at ``ts`` (inclusive) or just before every key at ``ts``."""
+    return f"{ts}{_AFTER_ALL_IDS}" if inclusive else f"{ts}{_SEP}"
+
+
+def execution_index_keys(
+    workflow_id: str,
+    execution_id: str,
+    status: str,
+    started_at: str,
+    finished_at: str | None,
+) -> dict[str, str]:
+    """All List-index attributes of an execution head in the given status."""
+    keys = {
+        "GSI1PK": workflow_executions_partition(workflow_id),
+        "GSI1SK": time_sort_key(started_at, execution_id),
+        "GSI2PK": status_partition(workflow_id, status),
+        "GSI2SK": time_sort_key(started_at, execution_id),
+    }
+    if finished_at is not None:
+        keys |= {
+            "GSI3PK": workflow_executions_partition(workflow_id),
+            "GSI3SK": time_sort_key(finished_at, execution_id),
+            "GSI4PK": status_partition(workflow_id, status),
+            "GSI4SK": time_sort_key(finished_at, execution_id),
+        }
+    return keys

@@ -1,0 +1,32 @@
+"""Large payloads (execution input, results) live in S3; items keep a pointer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+# Items must stay well below DynamoDB's 400 KB; anything larger goes to the bucket.
+INLINE_LIMIT = 64 * 1024
+
+
+class Payloads:
+    """Stores and loads JSON texts in the payload bucket."""
+
+    def __init__(self, client: S3Client, bucket: str) -> None:
+        self.client = client
+        self.bucket = bucket
+
+    def put(self, key: str, text: str) -> str:
+        """Store ``text`` under ``key`` and return the pointer to keep in the item."""
+        self.client.put_object(
+            Bucket=self.bucket, Key=key, Body=text.encode(), ContentType="application/json"
+        )
+        return f"s3://{self.bucket}/{key}"
+
+    def get(self, pointer: str) -> str:
+        """Load the text a pointer refers to."""
+        bucket, _, key = pointer.removeprefix("s3://").partition("/")
+        body = self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return bytes(body).decode()

@@ -1,0 +1,173 @@
+"""The stored shapes of workflows and executions, and their item conversions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from stepline.api.proto import from_stored, stored
+from stepline.store import keys
+from stepline.store.table import Item
+
+ACTIVE_STATUSES = ("QUEUED", "RUNNING", "PAUSED")
+ENDED_STATUSES = ("STOPPED", "FAILED", "FINISHED")
+EXECUTION_STATUSES = ACTIVE_STATUSES + ENDED_STATUSES
+
+
+@dataclass(frozen=True)
+class WorkflowRecord:
+    """A workflow definition as stored (the head item)."""
+
+    id: str
+    folder_id: str
+    name: str
+    spec_yaml: str
+    created_at: datetime
+    description: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    status: str = "ACTIVE"
+    spec_version: int = 1
+    log_options: dict[str, Any] | None = None
+    network_id: str = ""
+    service_account_id: str = ""
+    express: bool = False
+    schedule: dict[str, str] | None = None
+    is_public: bool = False
+    rev: int = 1
+
+    def to_item(self) -> Item:
+        """The head item, with its key and index attributes."""
+        return {
+            **keys.workflow(self.id),
+            **keys.workflow_index_keys(self.folder_id, self.name),
+            "id": self.id,
+            "folderId": self.folder_id,
+            "name": self.name,
+            "description": self.description,
+            "labels": self.labels,
+            "specYaml": self.spec_yaml,
+            "specVersion": self.spec_version,
+            "status": self.status,
+            "createdAt": stored(self.created_at),
+            "logOptions": self.log_options,
+            "networkId": self.network_id,
+            "serviceAccountId": self.service_account_id,
+            "express": self.express,
+            "schedule": self.schedule,
+            "isPublic": self.is_public,
+            "rev": self.rev,
+        }
+
+    @classmethod
+    def from_item(cls, item: Item) -> WorkflowRecord:
+        """Rebuild a record from a head item (or its gsi1 projection, without the spec)."""
+        return cls(
+            id=item["id"],
+            folder_id=item["folderId"],
+            name=item["name"],
+            spec_yaml=item.get("specYaml", ""),
+            created_at=from_stored(item["createdAt"]),
+            description=item.get("description", ""),
+            labels=dict(item.get("labels") or {}),
+            status=item.get("status", "ACTIVE"),
+            spec_version=int(item.get("specVersion", 1)),
+            log_options=item.get("logOptions"),
+            network_id=item.get("networkId", ""),
+            service_account_id=item.get("serviceAccountId", ""),
+            express=bool(item.get("express", False)),
+            schedule=item.get("schedule"),
+            is_public=bool(item.get("isPublic", False)),
+            rev=int(item.get("rev", 1)),
+        )
+
+
+@dataclass(frozen=True)
+class ExecutionRecord:
+    """An execution head as stored."""
+
+    id: str
+    workflow_id: str
+    spec_version: int
+    status: str
+    started_at: datetime
+    input_json: str | None = None
+    input_ref: str | None = None
+    finished_at: datetime | None = None
+    result_json: str | None = None
+    result_ref: str | None = None
+    error: dict[str, str] | None = None
+    cancel: str | None = None
+    rev: int = 1
+
+    def to_item(self) -> Item:
+        """The head item, with its key and List-index attributes."""
+        finished = stored(self.finished_at) if self.finished_at else None
+        return {
+            **keys.execution(self.id),
+            **keys.execution_index_keys(
+                self.workflow_id, self.id, self.status, stored(self.started_at), finished
+            ),
+            "id": self.id,
+            "workflowId": self.workflow_id,
+            "specVersion": self.spec_version,
+            "status": self.status,
+            "startedAt": stored(self.started_at),
+            "finishedAt": finished,
+            "input": self.input_json,
+            "inputRef": self.input_ref,
+            "result": self.result_json,
+            "resultRef": self.result_ref,
+            "error": self.error,
+            "cancel": self.cancel,
+            "rev": self.rev,
+        }
+
+    @classmethod
+    def from_item(cls, item: Item) -> ExecutionRecord:
+        """Rebuild a record from a head item or a List-index projection of it."""
+        finished = item.get("finishedAt")
+        return cls(
+            id=item["id"],
+            workflow_id=item["workflowId"],
+            spec_version=int(item.get("specVersion", 0)),
+            status=item["status"],
+            started_at=from_stored(item["startedAt"]),
+            input_json=item.get("input"),
+            input_ref=item.get("inputRef"),
+            finished_at=from_stored(finished) if finished else None,
+            result_json=item.get("result"),
+            result_ref=item.get("resultRef"),
+            error=item.get("error"),
+            cancel=item.get("cancel"),
+            rev=int(item.get("rev", 1)),
+        )
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    """Remembers which execution a caller's Idempotency-Key started, until ``expires_at``."""
+
+    digest: str
+    body_hash: str
+    execution_id: str
+    expires_at: int
+
+    def to_item(self) -> Item:
+        """The record item (its TTL attribute makes DynamoDB drop it later)."""
+        return {
+            **keys.idempotency(self.digest),
+            "bodyHash": self.body_hash,
+            "executionId": self.execution_id,
+            keys.TTL_ATTRIBUTE: self.expires_at,
+        }
+
+    @classmethod
+    def from_item(cls, item: Item, digest: str) -> IdempotencyRecord:
+        """Rebuild a record from its item."""
+        return cls(
+            digest=digest,
+            body_hash=item["bodyHash"],
+            execution_id=item["executionId"],
+            expires_at=int(item[keys.TTL_ATTRIBUTE]),
+        )

@@ -1,0 +1,130 @@
+"""Workflow definitions in the table: head, immutable spec versions, unique names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stepline.store import keys
+from stepline.store.errors import StoreError, TransactionConflict
+from stepline.store.records import WorkflowRecord
+from stepline.store.table import (
+    ITEM_ABSENT,
+    Condition,
+    Page,
+    Table,
+    check_op,
+    delete_op,
+    put_op,
+)
+
+
+class NameTaken(StoreError):
+    """Another workflow of the folder already has this name."""
+
+
+class ConcurrentChange(StoreError):
+    """The workflow changed (or vanished) between read and write."""
+
+
+def _same_rev(rev: int) -> Condition:
+    return Condition("attribute_exists(PK) AND rev = :rev", values={":rev": rev})
+
+
+class WorkflowStore:
+    """Creates, reads, updates, deletes and lists workflows atomically."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    def create(self, record: WorkflowRecord) -> None:
+        """Store a new workflow; raises NameTaken when the folder already has the name."""
+        ops = [
+            put_op(_name_claim(record), ITEM_ABSENT),
+            put_op(record.to_item(), ITEM_ABSENT),
+            put_op(_version_item(record), ITEM_ABSENT),
+        ]
+        try:
+            self.table.transact(ops)
+        except TransactionConflict as exc:
+            if exc.failed_at(0):
+                raise NameTaken(record.name) from exc
+            raise ConcurrentChange(record.id) from exc
+
+    def get(self, workflow_id: str) -> WorkflowRecord | None:
+        """The workflow head, or None."""
+        item = self.table.get(keys.workflow(workflow_id))
+        return WorkflowRecord.from_item(item) if item else None
+
+    def get_spec(self, workflow_id: str, version: int) -> str | None:
+        """The specification text of one pinned version, or None."""
+        item = self.table.get(keys.workflow_version(workflow_id, version))
+        return str(item["specYaml"]) if item else None
+
+    def replace(self, old: WorkflowRecord, new: WorkflowRecord) -> None:
+        """Write ``new`` over ``old`` if nobody changed it since it was read."""
+        ops: list[dict[str, Any]] = [put_op(new.to_item(), _same_rev(old.rev))]
+        claim_index = None
+        if new.name != old.name:
+            claim_index = len(ops)
+            ops.append(put_op(_name_claim(new), ITEM_ABSENT))
+            ops.append(delete_op(keys.workflow_name(old.folder_id, old.name)))
+        if new.spec_version != old.spec_version:
+            ops.append(put_op(_version_item(new), ITEM_ABSENT))
+        try:
+            self.table.transact(ops)
+        except TransactionConflict as exc:
+            if claim_index is not None and exc.failed_at(claim_index):
+                raise NameTaken(new.name) from exc
+            raise ConcurrentChange(old.id) from exc
+
+    def delete(self, record: WorkflowRecord) -> None:
+        """Remove the workflow and free its name; spec versions stay for running executions."""
+        ops = [
+            delete_op(keys.workflow(record.id), _same_rev(record.rev)),
+            delete_op(keys.workflow_name(record.folder_id, record.name)),
+        ]
+        try:
+            self.table.transact(ops)
+        except TransactionConflict as exc:
+            raise ConcurrentChange(record.id) from exc
+
+    def check_active(self, record: WorkflowRecord) -> dict[str, Any]:
+        """A transaction check that the workflow is still ACTIVE at the same spec version."""
+        return check_op(
+            keys.workflow(record.id),
+            Condition(
+                "#status = :active AND specVersion = :v",
+                names={"#status": "status"},
+                values={":active": "ACTIVE", ":v": record.spec_version},
+            ),
+        )
+
+    def list_page(
+        self, folder_id: str, *, name: str | None, limit: int, start_key: dict[str, Any] | None
+    ) -> Page:
+        """One page of a folder's workflows ordered by name (gsi1)."""
+        pk_attr, sk_attr = keys.INDEXES[keys.BY_FOLDER_NAME]
+        condition = f"{pk_attr} = :pk"
+        values: dict[str, Any] = {":pk": keys.folder_partition(folder_id)}
+        if name is not None:
+            condition += f" AND {sk_attr} = :name"
+            values[":name"] = name
+        return self.table.query(
+            index=keys.BY_FOLDER_NAME,
+            key_condition=condition,
+            values=values,
+            limit=limit,
+            start_key=start_key,
+        )
+
+
+def _name_claim(record: WorkflowRecord) -> dict[str, Any]:
+    return {**keys.workflow_name(record.folder_id, record.name), "workflowId": record.id}
+
+
+def _version_item(record: WorkflowRecord) -> dict[str, Any]:
+    return {
+        **keys.workflow_version(record.id, record.spec_version),
+        "specYaml": record.spec_yaml,
+        "createdAt": record.to_item()["createdAt"],
+    }
