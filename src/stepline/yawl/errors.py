@@ -1,0 +1,202 @@
+"""Workflow error codes (REFERENCE §6) and the failure value a step ends with."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+# "HTTP_CALL_<status>: 400-429, 431, 449, 451, 499, 500-511, 520-526 (53 codes)"
+CALL_STATUSES: tuple[int, ...] = (
+    *range(400, 430),
+    431,
+    449,
+    451,
+    499,
+    *range(500, 512),
+    *range(520, 527),
+)
+
+
+class WorkflowErrorCode(StrEnum):
+    """Every WorkflowError code of REFERENCE §6; `ALL` only appears in retry/catch lists."""
+
+    ALL = "ALL"
+    STEP_DATA_LIMIT_EXCEEDED = "STEP_DATA_LIMIT_EXCEEDED"
+    STEP_NO_CHOICE_MATCHED = "STEP_NO_CHOICE_MATCHED"
+    STEP_PERMISSION_DENIED = "STEP_PERMISSION_DENIED"
+    STEP_TIMEOUT = "STEP_TIMEOUT"
+    STEP_INVALID_OUTPUT = "STEP_INVALID_OUTPUT"
+    STEP_INTERNAL = "STEP_INTERNAL"
+    STEP_INVALID_TEMPLATE_EXPRESSION = "STEP_INVALID_TEMPLATE_EXPRESSION"
+    STEP_FAIL = "STEP_FAIL"
+    STEP_FAILED_PRECONDITION = "STEP_FAILED_PRECONDITION"
+    STEP_INVALID_ARGUMENT = "STEP_INVALID_ARGUMENT"
+    STEP_QUOTA_EXCEEDED = "STEP_QUOTA_EXCEEDED"
+    HTTP_CALL_400 = "HTTP_CALL_400"
+    HTTP_CALL_401 = "HTTP_CALL_401"
+    HTTP_CALL_402 = "HTTP_CALL_402"
+    HTTP_CALL_403 = "HTTP_CALL_403"
+    HTTP_CALL_404 = "HTTP_CALL_404"
+    HTTP_CALL_405 = "HTTP_CALL_405"
+    HTTP_CALL_406 = "HTTP_CALL_406"
+    HTTP_CALL_407 = "HTTP_CALL_407"
+    HTTP_CALL_408 = "HTTP_CALL_408"
+    HTTP_CALL_409 = "HTTP_CALL_409"
+    HTTP_CALL_410 = "HTTP_CALL_410"
+    HTTP_CALL_411 = "HTTP_CALL_411"
+    HTTP_CALL_412 = "HTTP_CALL_412"
+    HTTP_CALL_413 = "HTTP_CALL_413"
+    HTTP_CALL_414 = "HTTP_CALL_414"
+    HTTP_CALL_415 = "HTTP_CALL_415"
+    HTTP_CALL_416 = "HTTP_CALL_416"
+    HTTP_CALL_417 = "HTTP_CALL_417"
+    HTTP_CALL_418 = "HTTP_CALL_418"
+    HTTP_CALL_419 = "HTTP_CALL_419"
+    HTTP_CALL_420 = "HTTP_CALL_420"
+    HTTP_CALL_421 = "HTTP_CALL_421"
+    HTTP_CALL_422 = "HTTP_CALL_422"
+    HTTP_CALL_423 = "HTTP_CALL_423"
+    HTTP_CALL_424 = "HTTP_CALL_424"
+    HTTP_CALL_425 = "HTTP_CALL_425"
+    HTTP_CALL_426 = "HTTP_CALL_426"
+    HTTP_CALL_427 = "HTTP_CALL_427"
+    HTTP_CALL_428 = "HTTP_CALL_428"
+    HTTP_CALL_429 = "HTTP_CALL_429"
+    HTTP_CALL_431 = "HTTP_CALL_431"
+    HTTP_CALL_449 = "HTTP_CALL_449"
+    HTTP_CALL_451 = "HTTP_CALL_451"
+    HTTP_CALL_499 = "HTTP_CALL_499"
+    HTTP_CALL_500 = "HTTP_CALL_500"
+    HTTP_CALL_501 = "HTTP_CALL_501"
+    HTTP_CALL_502 = "HTTP_CALL_502"
+    HTTP_CALL_503 = "HTTP_CALL_503"
+    HTTP_CALL_504 = "HTTP_CALL_504"
+    HTTP_CALL_505 = "HTTP_CALL_505"
+    HTTP_CALL_506 = "HTTP_CALL_506"
+    HTTP_CALL_507 = "HTTP_CALL_507"
+    HTTP_CALL_508 = "HTTP_CALL_508"
+    HTTP_CALL_509 = "HTTP_CALL_509"
+    HTTP_CALL_510 = "HTTP_CALL_510"
+    HTTP_CALL_511 = "HTTP_CALL_511"
+    HTTP_CALL_520 = "HTTP_CALL_520"
+    HTTP_CALL_521 = "HTTP_CALL_521"
+    HTTP_CALL_522 = "HTTP_CALL_522"
+    HTTP_CALL_523 = "HTTP_CALL_523"
+    HTTP_CALL_524 = "HTTP_CALL_524"
+    HTTP_CALL_525 = "HTTP_CALL_525"
+    HTTP_CALL_526 = "HTTP_CALL_526"
+    GRPC_CALL_CANCELLED = "GRPC_CALL_CANCELLED"
+    GRPC_CALL_DEADLINE_EXCEEDED = "GRPC_CALL_DEADLINE_EXCEEDED"
+    GRPC_CALL_UNIMPLEMENTED = "GRPC_CALL_UNIMPLEMENTED"
+    GRPC_CALL_UNAVAILABLE = "GRPC_CALL_UNAVAILABLE"
+    GRPC_CALL_UNKNOWN = "GRPC_CALL_UNKNOWN"
+    GRPC_CALL_INTERNAL = "GRPC_CALL_INTERNAL"
+    GRPC_CALL_RESOURCE_EXHAUSTED = "GRPC_CALL_RESOURCE_EXHAUSTED"
+    GRPC_CALL_UNAUTHENTICATED = "GRPC_CALL_UNAUTHENTICATED"
+    GRPC_CALL_INVALID_OPTIONS = "GRPC_CALL_INVALID_OPTIONS"
+    GRPC_CALL_INVALID_REFLECTION_SERVER_RESPONSE = "GRPC_CALL_INVALID_REFLECTION_SERVER_RESPONSE"
+    FUNCTION_CALL_INVALID_RESPONSE = "FUNCTION_CALL_INVALID_RESPONSE"
+    CONTAINER_CALL_400 = "CONTAINER_CALL_400"
+    CONTAINER_CALL_401 = "CONTAINER_CALL_401"
+    CONTAINER_CALL_402 = "CONTAINER_CALL_402"
+    CONTAINER_CALL_403 = "CONTAINER_CALL_403"
+    CONTAINER_CALL_404 = "CONTAINER_CALL_404"
+    CONTAINER_CALL_405 = "CONTAINER_CALL_405"
+    CONTAINER_CALL_406 = "CONTAINER_CALL_406"
+    CONTAINER_CALL_407 = "CONTAINER_CALL_407"
+    CONTAINER_CALL_408 = "CONTAINER_CALL_408"
+    CONTAINER_CALL_409 = "CONTAINER_CALL_409"
+    CONTAINER_CALL_410 = "CONTAINER_CALL_410"
+    CONTAINER_CALL_411 = "CONTAINER_CALL_411"
+    CONTAINER_CALL_412 = "CONTAINER_CALL_412"
+    CONTAINER_CALL_413 = "CONTAINER_CALL_413"
+    CONTAINER_CALL_414 = "CONTAINER_CALL_414"
+    CONTAINER_CALL_415 = "CONTAINER_CALL_415"
+    CONTAINER_CALL_416 = "CONTAINER_CALL_416"
+    CONTAINER_CALL_417 = "CONTAINER_CALL_417"
+    CONTAINER_CALL_418 = "CONTAINER_CALL_418"
+    CONTAINER_CALL_419 = "CONTAINER_CALL_419"
+    CONTAINER_CALL_420 = "CONTAINER_CALL_420"
+    CONTAINER_CALL_421 = "CONTAINER_CALL_421"
+    CONTAINER_CALL_422 = "CONTAINER_CALL_422"
+    CONTAINER_CALL_423 = "CONTAINER_CALL_423"
+    CONTAINER_CALL_424 = "CONTAINER_CALL_424"
+    CONTAINER_CALL_425 = "CONTAINER_CALL_425"
+    CONTAINER_CALL_426 = "CONTAINER_CALL_426"
+    CONTAINER_CALL_427 = "CONTAINER_CALL_427"
+    CONTAINER_CALL_428 = "CONTAINER_CALL_428"
+    CONTAINER_CALL_429 = "CONTAINER_CALL_429"
+    CONTAINER_CALL_431 = "CONTAINER_CALL_431"
+    CONTAINER_CALL_449 = "CONTAINER_CALL_449"
+    CONTAINER_CALL_451 = "CONTAINER_CALL_451"
+    CONTAINER_CALL_499 = "CONTAINER_CALL_499"
+    CONTAINER_CALL_500 = "CONTAINER_CALL_500"
+    CONTAINER_CALL_501 = "CONTAINER_CALL_501"
+    CONTAINER_CALL_502 = "CONTAINER_CALL_502"
+    CONTAINER_CALL_503 = "CONTAINER_CALL_503"
+    CONTAINER_CALL_504 = "CONTAINER_CALL_504"
+    CONTAINER_CALL_505 = "CONTAINER_CALL_505"
+    CONTAINER_CALL_506 = "CONTAINER_CALL_506"
+    CONTAINER_CALL_507 = "CONTAINER_CALL_507"
+    CONTAINER_CALL_508 = "CONTAINER_CALL_508"
+    CONTAINER_CALL_509 = "CONTAINER_CALL_509"
+    CONTAINER_CALL_510 = "CONTAINER_CALL_510"
+    CONTAINER_CALL_511 = "CONTAINER_CALL_511"
+    CONTAINER_CALL_520 = "CONTAINER_CALL_520"
+    CONTAINER_CALL_521 = "CONTAINER_CALL_521"
+    CONTAINER_CALL_522 = "CONTAINER_CALL_522"
+    CONTAINER_CALL_523 = "CONTAINER_CALL_523"
+    CONTAINER_CALL_524 = "CONTAINER_CALL_524"
+    CONTAINER_CALL_525 = "CONTAINER_CALL_525"
+    CONTAINER_CALL_526 = "CONTAINER_CALL_526"
+    YDB_CALL_SERVICE_UNAVAILABLE = "YDB_CALL_SERVICE_UNAVAILABLE"
+
+
+# Codes that are never retried and never caught: "STEP_INTERNAL is never retried and fails the
+# execution at once" (REFERENCE §2.1).
+UNCATCHABLE: frozenset[str] = frozenset({"STEP_INTERNAL"})
+
+
+def http_call_error(status: int) -> WorkflowErrorCode:
+    """Return HTTP_CALL_<status> for a non-2xx status, STEP_INTERNAL when YaWL has no such code."""
+    return _call_error("HTTP_CALL", status)
+
+
+def container_call_error(status: int) -> WorkflowErrorCode:
+    """Return CONTAINER_CALL_<status> for a non-2xx status, STEP_INTERNAL when there is no code."""
+    return _call_error("CONTAINER_CALL", status)
+
+
+def _call_error(prefix: str, status: int) -> WorkflowErrorCode:
+    name = f"{prefix}_{status}"
+    if name in WorkflowErrorCode.__members__:
+        return WorkflowErrorCode[name]
+    return WorkflowErrorCode.STEP_INTERNAL
+
+
+class StepFailure(Exception):
+    """A step ended with a WorkflowError: a code, a message and whether a retry may help."""
+
+    def __init__(self, code: WorkflowErrorCode | str, message: str) -> None:
+        super().__init__(message)
+        self.code: WorkflowErrorCode = WorkflowErrorCode(code)
+        self.message = message
+
+    @property
+    def retryable(self) -> bool:
+        """Whether a retry policy may retry this failure (STEP_INTERNAL never is)."""
+        return self.code not in UNCATCHABLE
+
+    def error_info(self) -> dict[str, str]:
+        """Return the ErrorInfo object that `catch[].output` templates read (REFERENCE §2.3)."""
+        return {"error": self.code.value, "message": self.message}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.code.value!r}, {self.message!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StepFailure):
+            return NotImplemented
+        return (type(self), self.code, self.message) == (type(other), other.code, other.message)
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.code, self.message))
