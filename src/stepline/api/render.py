@@ -113,7 +113,7 @@ def operation(
         },
     }
     if response is None:
-        body["response"] = {"@type": f"{_TYPE_PREFIX}google.protobuf.Empty", "value": {}}
+        body["response"] = {"@type": f"{_TYPE_PREFIX}google.protobuf.Empty"}
     else:
         body["response"] = {"@type": f"{_TYPE_PREFIX}{_WORKFLOWS_PACKAGE}.Workflow", **response}
     return body

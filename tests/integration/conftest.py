@@ -1,0 +1,158 @@
+"""Handlers fed API Gateway events from tests/events/, on moto, with resources from template.yaml."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from stepline.dev import resources, template
+from stepline.dev.gateway import Functions
+
+EVENTS = Path(__file__).parents[1] / "events"
+SPEC = "yawl: '0.1'\nstart: done\nsteps:\n  done:\n    success: {}\n"
+
+
+@dataclass
+class Reply:
+    """What the API answered."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+class Api:
+    """Calls handlers the way API Gateway does, with events built from the fixture files."""
+
+    def __init__(self, functions: Functions, routes: list[template.Route]) -> None:
+        self.functions = functions
+        self.by_route = {f"{r.method} {r.path}": r.function for r in routes}
+
+    def call(
+        self,
+        event_name: str,
+        *,
+        path: dict[str, str] | None = None,
+        body: Any = None,
+        raw_body: str | None = None,
+        query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        """Invoke the function behind ``tests/events/<event_name>.json`` with changes."""
+        event = copy.deepcopy(json.loads((EVENTS / f"{event_name}.json").read_text()))
+        route_path = event["routeKey"].split(" ", 1)[1]
+        if path is not None:
+            event["pathParameters"] = path
+            concrete = route_path
+            for key, value in path.items():
+                concrete = concrete.replace("{" + key + "}", value)
+            event["rawPath"] = event["requestContext"]["http"]["path"] = concrete
+        if raw_body is not None:
+            event["body"] = raw_body
+        elif body is not None:
+            event["body"] = json.dumps(body)
+        if query is not None:
+            event["queryStringParameters"] = query
+            event["rawQueryString"] = urlencode(query)
+        if headers:
+            event["headers"] |= {k.lower(): v for k, v in headers.items()}
+        result = self.functions.invoke(self.by_route[event["routeKey"]], event)
+        return Reply(
+            status=result["statusCode"],
+            body=json.loads(result["body"]) if result.get("body") else {},
+            headers={k.lower(): v for k, v in (result.get("headers") or {}).items()},
+        )
+
+    # Shortcuts used across the tests ----------------------------------------------------
+
+    def create_workflow(self, folder: str, name: str = "orders", spec: str = SPEC) -> str:
+        """Create a workflow and return its id."""
+        body = {"folderId": folder, "name": name, "specification": {"specYaml": spec}}
+        reply = self.call("workflow_create", body=body)
+        assert reply.status == 200, reply.body
+        return str(reply.body["metadata"]["workflowId"])
+
+    def start(self, workflow_id: str, input_json: str = "{}", **kwargs: Any) -> str:
+        """Start an execution and return its id."""
+        body = {"workflowId": workflow_id, "input": {"inputJson": input_json}}
+        reply = self.call("start", body=body, **kwargs)
+        assert reply.status == 200, reply.body
+        return str(reply.body["executionId"])
+
+
+@pytest.fixture(scope="session")
+def aws() -> Iterator[dict[str, str]]:
+    """One emulated account per test process, resources created from template.yaml."""
+    saved = dict(os.environ)
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_NAMESPACE": "Stepline",
+        }
+    )
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    with mock_aws():
+        physical = resources.provision(boto3.client, stack_name="stepline-test")
+        env = resources.environment(physical)
+        os.environ.update(env)
+        from stepline.service.deps import services
+
+        services.cache_clear()
+        yield physical
+        services.cache_clear()
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def api(aws: dict[str, str]) -> Api:
+    """The API, through the real handlers."""
+    routes = template.routes()
+    return Api(Functions(routes), routes)
+
+
+@pytest.fixture
+def folder() -> str:
+    """A folder of its own for each test, so tests never see each other's workflows."""
+    return "t" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def workflow_id(api: Api, folder: str) -> str:
+    """A fresh ACTIVE workflow."""
+    return api.create_workflow(folder)
+
+
+@pytest.fixture
+def steps_queue(aws: dict[str, str]) -> Iterator[Any]:
+    """A function that drains the steps queue and returns the message bodies."""
+    sqs = boto3.client("sqs")
+    url = aws["StepsQueue"]
+
+    def drain() -> list[dict[str, Any]]:
+        bodies = []
+        while True:
+            reply = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+            messages = reply.get("Messages", [])
+            if not messages:
+                return bodies
+            for message in messages:
+                bodies.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    drain()
+    yield drain
