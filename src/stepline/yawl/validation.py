@@ -101,7 +101,7 @@ class _Validator:
                 self.add((*path, key), _unknown_step_key(key), key=True)
         if len(kinds) > 1:
             self.add(path, f"a step must have exactly one step type, found {', '.join(kinds)}")
-        elif not kinds and not any(key in UNSUPPORTED_TYPES for key in raw):
+        elif not kinds and set(raw) <= STEP_META_FIELDS:
             self.add(path, f"a step needs a step type, one of: {', '.join(STEP_TYPES)}")
         return kinds[0] if len(kinds) == 1 else None
 
@@ -140,7 +140,8 @@ class _Validator:
                     edges[step.step_id].append(target)
                 else:
                     self.add(path, _missing(target, scope, owners))
-        if start_ok:
+        # A step whose type is unknown has unknown transitions: reachability would be a guess.
+        if start_ok and all(step.kind for step in scope.steps.values()):
             reached = _reachable(scope.start, edges)
             for step_id, step in scope.steps.items():
                 if step_id not in reached:
@@ -219,6 +220,8 @@ def _unsupported(key: str) -> str:
 
 
 def _unknown_step_key(key: str) -> str:
+    if key in ("next", "input", "output", "retryPolicy", "timeout", "catch"):
+        return f"{key!r} belongs inside the step type, e.g. httpCall: {{{key}: ...}}"
     close = difflib.get_close_matches(key, [*STEP_TYPES, *STEP_META_FIELDS], n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return f"unknown step type or field {key!r}{hint}"
@@ -253,7 +256,7 @@ def _message(error: ErrorDetails) -> str:
     if kind == "value_error":
         return str(error.get("ctx", {}).get("error", error["msg"]))
     if kind == "enum":
-        return "unknown error code (see the WorkflowError list)"
+        return f"unknown error code {error.get('input')!r}"
     if kind == "literal_error":
         return f"must be one of {error.get('ctx', {}).get('expected', '')}"
     return _TYPE_MESSAGES.get(kind, error["msg"])
