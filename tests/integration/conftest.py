@@ -1,4 +1,4 @@
-"""Handlers fed API Gateway events from tests/events/, on moto, with resources from template.yaml."""
+"""Handlers fed API Gateway events from tests/events/, on moto, resources from template.yaml."""
 
 from __future__ import annotations
 

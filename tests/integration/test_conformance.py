@@ -17,7 +17,6 @@ from yandex.cloud.serverless.workflows.v1 import (
 
 from tests.integration.conftest import SPEC, Api
 
-
 assert empty_pb2.Empty  # registers google.protobuf.Empty for Any (the Delete response)
 
 

@@ -61,9 +61,7 @@ def test_get_returns_the_full_execution(api: Api, workflow_id: str) -> None:
     body = api.call("get", path={"executionId": execution_id}).body
 
     execution = body["execution"]
-    assert list(execution) == [
-        "id", "workflowId", "input", "status", "startedAt", "duration"
-    ]
+    assert list(execution) == ["id", "workflowId", "input", "status", "startedAt", "duration"]
     assert DURATION.match(execution["duration"])
     assert execution["startedAt"].endswith("Z")
 
@@ -157,7 +155,10 @@ def test_list_is_newest_first_and_pages_with_tokens(
         ("finished_at=2026-01-01T04:30:00Z", ["04"]),
         ("status=FAILED AND started_at>2026-01-01T02:00:00+01:00", ["09", "05"]),
         ("status=STOPPED AND finished_at<2026-01-01T08:00:00Z", ["07", "03"]),
-        ("finished_at>2026-01-01T01:00:00Z AND started_at<2026-01-01T06:00:00Z", ["05", "04", "03", "01"]),
+        (
+            "finished_at>2026-01-01T01:00:00Z AND started_at<2026-01-01T06:00:00Z",
+            ["05", "04", "03", "01"],
+        ),
         ("status=RUNNING AND finished_at>2026-01-01T00:00:00Z", []),
         ("started_at>2026-01-01T05:00:00Z AND started_at<2026-01-01T04:00:00Z", []),
     ],
@@ -214,8 +215,12 @@ def test_page_token_is_bound_to_its_filter_and_tamper_evident(
 
     other_filter = api.call(
         "list",
-        query={"workflowId": workflow_id, "pageSize": "2", "pageToken": token,
-               "filter": "status=FAILED"},
+        query={
+            "workflowId": workflow_id,
+            "pageSize": "2",
+            "pageToken": token,
+            "filter": "status=FAILED",
+        },
     )
     assert other_filter.status == 400
     body, mac = token.split(".")

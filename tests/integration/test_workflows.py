@@ -31,7 +31,11 @@ def test_create_answers_with_a_finished_operation(api: Api, folder: str) -> None
 
 def test_get_returns_what_was_created(api: Api, workflow_id: str, folder: str) -> None:
     workflow = api.call("workflow_get", path={"workflowId": workflow_id}).body["workflow"]
-    assert (workflow["id"], workflow["folderId"], workflow["name"]) == (workflow_id, folder, "orders")
+    assert (workflow["id"], workflow["folderId"], workflow["name"]) == (
+        workflow_id,
+        folder,
+        "orders",
+    )
 
 
 def test_folder_defaults_to_default(api: Api) -> None:
@@ -102,8 +106,12 @@ def test_update_with_mask_changes_only_listed_fields(api: Api, workflow_id: str)
 def test_update_mask_resets_listed_but_absent_fields(api: Api, folder: str) -> None:
     created = api.call(
         "workflow_create",
-        body={"folderId": folder, "name": "orders", "description": "old",
-              "specification": {"specYaml": SPEC}},
+        body={
+            "folderId": folder,
+            "name": "orders",
+            "description": "old",
+            "specification": {"specYaml": SPEC},
+        },
     ).body["response"]
     reply = api.call(
         "workflow_update", path={"workflowId": created["id"]}, body={"updateMask": "description"}
@@ -112,9 +120,7 @@ def test_update_mask_resets_listed_but_absent_fields(api: Api, folder: str) -> N
 
 
 def test_update_without_mask_changes_fields_present(api: Api, workflow_id: str) -> None:
-    reply = api.call(
-        "workflow_update", path={"workflowId": workflow_id}, body={"name": "renamed"}
-    )
+    reply = api.call("workflow_update", path={"workflowId": workflow_id}, body={"name": "renamed"})
     workflow = reply.body["response"]
     assert (workflow["name"], workflow["specification"]["specYaml"]) == ("renamed", SPEC)
 

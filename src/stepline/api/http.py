@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -28,8 +29,9 @@ if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-logger = Logger()
-metrics = Metrics()
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "stepline")
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Stepline"))
 
 Handler = Callable[[dict[str, Any], "LambdaContext"], dict[str, Any]]
 
@@ -50,29 +52,32 @@ def _error_response(error: ApiError) -> Response[str]:
     )
 
 
+def _on_api_error(error: ApiError) -> Response[str]:
+    logger.info("request refused", extra={"code": error.code.name, "reason": error.message})
+    return _error_response(error)
+
+
+def _on_validation_error(error: ValidationError) -> Response[str]:
+    return _on_api_error(InvalidArgument(describe_validation_error(error)))
+
+
+def _on_unexpected(_: Exception) -> Response[str]:
+    logger.exception("unexpected failure")
+    return _error_response(Internal("internal error; the request id is in the logs"))
+
+
 def make_app() -> APIGatewayHttpResolver:
     """A resolver whose exception handlers render every error as ``{code, message, details}``."""
     app = APIGatewayHttpResolver(serializer=_compact)
 
-    @app.exception_handler(ApiError)
-    def _api_error(error: ApiError) -> Response[str]:
-        logger.info("request refused", extra={"code": error.code.name, "reason": error.message})
-        return _error_response(error)
-
-    @app.exception_handler(ValidationError)
-    def _invalid(error: ValidationError) -> Response[str]:
-        return _api_error(InvalidArgument(describe_validation_error(error)))
-
-    @app.exception_handler(Exception)
-    def _unexpected(error: Exception) -> Response[str]:
-        logger.exception("unexpected failure")
-        return _error_response(Internal("internal error; the request id is in the logs"))
-
-    @app.not_found
-    def _no_route(_: Exception) -> Response[str]:
+    def no_route(_: Exception) -> Response[str]:
         event = app.current_event
-        return _api_error(NotFound(f"no such call: {event.http_method} {event.path}"))
+        return _on_api_error(NotFound(f"no such call: {event.http_method} {event.path}"))
 
+    app.exception_handler(ApiError)(_on_api_error)
+    app.exception_handler(ValidationError)(_on_validation_error)
+    app.exception_handler(Exception)(_on_unexpected)
+    app.not_found(no_route)
     return app
 
 

@@ -121,7 +121,7 @@ class CreateWorkflowRequest(WorkflowFields):
 class UpdateWorkflowRequest(WorkflowFields):
     """Body of ``PATCH /workflows/v1/workflow/{workflowId}``; every field optional."""
 
-    name: Name | None = None  # type: ignore[assignment]
+    name: Name | None = None
     specification: Specification | None = None
     update_mask: str | None = None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -50,6 +51,8 @@ class DevStack:
         """Start the emulator, create resources, register examples, serve the API."""
         from moto.server import ThreadedMotoServer
 
+        if not self.verbose:
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._emulator = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
         self._emulator.start()
         os.environ.update(DEV_ENVIRONMENT | {"AWS_ENDPOINT_URL": self.aws_endpoint})

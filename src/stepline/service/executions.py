@@ -92,9 +92,13 @@ def _start_once(svc: Services, command: StartCommand) -> str:
         )
     now = svc.clock()
     execution_id = ids.new_execution_id(workflow.id)
-    inline, ref = command.input_json, None
-    if len(inline.encode()) > INLINE_LIMIT:
-        inline, ref = None, svc.payloads.put(f"executions/{execution_id}/input.json", inline)
+    inline: str | None = command.input_json
+    ref: str | None = None
+    if len(command.input_json.encode()) > INLINE_LIMIT:
+        inline, ref = (
+            None,
+            svc.payloads.put(f"executions/{execution_id}/input.json", command.input_json),
+        )
     record = ExecutionRecord(
         id=execution_id,
         workflow_id=workflow.id,

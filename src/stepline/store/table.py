@@ -13,9 +13,8 @@ from botocore.exceptions import ClientError
 from stepline.store.errors import ConditionFailed, TransactionConflict
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
-
     from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 Item = dict[str, Any]
 

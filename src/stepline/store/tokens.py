@@ -65,6 +65,8 @@ class PageTokens:
             given = _b64decode(mac)
         except (binascii.Error, ValueError) as exc:
             raise BadPageToken("malformed") from exc
+        if _b64encode(payload) != body or _b64encode(given) != mac:
+            raise BadPageToken("malformed")  # non-canonical base64: unused bits were changed
         if not hmac.compare_digest(given, self._mac(payload)):
             raise BadPageToken("signature mismatch")
         data = json.loads(payload)

@@ -1,0 +1,5 @@
+"""``python -m stepline`` runs the command line."""
+
+from stepline.cli.main import main
+
+main()

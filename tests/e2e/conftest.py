@@ -1,0 +1,92 @@
+"""A dev stack started as a user would (``stepline dev``), on free ports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+READY = "Stepline dev stack ready: "
+STARTUP_DEADLINE = 90.0
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RunningStack:
+    """The dev stack process and what it printed."""
+
+    url: str
+    aws_endpoint: str
+    process: subprocess.Popen[str]
+    lines: list[str]
+
+    def workflow_id(self, name: str) -> str:
+        """The id the stack printed for an example workflow."""
+        prefix = f"workflow {name}: "
+        return next(line[len(prefix) :] for line in self.lines if line.startswith(prefix))
+
+
+@pytest.fixture(scope="session")
+def dev_stack() -> Iterator[RunningStack]:
+    """``stepline dev`` in a subprocess, ready to serve."""
+    port, aws_port = free_port(), free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "stepline",
+        "dev",
+        "--port",
+        str(port),
+        "--aws-port",
+        str(aws_port),
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=Path(__file__).parents[2],
+    )
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line.rstrip("\n"))
+            if line.startswith(READY):
+                ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    deadline = time.monotonic() + STARTUP_DEADLINE
+    while not ready.is_set():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("dev stack did not start:\n" + "\n".join(lines))
+        ready.wait(0.1)
+    url = next(line for line in lines if line.startswith(READY))[len(READY) :]
+    stack = RunningStack(url, f"http://127.0.0.1:{aws_port}", process, lines)
+    yield stack
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -1,0 +1,95 @@
+"""Every call over HTTP against ``stepline dev``, as the README's curl lines do."""
+
+from __future__ import annotations
+
+import signal
+
+import boto3
+import httpx
+import pytest
+
+from tests.e2e.conftest import RunningStack
+
+pytestmark = pytest.mark.e2e
+
+SPEC = "yawl: '0.1'\nstart: done\nsteps:\n  done:\n    success: {}\n"
+
+
+@pytest.fixture
+def client(dev_stack: RunningStack) -> httpx.Client:
+    return httpx.Client(base_url=dev_stack.url + "/workflows/v1", timeout=30)
+
+
+def test_the_examples_are_registered(dev_stack: RunningStack, client: httpx.Client) -> None:
+    workflow_id = dev_stack.workflow_id("hello")
+    workflow = client.get(f"/workflow/{workflow_id}").json()["workflow"]
+    assert workflow["name"] == "hello"
+    assert workflow["executionUrl"] == f"{dev_stack.url}/workflows/v1/execution/{workflow_id}/start"
+
+
+def test_every_call_over_http(client: httpx.Client) -> None:
+    created = client.post(
+        "/workflow",
+        json={"folderId": "e2e", "name": "orders", "specification": {"specYaml": SPEC}},
+    )
+    assert created.status_code == 200, created.text
+    workflow_id = created.json()["metadata"]["workflowId"]
+
+    started = client.post(
+        "/execution/start", json={"workflowId": workflow_id, "input": {"inputJson": '{"n": 1}'}}
+    ).json()["executionId"]
+    by_link = client.post(f"/execution/{workflow_id}/start", content=b'{"n": 2}').json()[
+        "executionId"
+    ]
+
+    execution = client.get(f"/execution/{started}").json()["execution"]
+    assert execution["status"] == "QUEUED"
+    history = client.get(f"/execution/{started}/history").json()
+    assert history["execution"]["id"] == started
+
+    listed = client.get("/execution", params={"workflowId": workflow_id}).json()
+    assert [e["id"] for e in listed["executions"]] == [by_link, started]
+
+    assert client.post(f"/execution/{started}/stop").json() == {"executionId": started}
+    assert client.post(f"/execution/{by_link}/terminate").json() == {"executionId": by_link}
+    stopped = client.get(
+        "/execution", params={"workflowId": workflow_id, "filter": "status=STOPPED"}
+    ).json()
+    assert len(stopped["executions"]) == 2
+
+    updated = client.patch(
+        f"/workflow/{workflow_id}", json={"description": "changed", "updateMask": "description"}
+    )
+    assert updated.json()["response"]["description"] == "changed"
+    folder = client.get("/workflow", params={"folderId": "e2e"}).json()
+    assert [w["id"] for w in folder["workflows"]] == [workflow_id]
+    assert client.delete(f"/workflow/{workflow_id}").json()["done"] is True
+    assert client.get(f"/workflow/{workflow_id}").status_code == 404
+
+
+def test_errors_over_http_are_json_with_codes(client: httpx.Client) -> None:
+    bad_json = client.post("/execution/start", content=b"{nope")
+    assert bad_json.status_code == 400
+    assert bad_json.json()["code"] == 3
+    unknown = client.get("/nothing-here")
+    assert unknown.status_code == 404
+    assert unknown.json()["code"] == 5
+
+
+def test_emulated_aws_is_reachable_for_users(dev_stack: RunningStack) -> None:
+    session = boto3.session.Session(
+        aws_access_key_id="x", aws_secret_access_key="x", region_name="us-east-1"
+    )
+    dynamodb = session.client("dynamodb", endpoint_url=dev_stack.aws_endpoint)
+    sqs = session.client("sqs", endpoint_url=dev_stack.aws_endpoint)
+    assert any("Table" in name for name in dynamodb.list_tables()["TableNames"])
+    assert any("StepsQueue" in url for url in sqs.list_queues()["QueueUrls"])
+
+
+def test_ctrl_c_stops_the_stack_cleanly(dev_stack: RunningStack) -> None:
+    # Runs last in this module (pytest keeps file order): the session fixture sees it stopped.
+    dev_stack.process.send_signal(signal.SIGINT)
+    assert dev_stack.process.wait(timeout=20) == 0
+    assert "Stepline dev stack stopped" in dev_stack.lines[-1]
+    with pytest.raises(httpx.TransportError):
+        httpx.get(dev_stack.url + "/workflows/v1/workflow", timeout=2)
