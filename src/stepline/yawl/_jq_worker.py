@@ -46,6 +46,7 @@ def _evaluate(jq: Any, cache: dict[str, Any], request: dict[str, Any]) -> dict[s
 def main() -> None:
     """Serve requests from stdin until it closes."""
     memory = int(sys.argv[1])
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a jq abort must not dump core
     if memory > 0:
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     import jq

@@ -113,6 +113,7 @@ class _Builder:
         self.positions = Positions()
         self.problems: list[Problem] = []
         self._seen: dict[int, Any] = {}
+        self._sizes: dict[int, int] = {}
         self._count = 0
 
     def _problem(self, path: PathKey, message: str, node: Node) -> None:
@@ -120,12 +121,12 @@ class _Builder:
         self.problems.append(Problem(format_path(path), message, mark.line + 1, mark.column + 1))
 
     def build(self, node: Node, path: PathKey) -> Any:
-        self._count += 1
-        if self._count > MAX_NODES:
-            raise SpecError([Problem("", f"the document has more than {MAX_NODES} nodes")])
-        self.positions.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
         if id(node) in self._seen:  # an alias: share the value built the first time
+            self._grow(self._sizes[id(node)])
             return self._seen[id(node)]
+        before = self._count
+        self._grow(1)
+        self.positions.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
         if isinstance(node, MappingNode):
             value: Any = self._mapping(node, path)
         elif isinstance(node, SequenceNode):
@@ -135,7 +136,14 @@ class _Builder:
         else:
             raise SpecError([Problem(format_path(path), "unsupported YAML node")])
         self._seen[id(node)] = value
+        self._sizes[id(node)] = self._count - before
         return value
+
+    def _grow(self, nodes: int) -> None:
+        # Counted as if aliases were expanded, since validation walks the expanded tree.
+        self._count += nodes
+        if self._count > MAX_NODES:
+            raise SpecError([Problem("", f"the document has more than {MAX_NODES} nodes")])
 
     def _mapping(self, node: MappingNode, path: PathKey) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -202,8 +202,9 @@ def _run(
     except (TypeError, ValueError) as exc:
         raise TemplateError(f"template data is not JSON: {exc}") from None
     program = _wrap(expression, names)
+    compiled = _compile(program)  # compiling always terminates; it also vets worker programs
     if fast and len(input_text) <= FAST_INPUT_BYTES:
-        return _run_here(program, input_text, expression)
+        return _run_here(compiled, input_text, expression)
     try:
         return json.loads(_sandbox.run(program, input_text, limits))
     except _sandbox.NoOutput:
@@ -212,8 +213,7 @@ def _run(
         raise TemplateError(f"{_short(expression)}: {_clean(str(exc))}") from None
 
 
-def _run_here(program: str, input_text: str, expression: str) -> Any:
-    compiled = _compile(program)
+def _run_here(compiled: Any, input_text: str, expression: str) -> Any:
     try:
         return compiled.input_text(input_text).first()
     except StopIteration:
