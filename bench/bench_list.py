@@ -1,0 +1,137 @@
+"""List against 100,000 executions in moto: items read per page for each filter kind.
+
+Every page must be one Query on a GSI reading at most pageSize + 1 items (ScannedCount),
+whatever the filter. Prints one row per filter kind.
+
+    python bench/bench_list.py [--executions 100000] [--page-size 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+STATUSES = ["FINISHED"] * 14 + ["FAILED"] * 2 + ["STOPPED"] * 2 + ["RUNNING", "QUEUED"]
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+FILTERS = {
+    "none": "",
+    "status": "status=FAILED",
+    "started_at<": "started_at<2026-01-20T00:00:00Z",
+    "started_at>": "started_at>2026-01-10T00:00:00Z",
+    "started_at=": "started_at=2026-01-15T00:00:00Z",
+    "started_at range": "started_at>2026-01-10T00:00:00Z AND started_at<2026-01-12T00:00:00Z",
+    "finished_at<": "finished_at<2026-01-20T00:00:00Z",
+    "finished_at>": "finished_at>2026-01-10T00:00:00Z",
+    "finished_at=": "finished_at=2026-01-15T00:05:00Z",
+    "status+started_at": "status=FAILED AND started_at>2026-01-10T00:00:00Z",
+    "status+finished_at": "status=STOPPED AND finished_at<2026-01-20T00:00:00Z",
+    "started+finished": "started_at>2026-01-10T00:00:00Z AND finished_at<2026-01-20T00:00:00Z",
+}
+
+
+def _records(workflow_id: str, count: int) -> list[Any]:
+    from stepline.store.records import ExecutionRecord
+
+    rng = random.Random(7)
+    records = []
+    for n in range(count):
+        status = rng.choice(STATUSES)
+        start = T0 + timedelta(seconds=rng.randrange(30 * 86400))
+        if n % 1000 == 0:  # a few land exactly on the instants the '=' filters ask for
+            start = T0 + timedelta(days=14)
+        end = None if status in ("RUNNING", "QUEUED") else start + timedelta(minutes=5)
+        if n % 1000 == 0:
+            status, end = "FINISHED", start + timedelta(minutes=5)
+        records.append(
+            ExecutionRecord(
+                id=f"{workflow_id}-00000000-0000-4000-8000-{n:012d}",
+                workflow_id=workflow_id,
+                spec_version=1,
+                status=status,
+                started_at=start,
+                finished_at=end,
+                input_json="{}",
+            )
+        )
+    return records
+
+
+def _load(client: Any, table: str, records: list[Any]) -> None:
+    from stepline.store.table import to_dynamo
+
+    for i in range(0, len(records), 25):
+        batch = [{"PutRequest": {"Item": to_dynamo(r.to_item())}} for r in records[i : i + 25]]
+        client.batch_write_item(RequestItems={table: batch})
+
+
+def main() -> None:
+    """Load executions, then list the first pages of every filter kind and print the reads."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--executions", type=int, default=100_000)
+    parser.add_argument("--page-size", type=int, default=100)
+    parser.add_argument("--pages", type=int, default=3)
+    args = parser.parse_args()
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+    )
+    import boto3
+    from moto import mock_aws
+
+    from stepline.dev import resources
+    from stepline.service import executions
+    from stepline.service.deps import Services, Settings
+
+    with mock_aws():
+        physical = resources.provision(boto3.client, stack_name="bench")
+        env = resources.environment(physical)
+        svc = Services(Settings.from_env(env), boto3.client)
+        scanned: list[int] = []
+        operations: list[str] = []
+        client = svc.table.client
+
+        def on_call(http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+            operations.append(model.name)
+            if model.name == "Query":
+                scanned.append(int(parsed.get("ScannedCount", 0)))
+
+        client.meta.events.register("after-call.dynamodb", on_call)
+        started = time.perf_counter()
+        _load(client, physical["Table"], _records("swbenchworkflow00000", args.executions))
+        print(f"loaded {args.executions} executions in {time.perf_counter() - started:.1f}s")
+        print(f"pageSize={args.page_size}; bound on items read per page: {args.page_size + 1}")
+        print(f"{'filter':<20} {'pages':>5} {'returned':>9} {'max read/page':>14} {'ops':>12}")
+        worst = 0
+        for kind, text in FILTERS.items():
+            scanned.clear()
+            operations.clear()
+            token, returned, pages = None, 0, 0
+            for _ in range(args.pages):
+                body = executions.list_executions(
+                    svc, "swbenchworkflow00000", size=str(args.page_size), token=token,
+                    filter_text=text or None,
+                )
+                returned += len(body["executions"])
+                pages += 1
+                token = body.get("nextPageToken")
+                if not token:
+                    break
+            kinds = ",".join(sorted(set(operations)))
+            worst = max(worst, max(scanned, default=0))
+            print(f"{kind:<20} {pages:>5} {returned:>9} {max(scanned, default=0):>14} {kinds:>12}")
+        verdict = "OK" if worst <= args.page_size + 1 else "OVER BOUND"
+        print(f"worst items read per page: {worst} (bound {args.page_size + 1}): {verdict}")
+        if worst > args.page_size + 1:
+            sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
