@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,9 +43,14 @@ class Positions:
 
     values: dict[PathKey, Position] = field(default_factory=dict)
     keys: dict[PathKey, Position] = field(default_factory=dict)
+    # Computes the positions on first use (JSON input is parsed without them, for speed).
+    loader: Callable[[], Positions] | None = None
 
     def locate(self, path: PathKey, *, key: bool = False) -> Position | None:
         """Return the position of `path` (its key if asked), else of its nearest ancestor."""
+        if self.loader is not None:
+            loaded, self.loader = self.loader(), None
+            self.values, self.keys = loaded.values, loaded.keys
         if key and path in self.keys:
             return self.keys[path]
         while True:
@@ -68,6 +74,10 @@ class Document:
 
 def parse_document(text: str) -> Document:
     """Parse YAML 1.2 (JSON is a subset) safely; raise SpecError when it cannot be parsed."""
+    if text.lstrip().startswith("{"):
+        data = _strict_json(text)
+        if data is not None:
+            return Document(data, Positions(loader=lambda: _positions_of(text)), [])
     try:
         node = _yaml().compose(text)
     except YAMLError as exc:
@@ -80,6 +90,40 @@ def parse_document(text: str) -> Document:
     except RecursionError:
         raise SpecError([Problem("", "the document is nested too deeply")]) from None
     return Document(data, builder.positions, builder.problems)
+
+
+class _NotStrictJson(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise _NotStrictJson("duplicate key")
+    return out
+
+
+def _reject_constant(name: str) -> Any:
+    raise _NotStrictJson(name)
+
+
+def _strict_json(text: str) -> dict[str, Any] | None:
+    """JSON without duplicate keys or NaN, parsed fast; None to fall back to the YAML path."""
+    try:
+        data = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_reject_constant)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _positions_of(text: str) -> Positions:
+    try:
+        node = _yaml().compose(text)
+        builder = _Builder()
+        builder.build(node, ())
+    except (YAMLError, SpecError, RecursionError):
+        return Positions()
+    return builder.positions
 
 
 def _yaml() -> YAML:

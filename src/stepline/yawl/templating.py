@@ -83,9 +83,8 @@ def parse_template(template: str) -> ParsedTemplate:
         return ParsedTemplate(template, None, (), whole_value=False)
     parts = _split(template)
     expressions = tuple(text for is_expr, text in parts if is_expr)
-    stripped = _split(template.strip())
-    if len(stripped) == 3 and stripped[0][1] == "" and stripped[2][1] == "":
-        return ParsedTemplate(template, stripped[1][1], expressions, whole_value=True)
+    if len(parts) == 3 and not parts[0][1].strip() and not parts[2][1].strip():
+        return ParsedTemplate(template, parts[1][1], expressions, whole_value=True)
     body = "".join(
         f"\\({text}\n)" if is_expr else json.dumps(text, ensure_ascii=False)[1:-1]
         for is_expr, text in parts
@@ -105,35 +104,37 @@ def _split(template: str) -> list[tuple[bool, str]]:
     return parts
 
 
+_PAREN_STOPS = re.compile(r'["#()]')
+_STRING_STOPS = re.compile(r'["\\]')
+
+
 def _match_paren(text: str, i: int) -> int:
     """Index of the `)` closing the group that starts at i (jq strings and comments skipped)."""
     depth = 1
-    while i < len(text):
-        char = text[i]
+    while (stop := _PAREN_STOPS.search(text, i)) is not None:
+        i, char = stop.start(), stop.group()
         if char == '"':
             i = _skip_string(text, i + 1)
-            continue
-        if char == "#":
+        elif char == "#":
             newline = text.find("\n", i)
             i = len(text) if newline < 0 else newline
-            continue
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if depth == 0:
-            return i
-        i += 1
+        else:
+            depth += 1 if char == "(" else -1
+            if depth == 0:
+                return i
+            i += 1
     raise TemplateError("unbalanced parentheses: a '\\(' is never closed")
 
 
 def _skip_string(text: str, i: int) -> int:
-    while i < len(text):
+    while (stop := _STRING_STOPS.search(text, i)) is not None:
+        i = stop.start()
+        if text[i] == '"':
+            return i + 1
         if text.startswith(TEMPLATE_OPEN, i):
             i = _match_paren(text, i + 2) + 1
-        elif text[i] == "\\":
-            i += 2
-        elif text[i] == '"':
-            return i + 1
         else:
-            i += 1
+            i += 2
     raise TemplateError("a jq string literal is never closed")
 
 

@@ -105,9 +105,12 @@ def test_empty_document_is_a_problem() -> None:
 
 
 def test_yaml_syntax_error_has_position() -> None:
+    text = "yawl: \"0.1\"\nstart: a\nsteps:\n  a: {noOp: {output: '\\(.x)'}\n  b: [\n"
     with pytest.raises(SpecError) as caught:
-        load("yawl: '0.1'\nsteps: [\n")
-    assert caught.value.problems[0].line is not None
+        load(text)
+    [problem] = caught.value.problems
+    assert problem.message.startswith("not valid YAML or JSON")
+    assert (problem.path, problem.line) == ("", 5)
 
 
 def test_anchors_and_merge_keys_are_resolved() -> None:
