@@ -5,11 +5,12 @@ from stepline.yawl.loader import load
 from stepline.yawl.policies import CatchRule, RetryPolicy
 from stepline.yawl.problems import Problem, SpecError
 from stepline.yawl.spec import Block, Step, StepBody, Workflow
-from stepline.yawl.templating import TemplateError, evaluate, render
+from stepline.yawl.templating import Limits, TemplateError, evaluate, evaluate_condition, render
 
 __all__ = [
     "Block",
     "CatchRule",
+    "Limits",
     "Problem",
     "RetryPolicy",
     "SpecError",
@@ -20,6 +21,7 @@ __all__ = [
     "Workflow",
     "WorkflowErrorCode",
     "evaluate",
+    "evaluate_condition",
     "load",
     "render",
 ]

@@ -24,6 +24,10 @@ _HEADER = struct.Struct(">I")
 _WORKER = Path(__file__).with_name("_jq_worker.py")
 _START_TIMEOUT = 30.0
 _MAX_IDLE = 4
+# At most this many worker evaluations at once per process; others wait their turn (each one
+# is bounded by its deadline, so the wait is too).
+_MAX_BUSY = 8
+_busy = threading.BoundedSemaphore(_MAX_BUSY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +154,11 @@ atexit.register(_pool.shutdown)
 
 def run(program: str, input_text: str, limits: Limits) -> str:
     """Evaluate `program` on JSON `input_text` in a worker; return the first output as JSON."""
+    with _busy:
+        return _run(program, input_text, limits)
+
+
+def _run(program: str, input_text: str, limits: Limits) -> str:
     worker = _pool.acquire(limits.memory_bytes)
     deadline = time.monotonic() + limits.timeout
     request = {"p": program, "i": input_text, "m": limits.max_output_bytes}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
@@ -209,12 +210,12 @@ class Step(SpecModel):
             if getattr(self, name) is not None
         ]
 
-    @property
+    @cached_property
     def kind(self) -> str:
         """The YAML key of this step's type, e.g. `httpCall`."""
         return self._present()[0][0]
 
-    @property
+    @cached_property
     def body(self) -> StepBody:
         """The step-type object holding this step's fields."""
         return self._present()[0][1]

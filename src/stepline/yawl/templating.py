@@ -205,13 +205,24 @@ def _run(
     program = _wrap(expression, names)
     compiled = _compile(program)  # compiling always terminates; it also vets worker programs
     if fast and len(input_text) <= FAST_INPUT_BYTES:
-        return _run_here(compiled, input_text, expression)
+        value = _run_here(compiled, input_text, expression)
+        # Allow-listed programs cannot grow data much; measure only when a bound is in reach.
+        if len(input_text) * len(expression) > limits.max_output_bytes:
+            _check_size(value, expression, limits)
+        return value
     try:
         return json.loads(_sandbox.run(program, input_text, limits))
     except _sandbox.NoOutput:
         raise TemplateError(f"{_short(expression)} produced no value") from None
     except _sandbox.SandboxError as exc:
         raise TemplateError(f"{_short(expression)}: {_clean(str(exc))}") from None
+
+
+def _check_size(value: Any, expression: str, limits: Limits) -> None:
+    if len(json.dumps(value)) > limits.max_output_bytes:
+        raise TemplateError(
+            f"{_short(expression)}: template output is larger than {limits.max_output_bytes} bytes"
+        )
 
 
 def _run_here(compiled: Any, input_text: str, expression: str) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import BaseModel
 
 from stepline.yawl import SpecError, load
 from stepline.yawl.control import (
@@ -28,6 +29,7 @@ from stepline.yawl.integration import (
     WorkflowCall,
     YDBDocument,
 )
+from stepline.yawl.spec import STEP_TYPES, TEMPLATED_FIELDS
 
 from .conftest import one_step, spec
 
@@ -242,3 +244,30 @@ def test_models_are_frozen() -> None:
     step = one_step("noOp", {})
     with pytest.raises(ValueError):
         step.title = "changed"  # type: ignore[misc]
+
+
+def _fields_of(model: type[BaseModel]) -> dict[str, object]:
+    found: dict[str, object] = {}
+    for info in model.model_fields.values():
+        choices = getattr(info.validation_alias, "choices", None) or []
+        for name in [info.alias or "", *map(str, choices)]:
+            found[name] = info.annotation
+    return found
+
+
+def _submodel(annotation: object) -> type[BaseModel] | None:
+    for candidate in [annotation, *getattr(annotation, "__args__", ())]:
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+@pytest.mark.parametrize("kind", sorted(TEMPLATED_FIELDS))
+def test_templated_field_table_names_real_fields(kind: str) -> None:
+    for pattern, _ in TEMPLATED_FIELDS[kind]:
+        model: type[BaseModel] | None = STEP_TYPES[kind]
+        for part in pattern.replace("[]", "").split("."):
+            if part == "*":
+                continue
+            assert model is not None and part in _fields_of(model), pattern
+            model = _submodel(_fields_of(model)[part])
