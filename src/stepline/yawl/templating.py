@@ -3,6 +3,9 @@
 * A plain string passes through untouched.
 * A field that is exactly one `\\(expr)` (surrounding whitespace ignored) yields the JSON value.
 * `\\(...)` inside a longer string is jq string interpolation.
+* A program that yields several values gives its first; one that yields none is an error.
+* `$global` and `$counter` are passed as `variables`; `lockboxPayload(id; key[; version])`
+  reads `secrets` resolved beforehand (see `secret_references`); `env`/`$ENV` are empty.
 
 Programs are compiled once and cached. Programs that are provably cheap (a conservative
 allow-list of jq, small input) run in-process; anything else runs in a worker process that is
