@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from stepline.yawl import control, integration
+from stepline.yawl import control
 from stepline.yawl._base import SpecModel, Str
 from stepline.yawl.control import Fail, Foreach, NoOp, Parallel, Success, Switch, Wait, While
 from stepline.yawl.integration import (
@@ -300,4 +300,3 @@ control.While.model_rebuild(_types_namespace={"Block": Block})
 control.Parallel.model_rebuild(_types_namespace={"Block": Block})
 Step.model_rebuild()
 Workflow.model_rebuild()
-_ = integration
