@@ -9,7 +9,11 @@ from typing import Annotated
 
 import typer
 
+from stepline.cli import executions, workflows
+
 app = typer.Typer(no_args_is_help=True, help="Stepline: durable YaWL workflows on AWS.")
+app.add_typer(workflows.app, name="workflow")
+app.add_typer(executions.app, name="execution")
 
 
 @app.command()

@@ -1,0 +1,228 @@
+"""A small client of the public HTTP API (ExecutionService and WorkflowService)."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Generator, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+DEFAULT_ENDPOINT = "http://127.0.0.1:8080"
+API_PREFIX = "/workflows/v1"
+TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+
+_GRPC_NAMES = {
+    0: "OK",
+    1: "CANCELLED",
+    2: "UNKNOWN",
+    3: "INVALID_ARGUMENT",
+    4: "DEADLINE_EXCEEDED",
+    5: "NOT_FOUND",
+    6: "ALREADY_EXISTS",
+    7: "PERMISSION_DENIED",
+    8: "RESOURCE_EXHAUSTED",
+    9: "FAILED_PRECONDITION",
+    10: "ABORTED",
+    12: "UNIMPLEMENTED",
+    13: "INTERNAL",
+    14: "UNAVAILABLE",
+    16: "UNAUTHENTICATED",
+}
+_HTTP_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 429: 8, 502: 14, 503: 14, 504: 4}
+_REGION_IN_HOST = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com")
+
+
+class ApiError(Exception):
+    """An error answered by the API (``{code, message}``) or met on the way to it."""
+
+    def __init__(self, code: int, message: str, *, http_status: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.http_status = http_status
+
+    @property
+    def code_name(self) -> str:
+        """The gRPC code name, e.g. ``NOT_FOUND``."""
+        return _GRPC_NAMES.get(self.code, str(self.code))
+
+    def __str__(self) -> str:
+        return f"{self.code_name} ({self.code}): {self.message}"
+
+
+def is_loopback(endpoint: str) -> bool:
+    """True when the endpoint is on this machine (the dev stack): no signing needed."""
+    host = urlsplit(endpoint).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class SigV4(httpx.Auth):
+    """Signs each request with SigV4 for API Gateway (service ``execute-api``)."""
+
+    requires_request_body = True
+
+    def __init__(self, endpoint: str, profile: str | None, region: str | None) -> None:
+        import boto3
+        from botocore.exceptions import BotoCoreError
+
+        try:
+            session = boto3.Session(profile_name=profile, region_name=region)
+            credentials = session.get_credentials()
+        except BotoCoreError as exc:
+            raise ApiError(16, f"AWS credentials: {exc}") from exc
+        if credentials is None:
+            raise ApiError(16, "no AWS credentials found (set a profile with --profile)")
+        found = _REGION_IN_HOST.search(urlsplit(endpoint).hostname or "")
+        chosen = region or session.region_name or (found.group(1) if found else None)
+        if not chosen:
+            raise ApiError(3, "no AWS region: pass --region or set AWS_REGION")
+        self.region: str = chosen
+        self.credentials = credentials
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Add the SigV4 headers to ``request``."""
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "connection"}
+        aws = AWSRequest(
+            method=request.method, url=str(request.url), data=request.content, headers=headers
+        )
+        SigV4Auth(self.credentials.get_frozen_credentials(), "execute-api", self.region).add_auth(
+            aws
+        )
+        for key, value in aws.headers.items():
+            request.headers[key] = value
+        yield request
+
+
+class Client:
+    """One method per API call; answers are the API's JSON, failures raise :class:`ApiError`."""
+
+    def __init__(
+        self,
+        endpoint: str = DEFAULT_ENDPOINT,
+        *,
+        profile: str | None = None,
+        region: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        auth = None if is_loopback(self.endpoint) else SigV4(self.endpoint, profile, region)
+        self._http = httpx.Client(
+            base_url=self.endpoint + API_PREFIX, timeout=TIMEOUT, auth=auth, transport=transport
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Send one request and return its JSON answer."""
+        query = {k: v for k, v in (params or {}).items() if v}
+        try:
+            response = self._http.request(method, path, params=query, json=body)
+        except httpx.TransportError as exc:
+            raise ApiError(14, f"cannot reach {self.endpoint}: {exc}") from exc
+        return _answer(response)
+
+    # --- workflows ---------------------------------------------------------------------
+
+    def create_workflow(self, body: dict[str, Any]) -> dict[str, Any]:
+        """WorkflowService.Create; returns the finished Operation."""
+        return self.call("POST", "/workflow", body=body)
+
+    def update_workflow(self, workflow_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """WorkflowService.Update; returns the finished Operation."""
+        return self.call("PATCH", f"/workflow/{workflow_id}", body=body)
+
+    def get_workflow(self, workflow_id: str) -> dict[str, Any]:
+        """WorkflowService.Get: the Workflow."""
+        return dict(self.call("GET", f"/workflow/{workflow_id}")["workflow"])
+
+    def delete_workflow(self, workflow_id: str) -> dict[str, Any]:
+        """WorkflowService.Delete; returns the finished Operation."""
+        return self.call("DELETE", f"/workflow/{workflow_id}")
+
+    def list_workflows(
+        self, folder_id: str, *, filter_text: str = "", page_size: int = 0, follow: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """WorkflowPreviews of a folder: one page, or every page when ``follow``."""
+        params = {"folderId": folder_id, "filter": filter_text}
+        return self._pages("/workflow", "workflows", params, page_size, follow)
+
+    # --- executions --------------------------------------------------------------------
+
+    def start(self, workflow_id: str, input_json: str) -> str:
+        """ExecutionService.Start; returns the execution id."""
+        body = {"workflowId": workflow_id, "input": {"inputJson": input_json}}
+        return str(self.call("POST", "/execution/start", body=body)["executionId"])
+
+    def stop(self, execution_id: str) -> str:
+        """ExecutionService.Stop; returns the execution id."""
+        return str(self.call("POST", f"/execution/{execution_id}/stop")["executionId"])
+
+    def terminate(self, execution_id: str) -> str:
+        """ExecutionService.Terminate; returns the execution id."""
+        return str(self.call("POST", f"/execution/{execution_id}/terminate")["executionId"])
+
+    def get_execution(self, execution_id: str) -> dict[str, Any]:
+        """ExecutionService.Get: the Execution."""
+        return dict(self.call("GET", f"/execution/{execution_id}")["execution"])
+
+    def history(self, execution_id: str) -> dict[str, Any]:
+        """ExecutionService.GetHistory: ``{execution, entries}`` with every entry."""
+        return self.call("GET", f"/execution/{execution_id}/history")
+
+    def list_executions(
+        self, workflow_id: str, *, filter_text: str = "", page_size: int = 0, follow: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """ExecutionPreviews of a workflow, newest first: one page, or every page."""
+        params = {"workflowId": workflow_id, "filter": filter_text}
+        return self._pages("/execution", "executions", params, page_size, follow)
+
+    def _pages(
+        self, path: str, key: str, params: dict[str, str], page_size: int, follow: bool
+    ) -> Iterator[dict[str, Any]]:
+        token = ""
+        while True:
+            query = params | {"pageSize": str(page_size) if page_size else "", "pageToken": token}
+            page = self.call("GET", path, params=query)
+            yield from page.get(key) or []
+            token = page.get("nextPageToken") or ""
+            if not follow or not token:
+                return
+
+
+def _answer(response: httpx.Response) -> dict[str, Any]:
+    """The JSON body of a success; an :class:`ApiError` built from anything else."""
+    try:
+        data = response.json()
+    except json.JSONDecodeError:
+        data = None
+    if response.is_success and isinstance(data, dict):
+        return data
+    if isinstance(data, dict) and "code" in data:
+        message = str(data.get("message", ""))
+        raise ApiError(int(data["code"]), message, http_status=response.status_code)
+    # Not the API's error shape: API Gateway itself answered (403 on a bad signature, 5xx).
+    text = data.get("message") if isinstance(data, dict) else response.text.strip()
+    code = _HTTP_CODES.get(response.status_code, 2)
+    message = f"HTTP {response.status_code}: {text or response.reason_phrase}"
+    raise ApiError(code, message, http_status=response.status_code)

@@ -1,0 +1,245 @@
+"""``stepline execution start|stop|terminate|get|history|list``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.text import Text
+
+from stepline.cli import output
+from stepline.cli.client import Client
+from stepline.cli.common import (
+    AllOption,
+    EndpointOption,
+    FilterOption,
+    FormatOption,
+    PageSizeOption,
+    ProfileOption,
+    RegionOption,
+    api,
+    endpoint_of,
+)
+from stepline.cli.output import Format
+from stepline.cli.watch import follow as follow_execution
+
+app = typer.Typer(no_args_is_help=True, help="Start, watch, stop and inspect executions.")
+
+FAILED_EXIT = 1
+INTERRUPTED_EXIT = 130
+
+
+def complete_workflow_id(incomplete: str) -> list[tuple[str, str]]:
+    """Shell completion: workflow ids of the default folder, with their names."""
+    try:
+        client = Client(endpoint_of(None))
+        try:
+            found = list(client.list_workflows("default", page_size=1000))
+        finally:
+            client.close()
+    except Exception:  # completion must never break the shell
+        return []
+    return [(w["id"], w.get("name", "")) for w in found if w["id"].startswith(incomplete)]
+
+
+WorkflowIdOption = Annotated[
+    str,
+    typer.Option(
+        "--workflow-id",
+        help="Workflow id.",
+        autocompletion=complete_workflow_id,
+        show_default=False,
+    ),
+]
+ExecutionId = Annotated[str, typer.Argument(help="Execution id.", show_default=False)]
+
+
+def read_input(input_json: str | None, input_file: Path | None) -> str:
+    """The execution input as a JSON string, checked here before it is sent."""
+    if input_json is not None and input_file is not None:
+        raise typer.BadParameter("give --input-json or --input-file, not both")
+    if input_file is None:
+        text, hint = (input_json if input_json is not None else "{}"), "--input-json"
+    elif str(input_file) == "-":
+        text, hint = sys.stdin.read(), "--input-file"
+    else:
+        try:
+            text, hint = input_file.read_text(encoding="utf-8"), "--input-file"
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot read {input_file}: {exc}") from exc
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"not valid JSON ({exc})", param_hint=hint) from exc
+    return text
+
+
+@app.command()
+def start(
+    workflow_id: WorkflowIdOption,
+    input_json: Annotated[
+        str | None, typer.Option("--input-json", help="Input as a JSON text (default {}).")
+    ] = None,
+    input_file: Annotated[
+        Path | None, typer.Option("--input-file", help="File holding the JSON input (- = stdin).")
+    ] = None,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait", help="Show steps as they run; exit 0 on FINISHED, 1 on FAILED or STOPPED."
+        ),
+    ] = False,
+    endpoint: EndpointOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    fmt: FormatOption = None,
+) -> None:
+    """Start an execution of a workflow."""
+    text = read_input(input_json, input_file)
+    chosen = output.resolve(fmt)
+    with api(endpoint, profile, region) as client:
+        execution_id = client.start(workflow_id, text)
+        if not wait:
+            if chosen is Format.table:
+                output.out().print(f"Started execution {execution_id}")
+            else:
+                output.dump({"executionId": execution_id}, chosen)
+            return
+        progress = output.err()
+        progress.print(f"Started execution {execution_id}")
+        try:
+            execution = follow_execution(client, execution_id, progress)
+        except KeyboardInterrupt:
+            progress.print(
+                f"Stopped watching; the execution goes on: stepline execution get {execution_id}"
+            )
+            raise typer.Exit(INTERRUPTED_EXIT) from None
+    _show_outcome(execution, chosen)
+    if execution.get("status") != "FINISHED":
+        raise typer.Exit(FAILED_EXIT)
+
+
+def _show_outcome(execution: dict[str, Any], fmt: Format) -> None:
+    """The result, or the error, of an execution that has ended."""
+    if fmt is not Format.table:
+        output.dump(execution, fmt)
+        return
+    status = str(execution.get("status", ""))
+    console = output.out()
+    console.print(
+        Text.assemble(
+            (status, output.EXECUTION_STYLES.get(status, "")),
+            f" in {output.human_duration(execution.get('duration'))}",
+        )
+    )
+    if "result" in execution:
+        console.print(output.pretty_json(execution["result"].get("resultJson")), markup=False)
+    if "error" in execution:
+        console.print(Text(output.error_text(execution["error"]), style="red"))
+
+
+@app.command()
+def stop(
+    execution_id: ExecutionId,
+    endpoint: EndpointOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    fmt: FormatOption = None,
+) -> None:
+    """Stop an execution after its running step finishes."""
+    with api(endpoint, profile, region) as client:
+        _acknowledge(client.stop(execution_id), "Stopping", output.resolve(fmt))
+
+
+@app.command()
+def terminate(
+    execution_id: ExecutionId,
+    endpoint: EndpointOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    fmt: FormatOption = None,
+) -> None:
+    """Stop an execution now, cancelling its running step."""
+    with api(endpoint, profile, region) as client:
+        _acknowledge(client.terminate(execution_id), "Terminating", output.resolve(fmt))
+
+
+def _acknowledge(execution_id: str, verb: str, fmt: Format) -> None:
+    if fmt is Format.table:
+        output.out().print(f"{verb} execution {execution_id}")
+    else:
+        output.dump({"executionId": execution_id}, fmt)
+
+
+@app.command()
+def get(
+    execution_id: ExecutionId,
+    endpoint: EndpointOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    fmt: FormatOption = None,
+) -> None:
+    """Show an execution: status, duration, input, result or error."""
+    with api(endpoint, profile, region) as client:
+        execution = client.get_execution(execution_id)
+    chosen = output.resolve(fmt)
+    if chosen is Format.table:
+        output.out().print(output.execution_fields(execution))
+    else:
+        output.dump(execution, chosen)
+
+
+@app.command()
+def history(
+    execution_id: ExecutionId,
+    endpoint: EndpointOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    fmt: FormatOption = None,
+) -> None:
+    """Show the steps an execution ran, oldest first."""
+    with api(endpoint, profile, region) as client:
+        found = client.history(execution_id)
+    chosen = output.resolve(fmt)
+    if chosen is not Format.table:
+        output.dump(found, chosen)
+        return
+    preview = found["execution"]
+    status = str(preview.get("status", ""))
+    console = output.out()
+    console.print(
+        Text.assemble(
+            f"execution {preview['id']}: ",
+            (status, output.EXECUTION_STYLES.get(status, "")),
+            f" ({output.human_duration(preview.get('duration'))})",
+        )
+    )
+    console.print(output.history_table(found.get("entries") or []))
+
+
+@app.command("list")
+def list_(
+    workflow_id: WorkflowIdOption,
+    filter_text: FilterOption = "",
+    page_size: PageSizeOption = 0,
+    follow: AllOption = False,
+    endpoint: EndpointOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    fmt: FormatOption = None,
+) -> None:
+    """List executions of a workflow, newest first (filter e.g. 'status=FAILED')."""
+    with api(endpoint, profile, region) as client:
+        executions = list(
+            client.list_executions(
+                workflow_id, filter_text=filter_text, page_size=page_size, follow=follow
+            )
+        )
+    chosen = output.resolve(fmt)
+    if chosen is Format.table:
+        output.out().print(output.executions_table(executions))
+    else:
+        output.dump(executions, chosen)
