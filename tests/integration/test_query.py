@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -107,12 +108,43 @@ def test_history_unpacks_log_items_oldest_first_and_pages_on_request(
 ) -> None:
     execution_id = api.start(workflow_id)
     table = boto3.resource("dynamodb").Table(aws["Table"])
+    n = 0
     for seq, ids in enumerate([["a", "b", "c"], ["d"], ["e", "f"]]):
-        entries = [{"id": i, "status": "COMPLETED"} for i in ids]
-        table.put_item(Item={**keys.history_item(execution_id, seq), "entries": entries})
+        entries = []
+        for i in ids:
+            n += 1
+            entries.append(
+                {
+                    "n": n,
+                    "id": i,
+                    "type": "NoOp",
+                    "status": "COMPLETED",
+                    "startedAt": "2026-01-01T00:00:00.000000Z",
+                    "duration": "0s",
+                }
+            )
+        item = {
+            **keys.history_item(execution_id, seq),
+            "entries": json.dumps(entries),
+            "open": "[]",
+        }
+        if seq == 2:
+            item["open"] = json.dumps(
+                [
+                    {
+                        "n": 7,
+                        "id": "g",
+                        "type": "HTTPCall",
+                        "status": "STARTED",
+                        "startedAt": "2026-01-01T00:00:00.000000Z",
+                    }
+                ]
+            )
+        table.put_item(Item=item)
 
     whole = api.call("history", path={"executionId": execution_id}).body
-    assert [e["id"] for e in whole["entries"]] == list("abcdef")
+    assert [e["id"] for e in whole["entries"]] == list("abcdefg")
+    assert whole["entries"][-1]["status"] == "STARTED"
 
     seen, token = [], None
     for _ in range(5):
@@ -122,7 +154,7 @@ def test_history_unpacks_log_items_oldest_first_and_pages_on_request(
         token = page["nextPageToken"]
         if not token:
             break
-    assert seen == list("abcdef")
+    assert seen == list("abcdefg")
 
 
 def test_list_is_newest_first_and_pages_with_tokens(

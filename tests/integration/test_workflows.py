@@ -70,9 +70,12 @@ def test_names_are_unique_per_folder(api: Api, folder: str) -> None:
         ({"description": "d" * 257}, "description: String should have at most 256"),
         ({"labels": {"Team": "x"}}, "label key 'Team'"),
         ({"labels": {"team": "X"}}, "label value 'X'"),
-        ({"specification": {"specYaml": "just text"}}, "specification.specYaml: must be a YAML"),
-        ({"specification": {"specYaml": "yawl: '0.1'"}}, "missing required keys: start, steps"),
-        ({"specification": {"specYaml": "a: [1"}}, "specification.specYaml: not valid YAML"),
+        ({"specification": {"specYaml": "just text"}}, "must be a mapping with yawl, start"),
+        (
+            {"specification": {"specYaml": "yawl: '0.1'"}},
+            "start: required field is missing; line 1 col 1: steps: required field is missing",
+        ),
+        ({"specification": {"specYaml": "a: [1"}}, "line 1 col 6: <root>: not valid YAML"),
         ({"specification": {}}, "specification.specYaml: Field required"),
         ({"express": "yes"}, "express: Input should be a valid boolean"),
         ({"logOptions": {"minLevel": "LOUD"}}, "logOptions.minLevel: Input should be"),
@@ -140,7 +143,7 @@ def test_rename_frees_the_old_name_and_respects_uniqueness(api: Api, folder: str
     [
         ({"updateMask": "name"}, "name: required"),
         ({"updateMask": "colour"}, "updateMask: updateMask names unknown fields ['colour']"),
-        ({"specification": {"specYaml": "nope"}}, "specification.specYaml: must be a YAML"),
+        ({"specification": {"specYaml": "nope"}}, "specification.specYaml: line 1 col 1"),
         ({"folderId": "other"}, "folderId: unknown field"),
     ],
 )
@@ -193,3 +196,28 @@ def test_unknown_route_is_a_json_not_found(api: Api) -> None:
     reply = api.call("workflow_get", path={"workflowId": "x/y"})
     assert reply.status in (400, 404)
     assert reply.body["code"] in (3, 5)
+
+
+def test_create_lists_every_spec_problem_with_path_and_line(api: Api, folder: str) -> None:
+    spec = (
+        "yawl: '0.1'\n"
+        "start: first\n"
+        "steps:\n"
+        "  first:\n"
+        "    httpCall:\n"
+        "      url: https://example.com\n"
+        "      retryPolicy: {errorList: [ALL], retryCount: 500}\n"
+        "      next: nowhere\n"
+        "  telegram:\n"
+        "    telegramBot: {token: x}\n"
+    )
+    reply = api.call(
+        "workflow_create",
+        body={"folderId": folder, "name": "bad", "specification": {"specYaml": spec}},
+    )
+    assert (reply.status, reply.body["code"]) == (400, 3)
+    message = reply.body["message"]
+    assert "steps.first.httpCall.retryPolicy.retryCount" in message
+    assert "steps.first.httpCall.next" in message and "nowhere" in message
+    assert "telegramBot" in message and "not supported" in message
+    assert "line 7" in message

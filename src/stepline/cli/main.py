@@ -23,12 +23,29 @@ def dev(
     examples: Annotated[
         Path | None, typer.Option(help="Folder of workflows to register (default: examples/).")
     ] = None,
+    functions: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of <name>.py files served as Lambda functions "
+            "(default: examples/functions/)."
+        ),
+    ] = None,
+    time_scale: Annotated[
+        float, typer.Option(help="Multiply Wait steps and retry delays (0.01 = 100x faster).")
+    ] = 1.0,
     verbose: Annotated[bool, typer.Option(help="Show request, log and metric output.")] = False,
 ) -> None:
     """Run the whole stack on this machine against an embedded AWS emulator."""
     from stepline.dev.stack import DevStack
 
-    stack = DevStack(port=port, aws_port=aws_port, verbose=verbose, examples_dir=examples)
+    stack = DevStack(
+        port=port,
+        aws_port=aws_port,
+        verbose=verbose,
+        examples_dir=examples,
+        functions_dir=functions,
+        time_scale=time_scale,
+    )
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:

@@ -47,4 +47,7 @@ def environment(physical: dict[str, str]) -> dict[str, str]:
     merged: dict[str, str] = {}
     for route in template.routes():
         merged |= template.function_environment(route.function, physical)
-    return merged
+    return merged | template.function_environment(RUNNER, physical)
+
+
+RUNNER = "RunnerFunction"

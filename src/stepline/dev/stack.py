@@ -6,12 +6,14 @@ import logging
 import os
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from stepline.dev import resources, template
 from stepline.dev.gateway import DEV_CALLER, Functions, Gateway, GatewayServer
+from stepline.dev.lambdas import LambdaServer, LocalFunctions
+from stepline.dev.pump import QueuePump
 
 DEV_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "stepline-dev",
@@ -32,9 +34,14 @@ class DevStack:
     host: str = "127.0.0.1"
     verbose: bool = False
     examples_dir: Path | None = None
+    functions_dir: Path | None = None
+    time_scale: float = 1.0
+    runners: int = 4
     registered: dict[str, str] = field(default_factory=dict)
     _emulator: Any = None
     _server: GatewayServer | None = None
+    _lambda: LambdaServer | None = None
+    _pump: QueuePump | None = None
 
     @property
     def url(self) -> str:
@@ -59,7 +66,18 @@ class DevStack:
         import boto3
 
         physical = resources.provision(boto3.client)
+        functions_dir = self.functions_dir or template.project_root() / "examples" / "functions"
+        self._lambda = LambdaServer((self.host, 0), LocalFunctions(functions_dir))
+        threading.Thread(target=self._lambda.serve_forever, daemon=True).start()
         os.environ.update(resources.environment(physical))
+        os.environ.update(
+            {
+                # FunctionCall reaches the local functions through the Lambda Invoke API.
+                "AWS_ENDPOINT_URL_LAMBDA": f"http://{self.host}:{self._lambda.server_port}",
+                "ALLOWED_PRIVATE_HOSTS": "*",
+                "STEPLINE_TIME_SCALE": str(self.time_scale),
+            }
+        )
         if not self.verbose:
             os.environ.update(QUIET_ENVIRONMENT)
         from stepline.service.deps import services
@@ -72,6 +90,15 @@ class DevStack:
         self.registered = register_examples(
             self.examples_dir or template.project_root() / "examples", self.url
         )
+        runner = template.function_route(resources.RUNNER)
+        workers = [replace(runner, function=f"{runner.function}-{i}") for i in range(self.runners)]
+        self._pump = QueuePump(
+            boto3.client("sqs"),
+            physical["StepsQueue"],
+            Functions(workers),
+            [w.function for w in workers],
+        )
+        self._pump.start()
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self.url
 
@@ -80,6 +107,11 @@ class DevStack:
         if self._server:
             self._server.shutdown()
             self._server.server_close()
+        if self._pump:
+            self._pump.stop()
+        if self._lambda:
+            self._lambda.shutdown()
+            self._lambda.server_close()
         if self._emulator:
             self._emulator.stop()
 

@@ -106,6 +106,14 @@ def routes(path: Path | None = None) -> list[Route]:
     return sorted(found, key=lambda r: r.specificity, reverse=True)
 
 
+def function_route(function: str, path: Path | None = None) -> Route:
+    """A function without HTTP routes (the runner), in the shape the dev stack loads."""
+    template = load(path)
+    root = (path or project_root() / "template.yaml").parent
+    props = template["Resources"][function]["Properties"]
+    return Route(function, "", "", root / str(props["CodeUri"]), str(props["Handler"]))
+
+
 def function_environment(function: str, physical: dict[str, str]) -> dict[str, str]:
     """A function's environment variables with Refs resolved to the given physical ids."""
     resource = transformed()["Resources"][function]

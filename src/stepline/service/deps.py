@@ -11,6 +11,7 @@ from typing import Any
 
 from stepline.api.proto import now
 from stepline.store.executions import ExecutionStore
+from stepline.store.log import ExecutionLog
 from stepline.store.payloads import Payloads
 from stepline.store.queue import StepsQueue
 from stepline.store.table import Table
@@ -27,6 +28,9 @@ class Settings:
     payload_bucket: str
     page_token_secret_arn: str | None = None
     page_token_key: str | None = None
+    time_scale: float = 1.0
+    allowed_private_hosts: frozenset[str] = frozenset()
+    max_receive_count: int = 5
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -41,6 +45,11 @@ class Settings:
             payload_bucket=env["PAYLOAD_BUCKET"],
             page_token_secret_arn=env.get("PAGE_TOKEN_SECRET_ARN") or None,
             page_token_key=env.get("PAGE_TOKEN_KEY") or None,
+            time_scale=float(env.get("STEPLINE_TIME_SCALE") or 1.0),
+            allowed_private_hosts=frozenset(
+                h.strip() for h in (env.get("ALLOWED_PRIVATE_HOSTS") or "").split(",") if h.strip()
+            ),
+            max_receive_count=int(env.get("STEPS_MAX_RECEIVE_COUNT") or 5),
         )
 
 
@@ -68,6 +77,11 @@ class Services:
         return ExecutionStore(self.table)
 
     @cached_property
+    def log(self) -> ExecutionLog:
+        """Execution logs (history and machine snapshots)."""
+        return ExecutionLog(self.table, self.payloads)
+
+    @cached_property
     def queue(self) -> StepsQueue:
         """The steps queue."""
         return StepsQueue(self.client_factory("sqs"), self.settings.steps_queue_url)
@@ -90,6 +104,7 @@ class Services:
         return PageTokens(key.encode())
 
 
+@cache
 def _boto3_client(service: str) -> Any:
     import boto3
 

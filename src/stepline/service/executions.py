@@ -10,6 +10,7 @@ from typing import Any
 from stepline.api import render
 from stepline.api.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from stepline.api.models import StartExecutionRequest
+from stepline.engine.machine import entry_for_api
 from stepline.service import filters, ids
 from stepline.service.deps import Services
 from stepline.service.paging import page_size, resume_key
@@ -156,7 +157,9 @@ def stop(svc: Services, execution_id: str, *, terminate: bool) -> dict[str, Any]
     record = _get(svc, execution_id)
     if record.status in ("QUEUED", "RUNNING", "PAUSED"):
         try:
-            svc.executions.end(record, "STOPPED", svc.clock(), "TERMINATE" if terminate else "STOP")
+            svc.executions.end(
+                record, "STOPPED", svc.clock(), cancel="TERMINATE" if terminate else "STOP"
+            )
         except NotActive as lost:
             if lost.record is None:
                 raise NotFound(f"executionId: execution {execution_id} not found") from lost
@@ -199,40 +202,33 @@ def history(
     ids.check_execution_id(execution_id)
     paged = size is not None or token is not None
     limit = page_size(size) if paged else None
-    start = resume_key(svc.tokens, token, scope_digest("history", execution_id)) if token else None
+    scope = scope_digest("history", execution_id)
+    start = resume_key(svc.tokens, token, scope) if token else None
     record = _get(svc, execution_id)
-    entries, resume = _collect_entries(svc, execution_id, start, limit)
+    now = svc.clock()
+    entries = _all_entries(svc, execution_id)
+    offset = int(start["offset"]) if start else 0
+    chosen = entries[offset:] if limit is None else entries[offset : offset + limit]
     body: dict[str, Any] = {
-        "execution": render.execution_preview(record, svc.clock()),
-        "entries": entries,
+        "execution": render.execution_preview(record, now),
+        "entries": [entry_for_api(e, now) for e in chosen],
     }
     if paged:
+        more = limit is not None and offset + limit < len(entries)
         body["nextPageToken"] = (
-            svc.tokens.issue(resume, scope_digest("history", execution_id)) if resume else ""
+            svc.tokens.issue({"offset": offset + (limit or 0)}, scope) if more else ""
         )
     return body
 
 
-def _collect_entries(
-    svc: Services, execution_id: str, start: dict[str, Any] | None, limit: int | None
-) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """Unpack history items into entries; stop after ``limit`` and say where to resume."""
-    seq = int(start["seq"]) if start else 0
-    skip = int(start["skip"]) if start else 0
-    entries: list[dict[str, Any]] = []
-    while True:
-        page = svc.executions.history_page(execution_id, from_seq=seq, limit=100)
-        for item in page.items:
-            item_seq = int(str(item[keys.SK]).removeprefix(keys.HISTORY_PREFIX))
-            packed = list(item.get("entries") or [])
-            for offset in range(skip, len(packed)):
-                if limit is not None and len(entries) == limit:
-                    return entries, {"seq": item_seq, "skip": offset}
-                entries.append(packed[offset])
-            skip = 0
-            seq = item_seq + 1
-        if page.last_key is None:
-            return entries, None
+def _all_entries(svc: Services, execution_id: str) -> list[dict[str, Any]]:
+    """Ended entries of every log item plus the open ones of the newest, by start order."""
+    ended: list[dict[str, Any]] = []
+    still_open: list[dict[str, Any]] = []
+    for item in svc.log.items(execution_id):
+        ended.extend(item.entries)
+        still_open = item.open
+    return sorted(ended + still_open, key=lambda e: int(e.get("n", 0)))
 
 
 @dataclass(frozen=True)

@@ -82,28 +82,51 @@ class ExecutionStore:
         item = self.table.get(keys.execution(execution_id))
         return ExecutionRecord.from_item(item) if item else None
 
-    def end(self, record: ExecutionRecord, status: str, at: datetime, cancel: str) -> None:
+    def end(
+        self,
+        record: ExecutionRecord,
+        status: str,
+        at: datetime,
+        *,
+        cancel: str | None = None,
+        result: dict[str, str] | None = None,
+        error: dict[str, str] | None = None,
+    ) -> None:
         """Move an active execution to an ended status; raises NotActive when it already ended."""
         finished = stored(at)
-        index_keys = keys.execution_index_keys(
-            record.workflow_id, record.id, status, stored(record.started_at), finished
+        fields: dict[str, Any] = dict(
+            keys.execution_index_keys(
+                record.workflow_id, record.id, status, stored(record.started_at), finished
+            )
         )
-        assignments = ", ".join(f"{name} = :{name}" for name in index_keys)
-        values: dict[str, Any] = {f":{name}": value for name, value in index_keys.items()}
-        values |= {":status": status, ":finished": finished, ":cancel": cancel, ":one": 1}
-        values |= {f":a{i}": s for i, s in enumerate(ACTIVE_STATUSES)}
-        active = ", ".join(f":a{i}" for i in range(len(ACTIVE_STATUSES)))
+        fields |= {"finishedAt": finished, "cancel": cancel, "error": error, **(result or {})}
+        self._transition(record.id, status, fields, ACTIVE_STATUSES)
+
+    def mark_running(self, record: ExecutionRecord) -> None:
+        """QUEUED → RUNNING; raises NotActive when it is no longer QUEUED."""
+        fields = {"GSI2PK": keys.status_partition(record.workflow_id, "RUNNING")}
+        self._transition(record.id, "RUNNING", fields, ("QUEUED",))
+
+    def _transition(
+        self, execution_id: str, status: str, fields: dict[str, Any], allowed: tuple[str, ...]
+    ) -> None:
+        present = {k: v for k, v in fields.items() if v is not None}
+        names = {f"#f{i}": name for i, name in enumerate(present)} | {"#status": "status"}
+        assignments = "".join(f", #f{i} = :f{i}" for i in range(len(present)))
+        values: dict[str, Any] = {f":f{i}": value for i, value in enumerate(present.values())}
+        values |= {":status": status, ":one": 1}
+        values |= {f":a{i}": s for i, s in enumerate(allowed)}
+        active = ", ".join(f":a{i}" for i in range(len(allowed)))
         try:
             self.table.update(
-                keys.execution(record.id),
-                f"SET #status = :status, finishedAt = :finished, cancel = :cancel, "
-                f"rev = rev + :one, {assignments}",
-                names={"#status": "status"},
+                keys.execution(execution_id),
+                f"SET #status = :status, rev = rev + :one{assignments}",
+                names=names,
                 values=values,
                 condition=Condition(f"attribute_exists(PK) AND #status IN ({active})"),
             )
         except ConditionFailed as exc:
-            raise NotActive(self.get(record.id)) from exc
+            raise NotActive(self.get(execution_id)) from exc
 
     def history_page(self, execution_id: str, *, from_seq: int, limit: int) -> Page:
         """History log items from ``from_seq`` on, oldest first."""

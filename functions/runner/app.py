@@ -1,0 +1,29 @@
+"""The runner: advances executions from steps-queue messages (SQS batch, partial failures)."""
+
+import asyncio
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import (
+    AsyncBatchProcessor,
+    EventType,
+    async_process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from stepline.api.http import logger, metrics, tracer
+from stepline.service.deps import services
+from stepline.service.runner import process_record
+
+processor = AsyncBatchProcessor(event_type=EventType.SQS)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    async def record_handler(record: SQSRecord) -> None:
+        await asyncio.to_thread(process_record, services(), record, context, tracer())
+
+    return async_process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -1,0 +1,653 @@
+"""A YaWL execution as a serialisable machine, advanced step by step.
+
+The machine is plain JSON (it is stored in the execution log). It holds a tree of threads: the
+top-level thread, and one per Parallel branch, Foreach item and While iteration in progress.
+:func:`advance` runs every thread as far as it can without waiting: control steps evaluate
+inline; an integration step becomes a :class:`CallRequest` for the runner; Wait steps and retry
+delays become a wake-up time. Results of calls come back in the next :func:`advance`.
+
+History entry ids: top-level steps use their step id; steps inside nested scopes are prefixed
+by their parent: ``par/branch/step`` (Parallel), ``each[3]/step`` (Foreach item 3),
+``loop[2]/step`` (While iteration 2).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from stepline.api.proto import duration, from_stored, stored, timestamp
+from stepline.yawl import state as st
+from stepline.yawl.control import (
+    Fail,
+    Foreach,
+    NoOp,
+    Parallel,
+    Success,
+    Switch,
+    Wait,
+    While,
+    parse_wait_seconds,
+)
+from stepline.yawl.errors import StepFailure, WorkflowErrorCode
+from stepline.yawl.integration import IntegrationStep
+from stepline.yawl.policies import first_matching_rule
+from stepline.yawl.spec import Block, Step, Workflow
+from stepline.yawl.templating import TemplateError, evaluate_condition, render
+
+Machine = dict[str, Any]
+Thread = dict[str, Any]
+
+MAX_STEPS = 1000
+MAX_DATA_BYTES = 2 * 1024 * 1024
+DEFAULT_TIMEOUT = 900.0
+
+_TYPE_NAMES = {"WorkflowCall": "Workflow"}
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    """An integration step attempt for the runner to perform."""
+
+    n: int
+    entry_id: str
+    scope: tuple[tuple[str, str], ...]
+    step_id: str
+    step_input: Any
+    attempt: int
+    timeout: float
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """What an attempt returned: an output, or a failure code and message."""
+
+    output: Any = None
+    code: str | None = None
+    message: str = ""
+
+    @property
+    def failed(self) -> bool:
+        """True when the attempt failed."""
+        return self.code is not None
+
+
+@dataclass
+class Advance:
+    """The outcome of one :func:`advance`."""
+
+    machine: Machine
+    calls: list[CallRequest] = field(default_factory=list)
+    wake_at: datetime | None = None
+    finished: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ended(self) -> bool:
+        """True when the execution reached FINISHED or FAILED."""
+        return self.machine.get("outcome") is not None
+
+
+class _End(Exception):
+    """Unwinds the thread tree when the whole execution ends (Success, Fail, uncaught)."""
+
+
+@dataclass
+class _Tick:
+    spec: Workflow
+    machine: Machine
+    now: datetime
+    results: Mapping[int, CallResult]
+    scale: float
+    calls: list[CallRequest] = field(default_factory=list)
+    finished: list[dict[str, Any]] = field(default_factory=list)
+    wake: datetime | None = None
+
+    def want_wake(self, at: datetime) -> None:
+        self.wake = at if self.wake is None else min(self.wake, at)
+
+
+def new_machine(execution_input: Any) -> Machine:
+    """A machine about to run the workflow's first step."""
+    return {
+        "root": _thread("", (), None, st.initial_state(execution_input), None),
+        "entries": {},
+        "n": 0,
+        "steps": 0,
+        "outcome": None,
+    }
+
+
+def _thread(
+    path: str, scope: tuple[tuple[str, str], ...], start: str | None, state: Any, glob: Any
+) -> Thread:
+    return {
+        "path": path,
+        "scope": [list(s) for s in scope],
+        "step": start,
+        "state": state,
+        "global": glob,
+        "task": None,
+        "done": False,
+    }
+
+
+def advance(
+    spec: Workflow,
+    machine: Machine,
+    now: datetime,
+    results: Mapping[int, CallResult] | None = None,
+    *,
+    scale: float = 1.0,
+) -> Advance:
+    """Run every thread as far as it goes; return calls to make, a wake time, ended entries."""
+    tick = _Tick(spec, copy.deepcopy(machine), now, results or {}, scale)
+    root = tick.machine["root"]
+    if tick.machine["outcome"] is None:
+        if root["step"] is None and not root["done"]:
+            root["step"] = spec.start
+        try:
+            _run(tick, root)
+            if root["done"]:
+                _finish_ok(tick, root)
+        except _End:
+            pass
+        except StepFailure as failure:
+            _finish_failed(tick, failure)
+    wake = None if tick.machine["outcome"] is not None or tick.calls else tick.wake
+    return Advance(tick.machine, tick.calls, wake, tick.finished)
+
+
+def cancel_open(machine: Machine, now: datetime, status: str = "CANCELLED") -> list[dict[str, Any]]:
+    """Close every open history entry with ``status`` (Stop, Terminate)."""
+    closed = []
+    for entry in machine["entries"].values():
+        closed.append(_closed(entry, now, status))
+    machine["entries"] = {}
+    return sorted(closed, key=lambda e: e["n"])
+
+
+# --- threads -------------------------------------------------------------------------------
+
+
+def _block(spec: Workflow, scope: list[list[str]]) -> Block:
+    block: Block = spec
+    for step_id, name in scope:
+        body = block.steps[step_id].body
+        block = body.branches[name] if isinstance(body, Parallel) else body.do_  # type: ignore[union-attr]
+    return block
+
+
+def step_at(spec: Workflow, scope: tuple[tuple[str, str], ...], step_id: str) -> Step:
+    """The step a CallRequest refers to."""
+    return _block(spec, [list(s) for s in scope]).steps[step_id]
+
+
+def _run(tick: _Tick, thread: Thread) -> None:
+    """Advance one thread until it waits, finishes or fails (StepFailure propagates)."""
+    block = _block(tick.spec, thread["scope"])
+    while not thread["done"]:
+        step_id = thread["step"]
+        step = block.steps[step_id]
+        if thread["task"] is None:
+            _start(tick, thread, step_id, step)
+        if thread["task"] is not None and not _resume(tick, thread, step):
+            return
+
+
+def _start(tick: _Tick, thread: Thread, step_id: str, step: Step) -> None:
+    machine = tick.machine
+    machine["steps"] += 1
+    if machine["steps"] > MAX_STEPS:
+        raise StepFailure(
+            WorkflowErrorCode.STEP_QUOTA_EXCEEDED,
+            f"the execution ran more than {MAX_STEPS} steps (every branch and iteration counts)",
+        )
+    machine["n"] += 1
+    n = machine["n"]
+    entry: dict[str, Any] = {
+        "n": n,
+        "id": f"{thread['path']}{step_id}",
+        "type": _type(step),
+        "status": "STARTED",
+        "startedAt": stored(tick.now),
+        "attempts": 1,
+    }
+    if step.title:
+        entry["title"] = step.title
+    if step.description:
+        entry["description"] = step.description
+    machine["entries"][str(n)] = entry
+    thread["task"] = {"n": n, "kind": "new"}
+
+
+def _type(step: Step) -> str:
+    name = type(step.body).__name__
+    return _TYPE_NAMES.get(name, name)
+
+
+def _resume(tick: _Tick, thread: Thread, step: Step) -> bool:
+    """Work on the thread's current step; True when the thread may go on to its next step."""
+    body = step.body
+    task = thread["task"]
+    try:
+        if isinstance(body, IntegrationStep):
+            return _call(tick, thread, step, body, task)
+        if isinstance(body, Parallel):
+            return _parallel(tick, thread, body, task)
+        if isinstance(body, Foreach):
+            return _foreach(tick, thread, body, task)
+        if isinstance(body, While):
+            return _while(tick, thread, body, task)
+        if isinstance(body, Wait):
+            return _wait(tick, thread, body, task)
+        return _control(tick, thread, body, task)
+    except TemplateError as exc:
+        failure = StepFailure(WorkflowErrorCode.STEP_INVALID_TEMPLATE_EXPRESSION, str(exc))
+        _fail_entry(tick, task["n"], failure)
+        raise failure from exc
+    except StepFailure as failure:
+        if str(task["n"]) in tick.machine["entries"]:
+            _fail_entry(tick, task["n"], failure)
+        raise
+
+
+def _goto(thread: Thread, next_step: str | None) -> bool:
+    thread["task"] = None
+    thread["step"] = next_step
+    if next_step is None:
+        thread["done"] = True
+    return True
+
+
+def _variables(thread: Thread) -> dict[str, Any]:
+    return st.template_variables(thread["global"])
+
+
+# --- control steps -------------------------------------------------------------------------
+
+
+def _control(tick: _Tick, thread: Thread, body: Any, task: dict[str, Any]) -> bool:
+    variables = _variables(thread)
+    if isinstance(body, Switch):
+        data = st.filter_input(body.input, thread["state"], variables=variables)
+        _record(tick, task["n"], step_input=data)
+        for choice in body.choices:
+            if evaluate_condition(choice.condition, data, variables=variables):
+                _complete(tick, task["n"], None)
+                return _goto(thread, choice.next)
+        if body.default is not None:
+            _complete(tick, task["n"], None)
+            return _goto(thread, body.default.next)
+        raise StepFailure(
+            WorkflowErrorCode.STEP_NO_CHOICE_MATCHED,
+            "no condition is true, and there is no default",
+        )
+    if isinstance(body, NoOp):
+        if body.output is not None:
+            output = render(body.output, thread["state"], variables=variables)
+            _apply_output(thread, output)
+            _complete(tick, task["n"], output)
+        else:
+            _complete(tick, task["n"], None)
+        return _goto(thread, body.next)
+    if isinstance(body, Success):
+        _complete(tick, task["n"], None)
+        _finish_ok(tick, thread)
+        raise _End
+    if isinstance(body, Fail):
+        message = render(body.error_message, thread["state"], variables=variables)
+        raise StepFailure(
+            WorkflowErrorCode.STEP_FAIL,
+            message if isinstance(message, str) else json.dumps(message),
+        )
+    raise StepFailure(WorkflowErrorCode.STEP_INTERNAL, f"unknown step type {type(body).__name__}")
+
+
+def _wait(tick: _Tick, thread: Thread, body: Wait, task: dict[str, Any]) -> bool:
+    if task["kind"] == "new":
+        variables = _variables(thread)
+        if body.duration is not None:
+            raw = render(body.duration, thread["state"], variables=variables)
+            try:
+                seconds = parse_wait_seconds(str(raw))
+            except ValueError as exc:
+                raise StepFailure(
+                    WorkflowErrorCode.STEP_INVALID_ARGUMENT,
+                    f"wait duration {raw!r} is not a duration",
+                ) from exc
+            wake = tick.now + timedelta(seconds=max(0.0, seconds) * tick.scale)
+        else:
+            raw = render(body.until or "", thread["state"], variables=variables)
+            wake = _until(str(raw), tick)
+        task.update(kind="wait", wake=stored(wake))
+    wake = from_stored(task["wake"])
+    if wake > tick.now:
+        tick.want_wake(wake)
+        return False
+    _complete(tick, task["n"], None)
+    return _goto(thread, body.next)
+
+
+def _until(text: str, tick: _Tick) -> datetime:
+    from stepline.api.errors import InvalidArgument
+    from stepline.api.proto import parse_timestamp
+
+    try:
+        target = parse_timestamp(text, "until")
+    except InvalidArgument as exc:
+        raise StepFailure(WorkflowErrorCode.STEP_INVALID_ARGUMENT, exc.message) from exc
+    delay = max(0.0, (target - tick.now).total_seconds()) * tick.scale
+    return tick.now + timedelta(seconds=delay)
+
+
+# --- integration steps ---------------------------------------------------------------------
+
+
+def _call(
+    tick: _Tick, thread: Thread, step: Step, body: IntegrationStep, task: dict[str, Any]
+) -> bool:
+    n = task["n"]
+    if task["kind"] == "new":
+        step_input = st.filter_input(body.input, thread["state"], variables=_variables(thread))
+        _check_size(step_input, "input")
+        task.update(kind="call", input=step_input, attempt=1, wake=None, requested=False)
+        _record(tick, n, step_input=step_input)
+    result = tick.results.get(n)
+    if result is None:
+        return _request(tick, thread, body, task)
+    task["requested"] = False
+    if not result.failed:
+        try:
+            output = st.filter_output(body.output, result.output, variables=_variables(thread))
+            _check_size(output, "output")
+            _apply_output(thread, output)
+        except TemplateError as exc:
+            code = WorkflowErrorCode.STEP_INVALID_TEMPLATE_EXPRESSION
+            return _failed_attempt(tick, thread, step, body, task, StepFailure(code, str(exc)))
+        except StepFailure as failure:
+            return _failed_attempt(tick, thread, step, body, task, failure)
+        _complete(tick, n, output)
+        return _goto(thread, body.next)
+    failure = StepFailure(result.code or WorkflowErrorCode.STEP_INTERNAL, result.message)
+    return _failed_attempt(tick, thread, step, body, task, failure)
+
+
+def _request(tick: _Tick, thread: Thread, body: IntegrationStep, task: dict[str, Any]) -> bool:
+    if task["wake"] is not None and from_stored(task["wake"]) > tick.now:
+        tick.want_wake(from_stored(task["wake"]))
+        return False
+    task["wake"] = None
+    task["requested"] = True
+    step_id = thread["step"]
+    tick.calls.append(
+        CallRequest(
+            n=task["n"],
+            entry_id=f"{thread['path']}{step_id}",
+            scope=tuple((s[0], s[1]) for s in thread["scope"]),
+            step_id=step_id,
+            step_input=task["input"],
+            attempt=task["attempt"],
+            timeout=float(body.timeout or DEFAULT_TIMEOUT),
+        )
+    )
+    return False
+
+
+def _failed_attempt(
+    tick: _Tick,
+    thread: Thread,
+    step: Step,
+    body: IntegrationStep,
+    task: dict[str, Any],
+    failure: StepFailure,
+) -> bool:
+    n = task["n"]
+    entry = tick.machine["entries"][str(n)]
+    entry["lastError"] = {"message": failure.message, "errorCode": failure.code.value}
+    policy = tick.spec.retry_policy_for(step)
+    retry = task["attempt"]
+    if failure.retryable and policy is not None and policy.should_retry(failure.code, retry):
+        delay = policy.delay_for(retry) * tick.scale
+        task["attempt"] += 1
+        task["wake"] = stored(tick.now + timedelta(seconds=delay))
+        entry["attempts"] = task["attempt"]
+        return _request(tick, thread, body, task)
+    rule = first_matching_rule(body.catch, failure.code) if failure.retryable else None
+    if rule is None:
+        raise failure
+    output = st.catch_output(rule, failure, variables=_variables(thread))
+    _apply_output(thread, output)
+    _fail_entry(tick, n, failure, output=output)
+    return _goto(thread, rule.next)
+
+
+def _check_size(value: Any, what: str) -> None:
+    size = len(json.dumps(value, ensure_ascii=False).encode())
+    if size > MAX_DATA_BYTES:
+        raise StepFailure(
+            WorkflowErrorCode.STEP_DATA_LIMIT_EXCEEDED,
+            f"step {what} is {size} bytes, above the limit of {MAX_DATA_BYTES}",
+        )
+
+
+def _apply_output(thread: Thread, output: Any) -> None:
+    thread["state"] = st.merge(thread["state"], output)
+    thread["last"] = output
+
+
+# --- nested scopes -------------------------------------------------------------------------
+
+
+def _child_scope(thread: Thread, name: str) -> tuple[tuple[str, str], ...]:
+    return (*((s[0], s[1]) for s in thread["scope"]), (thread["step"], name))
+
+
+def _global(thread: Thread) -> Any:
+    return thread["global"] if thread["global"] is not None else thread["state"]
+
+
+def _run_children(tick: _Tick, children: list[Thread], limit: int) -> None:
+    """Run the started, unfinished children; start new ones up to ``limit`` running at once."""
+    running = [c for c in children if c.get("started") and not c["done"]]
+    for child in children:
+        if child["done"]:
+            continue
+        if not child.get("started"):
+            if len(running) >= limit:
+                continue
+            child["started"] = True
+            running.append(child)
+        _run(tick, child)
+        if child["done"]:
+            running.remove(child)
+
+
+def _result_of(child: Thread) -> Any:
+    return st.execution_result(child["state"], child["last"]) if "last" in child else child["state"]
+
+
+def _parallel(tick: _Tick, thread: Thread, body: Parallel, task: dict[str, Any]) -> bool:
+    if task["kind"] == "new":
+        step_input = st.filter_input(body.input, thread["state"], variables=_variables(thread))
+        _record(tick, task["n"], step_input=step_input)
+        states = st.branch_states(step_input, body.branches)
+        task["kind"] = "parallel"
+        task["children"] = [
+            _thread(
+                f"{thread['path']}{thread['step']}/{name}/",
+                _child_scope(thread, name),
+                body.branches[name].start,
+                states[name],
+                _global(thread),
+            )
+            | {"name": name}
+            for name in body.branches
+        ]
+    children = task["children"]
+    _run_children(tick, children, body.concurrency)
+    if not all(c["done"] for c in children):
+        return False
+    raw = st.parallel_result({c["name"]: _result_of(c) for c in children})
+    return _finish_compound(tick, thread, body.output, body.next, task, raw)
+
+
+def _foreach(tick: _Tick, thread: Thread, body: Foreach, task: dict[str, Any]) -> bool:
+    if task["kind"] == "new":
+        step_input = st.filter_input(body.input, thread["state"], variables=_variables(thread))
+        _record(tick, task["n"], step_input=step_input)
+        items = st.foreach_items(step_input)
+        task["kind"] = "foreach"
+        task["children"] = [
+            _thread(
+                f"{thread['path']}{thread['step']}[{i}]/",
+                _child_scope(thread, "do"),
+                body.do_.start,
+                item,
+                _global(thread),
+            )
+            for i, item in enumerate(items)
+        ]
+    children = task["children"]
+    _run_children(tick, children, body.concurrency)
+    if not all(c["done"] for c in children):
+        return False
+    raw = st.foreach_result([_result_of(c) for c in children])
+    return _finish_compound(tick, thread, body.output, body.next, task, raw)
+
+
+def _while(tick: _Tick, thread: Thread, body: While, task: dict[str, Any]) -> bool:
+    if task["kind"] == "new":
+        _record(tick, task["n"], step_input=thread["state"])
+        task.update(kind="while", counter=0, loop=thread["state"], child=None)
+    glob = _global(thread)
+    while True:
+        child = task["child"]
+        if child is not None:
+            _run(tick, child)
+            if not child["done"]:
+                return False
+            task["loop"] = child["state"]
+            task["last"] = _result_of(child)
+            task["counter"] += 1
+            task["child"] = None
+        if not st.while_should_run(body, task["loop"], task["counter"], global_state=glob):
+            raw = task.get("last", task["loop"])
+            return _finish_compound(tick, thread, body.output, body.next, task, raw)
+        start_state = st.while_input(body, task["loop"], task["counter"], global_state=glob)
+        task["child"] = _thread(
+            f"{thread['path']}{thread['step']}[{task['counter']}]/",
+            _child_scope(thread, "do"),
+            body.do_.start,
+            start_state,
+            glob,
+        )
+
+
+def _finish_compound(
+    tick: _Tick,
+    thread: Thread,
+    template: str | None,
+    next_step: str | None,
+    task: dict[str, Any],
+    raw: Any,
+) -> bool:
+    output = st.filter_output(template, raw, variables=_variables(thread))
+    _check_size(output, "output")
+    _apply_output(thread, output)
+    _complete(tick, task["n"], output)
+    return _goto(thread, next_step)
+
+
+# --- entries and the end -------------------------------------------------------------------
+
+
+def _record(tick: _Tick, n: int, *, step_input: Any) -> None:
+    entry = tick.machine["entries"].get(str(n))
+    if entry is not None:
+        entry["input"] = {"inputJson": json.dumps(step_input, ensure_ascii=False)}
+
+
+def _closed(entry: dict[str, Any], now: datetime, status: str) -> dict[str, Any]:
+    closed = dict(entry)
+    closed["status"] = status
+    closed["duration"] = duration(now - from_stored(entry["startedAt"]))
+    return closed
+
+
+def _complete(tick: _Tick, n: int, output: Any) -> None:
+    entry = tick.machine["entries"].pop(str(n), None)
+    if entry is None:
+        return
+    closed = _closed(entry, tick.now, "COMPLETED")
+    if output is not None:
+        closed["output"] = {"outputJson": json.dumps(output, ensure_ascii=False)}
+    tick.finished.append(closed)
+
+
+def _fail_entry(tick: _Tick, n: int, failure: StepFailure, output: Any = None) -> None:
+    entry = tick.machine["entries"].pop(str(n), None)
+    if entry is None:
+        return
+    closed = _closed(entry, tick.now, "FAILED")
+    closed["error"] = {"message": failure.message, "errorCode": failure.code.value}
+    if output is not None:
+        closed["output"] = {"outputJson": json.dumps(output, ensure_ascii=False)}
+    tick.finished.append(closed)
+
+
+def _finish_ok(tick: _Tick, thread: Thread) -> None:
+    result = (
+        st.execution_result(thread["state"], thread["last"])
+        if "last" in thread
+        else thread["state"]
+    )
+    tick.finished.extend(_close_rest(tick, "CANCELLED"))
+    tick.machine["outcome"] = {"status": "FINISHED", "result": result}
+
+
+def _finish_failed(tick: _Tick, failure: StepFailure) -> None:
+    tick.finished.extend(_close_rest(tick, "CANCELLED"))
+    tick.machine["outcome"] = {
+        "status": "FAILED",
+        "error": {"message": failure.message, "errorCode": failure.code.value},
+    }
+
+
+def _close_rest(tick: _Tick, status: str) -> list[dict[str, Any]]:
+    """Entries still open when the execution ends: enclosing compound steps and siblings."""
+    closed = []
+    for entry in tick.machine["entries"].values():
+        final = "COMPLETED" if entry["type"] in ("Parallel", "Foreach", "While") else status
+        closed.append(_closed(entry, tick.now, final))
+    tick.machine["entries"] = {}
+    tick.calls.clear()
+    return sorted(closed, key=lambda e: e["n"])
+
+
+def open_entries(machine: Machine) -> list[dict[str, Any]]:
+    """Entries of steps still in progress, oldest first (shown by GetHistory as they are)."""
+    return sorted(machine["entries"].values(), key=lambda e: e["n"])
+
+
+def entry_for_api(entry: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A stored entry in the public HistoryEntry form."""
+    out: dict[str, Any] = {"id": entry["id"]}
+    for key in ("title", "description"):
+        if key in entry:
+            out[key] = entry[key]
+    started = from_stored(entry["startedAt"])
+    out["startedAt"] = timestamp(started)
+    out["duration"] = entry.get("duration") or duration(now - started)
+    for key in ("input", "output", "error"):
+        if key in entry:
+            out[key] = entry[key]
+    out["status"] = entry["status"]
+    out["type"] = entry["type"]
+    out["attempts"] = str(entry.get("attempts", 1))
+    if "lastError" in entry:
+        out["lastError"] = entry["lastError"]
+    return out

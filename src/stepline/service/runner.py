@@ -1,0 +1,384 @@
+"""The runner: advances one execution per steps-queue message, effectively once.
+
+A message ``(executionId, seq)`` asks to extend the execution's log at position ``seq``. The
+runner reads the head and the newest log item, runs the engine inline as far as it can
+(control steps in memory, integration calls performed here, concurrently where branches
+allow), and appends one log item per batch of calls, before the calls start. Appends are
+conditional, so a duplicate or late message can never write a second transition: it loses the
+race and stops. A message behind the log is dropped, unless the item it produced is the last
+one — then its producer may have crashed between the write and the send, and the runner
+repairs what the log says comes next.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from stepline import engine
+from stepline.api.proto import from_stored, stored
+from stepline.engine.machine import Machine
+from stepline.integrations import CallContext, adapter_for
+from stepline.service.deps import Services
+from stepline.store.executions import NotActive
+from stepline.store.log import LogItem, LostRace
+from stepline.store.payloads import INLINE_LIMIT
+from stepline.store.queue import MAX_DELAY_SECONDS, StepMessage
+from stepline.store.records import ExecutionRecord
+from stepline.yawl import Workflow, load
+from stepline.yawl.errors import StepFailure, WorkflowErrorCode
+from stepline.yawl.integration import IntegrationStep
+from stepline.yawl.templating import render
+
+WATCH_INTERVAL = 2.0
+SAFETY_MARGIN = 10.0
+
+
+@dataclass
+class Invocation:
+    """Limits of the current invocation: a clock and the time left before it must stop."""
+
+    remaining: Callable[[], float] = lambda: 840.0
+    inline_budget: float = 60.0
+    started: float = field(default_factory=time.monotonic)
+
+    def time_left(self) -> float:
+        """Seconds this invocation may still spend before checkpointing and handing over."""
+        return min(self.remaining() - SAFETY_MARGIN, self.inline_budget - self.elapsed())
+
+    def elapsed(self) -> float:
+        """Seconds since the invocation started."""
+        return time.monotonic() - self.started
+
+
+@dataclass
+class _Run:
+    svc: Services
+    message: StepMessage
+    head: ExecutionRecord
+    spec: Workflow
+    machine: Machine
+    seq: int
+    invocation: Invocation
+    finished: list[dict[str, Any]] = field(default_factory=list)
+    results: dict[int, engine.CallResult] = field(default_factory=dict)
+
+
+class ExecutionGone(Exception):
+    """The message names an execution that does not exist."""
+
+
+def handle(svc: Services, message: StepMessage, invocation: Invocation) -> None:
+    """Process one steps-queue message."""
+    head = svc.executions.get(message.execution_id)
+    if head is None:
+        raise ExecutionGone(message.execution_id)
+    last = svc.log.last(head.id)
+    next_seq = 0 if last is None else last.seq + 1
+    if message.seq != next_seq:
+        _behind(svc, message, head, last)
+        return
+    if last is not None and last.ended:
+        return
+    if head.status not in ("QUEUED", "RUNNING"):
+        if head.status == "STOPPED" and last is not None and not last.ended:
+            _execution_metric("ExecutionsStopped")
+        _close_after_stop(svc, head, last, next_seq, message.seq)
+        return
+    if last is not None and last.wake is not None and from_stored(last.wake) > svc.clock():
+        _park(svc, message, from_stored(last.wake))  # a long wait hops until it is due
+        return
+    machine = last.machine if last is not None and last.machine is not None else None
+    if machine is None:
+        machine = engine.new_machine(json.loads(_input_of(svc, head)))
+    if head.status == "QUEUED":
+        try:
+            svc.executions.mark_running(head)
+        except NotActive:
+            return
+        head = replace(head, status="RUNNING")
+    spec = _spec(svc, head)
+    run = _Run(svc, message, head, spec, machine, next_seq, invocation)
+    _drive(run)
+
+
+def _behind(
+    svc: Services, message: StepMessage, head: ExecutionRecord, last: LogItem | None
+) -> None:
+    """A duplicate, a late message, or the survivor of a crash between write and send."""
+    if last is None or message.seq > last.seq + 1 or last.by != message.seq or last.ended:
+        return
+    if head.status not in ("QUEUED", "RUNNING"):
+        return
+    if last.wake is not None:
+        _park(svc, StepMessage(head.id, last.seq + 1), from_stored(last.wake))
+    elif last.calls:
+        # The producer died while performing calls: perform them again (at-least-once).
+        svc.queue.send(StepMessage(head.id, last.seq + 1))
+
+
+def _park(svc: Services, message: StepMessage, wake: datetime) -> None:
+    delay = max(0.0, (wake - svc.clock()).total_seconds())
+    svc.queue.send(message, delay_seconds=min(MAX_DELAY_SECONDS, int(delay + 0.999)))
+
+
+def _input_of(svc: Services, head: ExecutionRecord) -> str:
+    if head.input_json is not None:
+        return head.input_json
+    return svc.payloads.get(head.input_ref) if head.input_ref else "{}"
+
+
+@lru_cache(maxsize=64)
+def _parse_spec(text: str) -> Workflow:
+    return load(text)
+
+
+def _spec(svc: Services, head: ExecutionRecord) -> Workflow:
+    text = svc.workflows.get_spec(head.workflow_id, head.spec_version)
+    if text is None:
+        raise RuntimeError(f"spec version {head.spec_version} of {head.workflow_id} is missing")
+    return _parse_spec(text)
+
+
+def _drive(run: _Run) -> None:
+    """Advance, perform calls, checkpoint; until the end, a wait, or the time budget."""
+    while True:
+        adv = engine.advance(
+            run.spec, run.machine, run.svc.clock(), run.results, scale=run.svc.settings.time_scale
+        )
+        run.machine, run.results = adv.machine, {}
+        run.finished.extend(adv.finished)
+        if adv.ended:
+            _end(run)
+            return
+        if adv.calls and run.invocation.time_left() > 0:
+            if not _checkpoint(run, calls=True):
+                return
+            if not _still_active(run):
+                return
+            run.results = _perform(run, adv.calls)
+            if run.results is None:
+                return
+            continue
+        if not _checkpoint(run, wake=adv.wake_at):
+            return
+        if adv.wake_at is not None:
+            _park(run.svc, StepMessage(run.head.id, run.seq), adv.wake_at)
+        else:
+            run.svc.queue.send(StepMessage(run.head.id, run.seq))
+        return
+
+
+def _checkpoint(
+    run: _Run, *, calls: bool = False, wake: datetime | None = None, ended: bool = False
+) -> bool:
+    """Append the next log item; False when another runner got there first."""
+    item = LogItem(
+        seq=run.seq,
+        by=run.message.seq,
+        at=stored(run.svc.clock()),
+        entries=run.finished,
+        open=engine.open_entries(run.machine),
+        machine=run.machine,
+        wake=stored(wake) if wake else None,
+        calls=calls,
+        ended=ended,
+    )
+    try:
+        run.svc.log.append(run.head.id, item)
+    except LostRace:
+        return False
+    _step_metrics(run.finished)
+    run.finished = []
+    run.seq += 1
+    return True
+
+
+def _step_metrics(entries: list[dict[str, Any]]) -> None:
+    """EMF metrics per step type: completed, failed, retried, duration."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    for entry in entries:
+        name = "StepCompleted" if entry["status"] == "COMPLETED" else "StepFailed"
+        with single_metric(name=name, unit=MetricUnit.Count, value=1) as metric:
+            metric.add_dimension(name="type", value=entry["type"])
+            seconds = float(str(entry.get("duration", "0s")).rstrip("s") or 0)
+            metric.add_metric(
+                name="StepDuration", unit=MetricUnit.Milliseconds, value=seconds * 1000
+            )
+            if int(entry.get("attempts", 1)) > 1:
+                metric.add_metric(
+                    name="StepRetried", unit=MetricUnit.Count, value=int(entry["attempts"]) - 1
+                )
+
+
+def _still_active(run: _Run) -> bool:
+    """Re-read the head before calls start: after Stop or Terminate returns, nothing starts."""
+    head = run.svc.executions.get(run.head.id)
+    if head is not None and head.status == "RUNNING":
+        return True
+    run.finished = engine.cancel_open(run.machine, run.svc.clock())
+    _checkpoint(run, ended=True)
+    return False
+
+
+def _perform(run: _Run, calls: list[engine.CallRequest]) -> dict[int, engine.CallResult] | None:
+    """Make the calls concurrently; None when Terminate interrupted them."""
+    pool = ThreadPoolExecutor(max_workers=min(32, len(calls)))
+    futures = {pool.submit(_attempt, run, call): call for call in calls}
+    deadline = {
+        f: time.monotonic() + min(c.timeout, run.invocation.remaining() - SAFETY_MARGIN)
+        for f, c in futures.items()
+    }
+    results: dict[int, engine.CallResult] = {}
+    pending: set[Future[engine.CallResult]] = set(futures)
+    while pending:
+        done, pending = wait(pending, timeout=WATCH_INTERVAL, return_when=FIRST_COMPLETED)
+        for future in done:
+            results[futures[future].n] = future.result()
+        now = time.monotonic()
+        for future in [f for f in pending if deadline[f] <= now]:
+            call = futures[future]
+            results[call.n] = engine.CallResult(
+                code=WorkflowErrorCode.STEP_TIMEOUT.value,
+                message=f"step attempt exceeded its timeout of {call.timeout:g}s",
+            )
+            pending.discard(future)
+        if pending and _terminated(run):
+            _cancel(run, {futures[f].n for f in pending})
+            pool.shutdown(wait=False, cancel_futures=True)
+            return None
+    pool.shutdown(wait=False)
+    return results
+
+
+def _terminated(run: _Run) -> bool:
+    head = run.svc.executions.get(run.head.id)
+    return head is None or head.cancel == "TERMINATE"
+
+
+def _cancel(run: _Run, running: set[int]) -> None:
+    """Terminate: running entries go CANCEL_REQUESTED, then everything open CANCELLED."""
+    for key, entry in run.machine["entries"].items():
+        if int(key) in running:
+            entry["status"] = "CANCEL_REQUESTED"
+    if _checkpoint(run):
+        run.finished = engine.cancel_open(run.machine, run.svc.clock())
+        _checkpoint(run, ended=True)
+
+
+def _attempt(run: _Run, call: engine.CallRequest) -> engine.CallResult:
+    step = engine.step_at(run.spec, call.scope, call.step_id)
+    body = step.body
+    assert isinstance(body, IntegrationStep)
+    context = CallContext(
+        client=run.svc.client_factory,
+        render=lambda template: render(template, call.step_input),
+        timeout=call.timeout,
+        execution_id=run.head.id,
+        step_id=call.entry_id,
+        allow_private_hosts=run.svc.settings.allowed_private_hosts,
+    )
+    try:
+        output = adapter_for(body)(body, call.step_input, context)
+    except StepFailure as failure:
+        return engine.CallResult(code=failure.code.value, message=failure.message)
+    except Exception as exc:  # an adapter bug must not take the runner down with it
+        return engine.CallResult(
+            code=WorkflowErrorCode.STEP_INTERNAL.value, message=f"{type(exc).__name__}: {exc}"
+        )
+    return engine.CallResult(output=output)
+
+
+def _end(run: _Run) -> None:
+    """Write the final log item, then the head: FINISHED with its result, or FAILED."""
+    if not _checkpoint(run, ended=True):
+        return
+    outcome = run.machine["outcome"]
+    now = run.svc.clock()
+    _execution_metric(f"Executions{outcome['status'].title()}")
+    try:
+        if outcome["status"] == "FINISHED":
+            run.svc.executions.end(
+                run.head, "FINISHED", now, result=_result_fields(run, outcome["result"])
+            )
+        else:
+            run.svc.executions.end(run.head, "FAILED", now, error=outcome["error"])
+    except NotActive:
+        pass  # stopped meanwhile: STOPPED stays
+
+
+def _execution_metric(name: str) -> None:
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    with single_metric(name=name, unit=MetricUnit.Count, value=1):
+        pass
+
+
+def _result_fields(run: _Run, result: Any) -> dict[str, str]:
+    text = json.dumps(result, ensure_ascii=False)
+    if len(text.encode()) <= INLINE_LIMIT:
+        return {"result": text}
+    return {"resultRef": run.svc.payloads.put(f"executions/{run.head.id}/result.json", text)}
+
+
+def _close_after_stop(
+    svc: Services, head: ExecutionRecord, last: LogItem | None, seq: int, by: int
+) -> None:
+    """The execution was stopped while no step was running: close what is still open."""
+    if last is None or last.machine is None or not last.machine.get("entries"):
+        return
+    machine = dict(last.machine)
+    closed = engine.cancel_open(machine, svc.clock())
+    item = LogItem(
+        seq=seq, by=by, at=stored(svc.clock()), entries=closed, machine=machine, ended=True
+    )
+    try:
+        svc.log.append(head.id, item)
+    except LostRace:
+        return
+
+
+def fail_poisoned(svc: Services, execution_id: str, reason: str) -> None:
+    """Mark an execution FAILED (STEP_INTERNAL) when its message keeps failing."""
+    head = svc.executions.get(execution_id)
+    if head is None:
+        return
+    error = {
+        "message": f"internal error: {reason}"[:1000],
+        "errorCode": WorkflowErrorCode.STEP_INTERNAL.value,
+    }
+    try:
+        svc.executions.end(head, "FAILED", svc.clock(), error=error)
+    except NotActive:
+        return
+
+
+def process_record(svc: Services, record: Any, context: Any, tracer: Any) -> None:
+    """One SQS record: parse, advance, and on the last receive fail the execution cleanly."""
+    from stepline.api.http import logger
+
+    try:
+        message = StepMessage.from_json(record.body)
+    except ValueError:
+        logger.error("dropping a message that is not a step message", extra={"body": record.body})
+        return
+    logger.append_keys(execution_id=message.execution_id)
+    invocation = Invocation(remaining=lambda: context.get_remaining_time_in_millis() / 1000)
+    receives = int(record.attributes.approximate_receive_count or 1)
+    try:
+        tracer.put_annotation(key="execution_id", value=message.execution_id)
+        tracer.capture_method(handle)(svc, message, invocation)
+    except ExecutionGone:
+        logger.warning("dropping a message for an unknown execution")
+    except Exception as exc:
+        if receives < svc.settings.max_receive_count:
+            raise
+        logger.exception("giving up on a message after its last receive")
+        fail_poisoned(svc, message.execution_id, f"{type(exc).__name__}: {exc}")

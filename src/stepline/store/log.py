@@ -1,0 +1,117 @@
+"""The execution log: append-only items ``H#<seq>`` under the execution's partition.
+
+Each item packs the history entries that ended since the previous item, the entries still
+open, and the machine snapshot after them. Appends are conditional on the sort key being new,
+so two runners racing on one execution race on the same ``seq`` and exactly one wins.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from stepline.store import keys
+from stepline.store.errors import ConditionFailed, StoreError
+from stepline.store.payloads import INLINE_LIMIT, Payloads
+from stepline.store.table import Condition, Item, Table
+
+
+class LostRace(StoreError):
+    """Another runner already wrote this log position."""
+
+
+@dataclass(frozen=True)
+class LogItem:
+    """One log position."""
+
+    seq: int
+    by: int
+    at: str
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    open: list[dict[str, Any]] = field(default_factory=list)
+    machine: dict[str, Any] | None = None
+    wake: str | None = None
+    calls: bool = False
+    ended: bool = False
+
+
+class ExecutionLog:
+    """Reads and appends log items; large snapshots go to the payload bucket."""
+
+    def __init__(self, table: Table, payloads: Payloads) -> None:
+        self.table = table
+        self.payloads = payloads
+
+    def last(self, execution_id: str) -> LogItem | None:
+        """The newest log item, read consistently."""
+        first = keys.history_item(execution_id, 0)
+        page = self.table.query(
+            key_condition="PK = :pk AND begins_with(SK, :h)",
+            values={":pk": first[keys.PK], ":h": keys.HISTORY_PREFIX},
+            limit=1,
+            forward=False,
+            consistent=True,
+        )
+        return self._decode(execution_id, page.items[0]) if page.items else None
+
+    def items(self, execution_id: str) -> Iterator[LogItem]:
+        """Every log item, oldest first (snapshots not loaded)."""
+        start: dict[str, Any] | None = None
+        first = keys.history_item(execution_id, 0)
+        while True:
+            page = self.table.query(
+                key_condition="PK = :pk AND begins_with(SK, :h)",
+                values={":pk": first[keys.PK], ":h": keys.HISTORY_PREFIX},
+                start_key=start,
+                consistent=True,
+            )
+            for item in page.items:
+                yield self._decode(execution_id, item, with_machine=False)
+            if page.last_key is None:
+                return
+            start = page.last_key
+
+    def append(self, execution_id: str, item: LogItem) -> None:
+        """Write a new log position; raises LostRace when it is taken."""
+        record: Item = {
+            **keys.history_item(execution_id, item.seq),
+            "by": item.by,
+            "at": item.at,
+            "entries": json.dumps(item.entries, ensure_ascii=False, separators=(",", ":")),
+            "open": json.dumps(item.open, ensure_ascii=False, separators=(",", ":")),
+            "wake": item.wake,
+            "calls": item.calls or None,
+            "ended": item.ended or None,
+        }
+        if item.machine is not None:
+            text = json.dumps(item.machine, ensure_ascii=False, separators=(",", ":"))
+            if len(text) > INLINE_LIMIT:
+                key = f"executions/{execution_id}/machine/{item.seq}.json"
+                record["machineRef"] = self.payloads.put(key, text)
+            else:
+                record["machine"] = text
+        try:
+            self.table.put(record, Condition("attribute_not_exists(SK)"))
+        except ConditionFailed as exc:
+            raise LostRace(f"{execution_id} position {item.seq}") from exc
+
+    def _decode(self, execution_id: str, item: Item, *, with_machine: bool = True) -> LogItem:
+        machine = None
+        if with_machine:
+            text = item.get("machine")
+            if text is None and item.get("machineRef"):
+                text = self.payloads.get(item["machineRef"])
+            machine = json.loads(text) if text else None
+        return LogItem(
+            seq=int(str(item[keys.SK]).removeprefix(keys.HISTORY_PREFIX)),
+            by=int(item.get("by", 0)),
+            at=str(item.get("at", "")),
+            entries=json.loads(item.get("entries") or "[]"),
+            open=json.loads(item.get("open") or "[]"),
+            machine=machine,
+            wake=item.get("wake"),
+            calls=bool(item.get("calls")),
+            ended=bool(item.get("ended")),
+        )
