@@ -1,0 +1,56 @@
+"""Drive executions to their end in this process: drain the steps queue into the runner.
+
+Used by tests and benchmarks that run the real runner on moto without a dev stack. Delayed
+messages are honoured by the emulated queue, so waits take their (scaled) time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from stepline.service import runner
+from stepline.service.deps import Services
+from stepline.store.queue import StepMessage
+
+ENDED = ("FINISHED", "FAILED", "STOPPED")
+
+
+def drain(
+    svc: Services,
+    *,
+    until: Callable[[], bool],
+    deadline: float = 30.0,
+    on_message: Callable[[StepMessage], None] | None = None,
+) -> None:
+    """Feed queued messages to the runner until ``until()`` holds (or fail at the deadline)."""
+    sqs = svc.queue.client
+    end = time.monotonic() + deadline
+    while not until():
+        if time.monotonic() > end:
+            raise TimeoutError("executions did not reach the expected state in time")
+        reply = sqs.receive_message(
+            QueueUrl=svc.queue.url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=0,
+            AttributeNames=["All"],
+        )
+        for message in reply.get("Messages", []):
+            step = StepMessage.from_json(message["Body"])
+            if on_message is not None:
+                on_message(step)
+            runner.handle(svc, step, runner.Invocation())
+            sqs.delete_message(QueueUrl=svc.queue.url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def run_to_end(svc: Services, execution_id: str, deadline: float = 30.0) -> dict[str, Any]:
+    """Drain until the execution has ended; return its Get answer."""
+    from stepline.service import executions
+
+    def ended() -> bool:
+        record = svc.executions.get(execution_id)
+        return record is not None and record.status in ENDED
+
+    drain(svc, until=ended, deadline=deadline)
+    return executions.get(svc, execution_id)["execution"]
