@@ -36,7 +36,10 @@ def drain(
             WaitTimeSeconds=0,
             AttributeNames=["All"],
         )
-        for message in reply.get("Messages", []):
+        messages = reply.get("Messages", [])
+        if not messages:
+            time.sleep(0.02)  # only delayed messages are left: let the emulated clock move
+        for message in messages:
             step = StepMessage.from_json(message["Body"])
             if on_message is not None:
                 on_message(step)

@@ -13,6 +13,7 @@ repairs what the log says comes next.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -125,7 +126,9 @@ def _behind(
 
 def _park(svc: Services, message: StepMessage, wake: datetime) -> None:
     delay = max(0.0, (wake - svc.clock()).total_seconds())
-    svc.queue.send(message, delay_seconds=min(MAX_DELAY_SECONDS, int(delay + 0.999)))
+    # SQS delays are whole seconds: under a second, come back at once and park again if early.
+    seconds = math.ceil(delay) if delay >= 1 else 0
+    svc.queue.send(message, delay_seconds=min(MAX_DELAY_SECONDS, seconds))
 
 
 def _input_of(svc: Services, head: ExecutionRecord) -> str:
