@@ -1,14 +1,15 @@
 """GRPCCall → a unary gRPC call found through server reflection (REFERENCE §4.3).
 
-``endpoint`` renders to ``host:port`` (TLS with the system roots), ``grpcs://host:port`` (TLS)
-or ``grpc://host:port`` (plaintext); ``method`` to ``package.Service/Method``
-(``package.Service.Method`` is accepted too). The method's request and response types are read
-from the server's reflection service (``grpc.reflection.v1alpha``), the rendered ``body`` (JSON
-text, or a JSON value; empty means ``{}``) is parsed into the request message with protobuf's
-``json_format`` and rendered ``headers`` go out as metadata (names lower-cased). Every network step uses the attempt's
-remaining time as its deadline. Loopback and private hosts are refused unless allowed, as for
-ContainerCall. ``useServiceAccount`` has no AWS counterpart: put a bearer token into ``headers``
-(e.g. from ``lockboxPayload``) instead; ``true`` is rejected.
+``endpoint`` renders to ``host:port`` (TLS with the system roots), ``grpcs://host:port``
+(TLS) or ``grpc://host:port`` (plaintext); ``method`` to ``package.Service/Method``
+(``package.Service.Method`` is accepted too). The method's request and response types are
+read from the server's reflection service (``grpc.reflection.v1alpha``); the rendered
+``body`` (JSON text or a JSON value; empty means ``{}``) is parsed into the request message
+with protobuf's ``json_format``; rendered ``headers`` go out as metadata (names lower-cased).
+Every network step uses the attempt's remaining time as its deadline. Loopback and private
+hosts are refused unless allowed, as for ContainerCall. ``useServiceAccount`` has no AWS
+counterpart: put a bearer token into ``headers`` (e.g. from ``lockboxPayload``) instead;
+``true`` is rejected.
 
 Output: the response message as proto3 JSON (``json_format.MessageToDict``: lowerCamelCase
 names, 64-bit integers as strings).
