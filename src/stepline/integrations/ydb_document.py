@@ -13,6 +13,9 @@ Conversion (:func:`to_attribute` / :func:`from_attribute`):
   same value; SS/NS → sorted arrays of strings/numbers; B → base64 text; BS → sorted array of
   base64 texts. A set therefore comes back as an array: writing it back stores a list.
 
+YaWL has no ``ExpressionAttributeNames``: a ``#name`` placeholder in ``update.expression``
+stands for the attribute ``name`` (write ``SET #count = #count + :n`` for reserved words).
+
 Outputs (REFERENCE is silent): get → ``{"Item": item|null}``; put → ``{"Attributes": the
 replaced item|null}``; update → ``{"Attributes": the item after the update}``; scan →
 ``{"Items": [...], "Count": n, "LastEvaluatedKey": key|null}`` (feed the key back as
@@ -29,6 +32,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -59,6 +63,9 @@ def call(step: YDBDocument, step_input: Any, ctx: CallContext) -> dict[str, Any]
             "UpdateExpression": _text(ctx.render(step.update.expression), "update.expression"),
             "ReturnValues": "ALL_NEW",
         }
+        names = attribute_names(params["UpdateExpression"])
+        if names:
+            params["ExpressionAttributeNames"] = names
         if step.update.expression_attribute_values:
             values = ctx.render(step.update.expression_attribute_values)
             if values not in ("", None):
@@ -74,6 +81,14 @@ def call(step: YDBDocument, step_input: Any, ctx: CallContext) -> dict[str, Any]
         "Count": reply.get("Count", 0),
         "LastEvaluatedKey": _plain_item(reply.get("LastEvaluatedKey")),
     }
+
+
+def attribute_names(expression: str) -> dict[str, str]:
+    """``{"#name": "name"}`` for every ``#name`` placeholder of an update expression."""
+    return {f"#{name}": name for name in _PLACEHOLDER.findall(expression)}
+
+
+_PLACEHOLDER = re.compile(r"#([A-Za-z0-9_]+)")
 
 
 def _scan_params(scan: YdbScan, ctx: CallContext) -> dict[str, Any]:

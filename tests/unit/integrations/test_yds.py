@@ -17,7 +17,11 @@ pytestmark = pytest.mark.usefixtures("aws")
 
 def step(topic: str, body: str = "hello", key: str = "k") -> YDS:
     return YDS.model_validate(
-        {"database": "/ru-central1/b1g/etn", "topic": topic, "put": {"body": body, "partitionKey": key}}
+        {
+            "database": "/ru-central1/b1g/etn",
+            "topic": topic,
+            "put": {"body": body, "partitionKey": key},
+        }
     )
 
 
