@@ -57,13 +57,14 @@ def call(step: YDBDocument, step_input: Any, ctx: CallContext) -> dict[str, Any]
         reply = _aws(ctx, "PutItem", params)
         return {"Attributes": _plain_item(reply.get("Attributes"))}
     if step.update is not None:
+        expression = _text(ctx.render(step.update.expression), "update.expression")
         params = {
             "TableName": table,
             "Key": _object(ctx.render(step.update.key), "update.key"),
-            "UpdateExpression": _text(ctx.render(step.update.expression), "update.expression"),
+            "UpdateExpression": expression,
             "ReturnValues": "ALL_NEW",
         }
-        names = attribute_names(params["UpdateExpression"])
+        names = attribute_names(expression)
         if names:
             params["ExpressionAttributeNames"] = names
         if step.update.expression_attribute_values:
