@@ -168,6 +168,12 @@ class Gateway:
     ) -> tuple[int, dict[str, str], bytes]:
         """Serve one request: status, headers and body."""
         matched = self.match(method, urlsplit(target).path)
+        if matched is None and method == "GET" and not target.startswith("/workflows/"):
+            from stepline.console import static_file  # the web console, outside the API paths
+
+            found = static_file(urlsplit(target).path)
+            if found is not None:
+                return 200, {"content-type": found[1], "cache-control": "no-cache"}, found[0]
         if matched is None:
             message = {"code": 5, "message": f"no such call: {method} {target}", "details": []}
             return 404, {"content-type": "application/json"}, json.dumps(message).encode()
