@@ -41,9 +41,8 @@ class RunningStack:
         return next(line[len(prefix) :] for line in self.lines if line.startswith(prefix))
 
 
-@pytest.fixture(scope="session")
-def dev_stack() -> Iterator[RunningStack]:
-    """``stepline dev`` in a subprocess, ready to serve."""
+def launch_dev_stack(*extra: str) -> RunningStack:
+    """Start ``stepline dev`` (plus ``extra`` options) in a subprocess; return once it serves."""
     port, aws_port = free_port(), free_port()
     command = [
         sys.executable,
@@ -54,6 +53,7 @@ def dev_stack() -> Iterator[RunningStack]:
         str(port),
         "--aws-port",
         str(aws_port),
+        *extra,
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
     process = subprocess.Popen(
@@ -82,11 +82,22 @@ def dev_stack() -> Iterator[RunningStack]:
             pytest.fail("dev stack did not start:\n" + "\n".join(lines))
         ready.wait(0.1)
     url = next(line for line in lines if line.startswith(READY))[len(READY) :]
-    stack = RunningStack(url, f"http://127.0.0.1:{aws_port}", process, lines)
-    yield stack
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
+    return RunningStack(url, f"http://127.0.0.1:{aws_port}", process, lines)
+
+
+def stop_dev_stack(stack: RunningStack) -> None:
+    """Ctrl-C the stack if it still runs; kill it when it does not stop in time."""
+    if stack.process.poll() is None:
+        stack.process.send_signal(signal.SIGINT)
         try:
-            process.wait(timeout=20)
+            stack.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            process.kill()
+            stack.process.kill()
+
+
+@pytest.fixture(scope="session")
+def dev_stack() -> Iterator[RunningStack]:
+    """``stepline dev`` in a subprocess, ready to serve."""
+    stack = launch_dev_stack()
+    yield stack
+    stop_dev_stack(stack)
