@@ -82,7 +82,8 @@ class SigV4(httpx.Auth):
         if credentials is None:
             raise ApiError(16, "no AWS credentials found (set a profile with --profile)")
         found = _REGION_IN_HOST.search(urlsplit(endpoint).hostname or "")
-        chosen = region or session.region_name or (found.group(1) if found else None)
+        # An execute-api host names its region; signing for another one would be refused.
+        chosen = region or (found.group(1) if found else None) or session.region_name
         if not chosen:
             raise ApiError(3, "no AWS region: pass --region or set AWS_REGION")
         self.region: str = chosen

@@ -30,6 +30,7 @@ ENTRY_STYLES = {
     "CANCEL_REQUESTED": "yellow",
     "CANCELLED": "yellow",
 }
+PIPE_WIDTH = 200  # tables asked for on a pipe are not cut to 80 columns
 _DURATION = re.compile(r"^(\d+)(?:\.(\d+))?s$")
 
 
@@ -43,7 +44,8 @@ class Format(StrEnum):
 
 def out() -> Console:
     """The console for results (stdout, read at call time so test runners can capture it)."""
-    return Console(file=sys.stdout, soft_wrap=False)
+    width = None if sys.stdout.isatty() else PIPE_WIDTH
+    return Console(file=sys.stdout, soft_wrap=False, width=width)
 
 
 def err() -> Console:
@@ -63,7 +65,7 @@ def dump(data: Any, fmt: Format) -> None:
     if fmt is Format.yaml:
         from ruamel.yaml import YAML
 
-        yaml = YAML(typ="safe", pure=True)
+        yaml = YAML(pure=True)  # round-trip dumper: keys stay in the API's order
         yaml.default_flow_style = False
         buffer = StringIO()
         yaml.dump(data, buffer)

@@ -1,0 +1,187 @@
+"""``stepline workflow ...`` and ``stepline execution ...`` against a running dev stack."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import Stepline
+from tests.e2e.conftest import RunningStack
+
+pytestmark = pytest.mark.e2e
+
+DEADLINE = 30.0
+FAILING = 'yawl: "0.1"\nstart: boom\nsteps:\n  boom:\n    fail:\n      errorMessage: no luck\n'
+WAITING = 'yawl: "0.1"\nstart: pause\nsteps:\n  pause:\n    wait:\n      duration: "3600"\n'
+
+
+def unique(prefix: str) -> str:
+    """A workflow name nobody else in the session uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def create(stepline: Stepline, tmp_path: Path, spec: str) -> str:
+    """A workflow from ``spec``; returns its id."""
+    path = tmp_path / "spec.yaml"
+    path.write_text(spec)
+    ran = stepline("workflow", "create", "--spec", str(path), "--name", unique("cli"))
+    assert ran.code == 0, ran.err
+    return str(ran.json()["metadata"]["workflowId"])
+
+
+def test_workflow_create_get_update_list_delete(stepline: Stepline, tmp_path: Path) -> None:
+    spec = tmp_path / "order_flow.yaml"
+    spec.write_text('yawl: "0.1"\nstart: done\nsteps:\n  done:\n    success: {}\n')
+    folder = unique("folder")
+    created = stepline(
+        "workflow", "create", "--spec", str(spec), "--folder-id", folder,
+        "--description", "first", "--labels", "team=core,tier=1",
+    )  # fmt: skip
+    assert created.code == 0, created.err
+    workflow = created.json()["response"]
+    assert (workflow["name"], workflow["labels"]) == ("order-flow", {"team": "core", "tier": "1"})
+
+    updated = stepline("workflow", "update", workflow["id"], "--description", "second")
+    assert updated.json()["response"]["description"] == "second"
+    got = stepline("workflow", "get", workflow["id"], "--format", "yaml")
+    assert "description: second" in got.out
+    assert stepline("workflow", "get", workflow["id"], "--spec-only").out == spec.read_text()
+
+    listed = stepline("workflow", "list", "--folder-id", folder)
+    assert [w["id"] for w in listed.json()] == [workflow["id"]]
+    table = stepline("workflow", "list", "--folder-id", folder, "--format", "table")
+    assert "order-flow" in table.out and "second" in table.out
+
+    assert stepline("workflow", "delete", workflow["id"]).json()["done"] is True
+    gone = stepline("workflow", "get", workflow["id"])
+    assert gone.code == 1
+    assert f"error: NOT_FOUND (5): workflowId: workflow {workflow['id']} not found" in gone.err
+
+
+def test_start_wait_shows_each_step_and_exits_0_with_the_result(
+    stepline: Stepline, dev_stack: RunningStack
+) -> None:
+    hello = dev_stack.workflow_id("hello")
+    ran = stepline(
+        "execution", "start", "--workflow-id", hello, "--input-json", '{"name": "Ada"}', "--wait"
+    )
+    assert ran.code == 0, ran.err
+    execution = ran.json()
+    assert execution["status"] == "FINISHED"
+    assert execution["result"]["resultJson"] == '{"greeting": "Hello, Ada!"}'
+    assert "greet (NoOp) COMPLETED in" in ran.err
+    assert "done (Success) COMPLETED in" in ran.err
+
+
+def test_start_wait_as_a_table_prints_the_result(
+    stepline: Stepline, dev_stack: RunningStack, tmp_path: Path
+) -> None:
+    path = tmp_path / "input.json"
+    path.write_text('{"name": "Grace"}')
+    hello = dev_stack.workflow_id("hello")
+    ran = stepline(
+        "execution", "start", "--workflow-id", hello, "--input-file", str(path),
+        "--wait", "--format", "table",
+    )  # fmt: skip
+    assert ran.code == 0, ran.err
+    assert ran.out.startswith("FINISHED in ")
+    assert '"greeting": "Hello, Grace!"' in ran.out
+
+
+def test_start_wait_exits_1_and_prints_the_error_when_the_execution_fails(
+    stepline: Stepline, tmp_path: Path
+) -> None:
+    workflow_id = create(stepline, tmp_path, FAILING)
+    ran = stepline("execution", "start", "--workflow-id", workflow_id, "--wait", "-o", "table")
+    assert ran.code == 1
+    assert "FAILED in " in ran.out
+    assert "STEP_FAIL: no luck" in ran.out
+    assert "boom (Fail) FAILED" in ran.err
+
+
+def test_input_that_is_not_json_is_refused_before_sending(
+    stepline: Stepline, dev_stack: RunningStack
+) -> None:
+    hello = dev_stack.workflow_id("hello")
+    ran = stepline("execution", "start", "--workflow-id", hello, "--input-json", "{nope")
+    assert ran.code == 2
+    assert "not valid JSON" in ran.err
+    listed = stepline("execution", "list", "--workflow-id", hello, "--filter", "status=QUEUED")
+    assert listed.json() == []
+
+
+def test_api_errors_print_code_and_message_without_a_traceback(stepline: Stepline) -> None:
+    ran = stepline("execution", "get", "swnothere000000000000-0000")
+    assert ran.code == 1
+    assert ran.err.startswith("error: ")
+    assert "Traceback" not in ran.err + ran.out
+    bad_filter = stepline("execution", "list", "--workflow-id", "x", "--filter", "colour=red")
+    assert bad_filter.code == 1
+    assert "INVALID_ARGUMENT (3)" in bad_filter.err
+
+
+def test_unreachable_endpoint_is_an_error_not_a_traceback(stepline: Stepline) -> None:
+    ran = stepline("workflow", "list", "--endpoint", "http://127.0.0.1:9")
+    assert ran.code == 1
+    assert "error: UNAVAILABLE (14): cannot reach http://127.0.0.1:9" in ran.err
+
+
+def test_list_follows_page_tokens_with_all(stepline: Stepline, tmp_path: Path) -> None:
+    workflow_id = create(stepline, tmp_path, WAITING)
+    started = [
+        stepline("execution", "start", "--workflow-id", workflow_id).json()["executionId"]
+        for _ in range(3)
+    ]
+    one_page = stepline("execution", "list", "--workflow-id", workflow_id, "--page-size", "1")
+    assert [e["id"] for e in one_page.json()] == started[-1:]
+    every = stepline("execution", "list", "--workflow-id", workflow_id, "--page-size", "1", "--all")
+    assert [e["id"] for e in every.json()] == started[::-1]
+    for execution_id in started:
+        assert stepline("execution", "terminate", execution_id).code == 0
+
+
+def test_stop_and_terminate_end_running_executions(stepline: Stepline, tmp_path: Path) -> None:
+    workflow_id = create(stepline, tmp_path, WAITING)
+    first = stepline("execution", "start", "--workflow-id", workflow_id).json()["executionId"]
+    second = stepline("execution", "start", "--workflow-id", workflow_id).json()["executionId"]
+    assert stepline("execution", "stop", first).json() == {"executionId": first}
+    assert "Terminating execution" in stepline("execution", "terminate", second, "-o", "table").out
+    for execution_id in (first, second):
+        assert wait_for_status(stepline, execution_id) == "STOPPED"
+    stopped = stepline(
+        "execution", "list", "--workflow-id", workflow_id, "--filter", "status=STOPPED"
+    )
+    assert {e["id"] for e in stopped.json()} == {first, second}
+
+
+def wait_for_status(stepline: Stepline, execution_id: str) -> str:
+    """The execution's status once it has ended (polled, with a deadline)."""
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        status = str(stepline("execution", "get", execution_id).json()["status"])
+        if status in ("FINISHED", "FAILED", "STOPPED") or time.monotonic() > deadline:
+            return status
+        time.sleep(0.1)
+
+
+def test_history_and_get_as_tables(stepline: Stepline, dev_stack: RunningStack) -> None:
+    hello = dev_stack.workflow_id("hello")
+    ran = stepline("execution", "start", "--workflow-id", hello, "--wait")
+    execution_id = ran.json()["id"]
+    history = stepline("execution", "history", execution_id, "--format", "table")
+    assert f"execution {execution_id}: FINISHED" in history.out
+    assert "greet" in history.out and "COMPLETED" in history.out
+    got = stepline("execution", "get", execution_id, "-o", "table")
+    assert "Hello, world!" in got.out
+    as_yaml = stepline("execution", "history", execution_id, "-o", "yaml")
+    assert "- id: greet" in as_yaml.out
+
+
+def test_workflow_ids_complete_from_the_api(stepline: Stepline, dev_stack: RunningStack) -> None:
+    from stepline.cli.executions import complete_workflow_id
+
+    hello = dev_stack.workflow_id("hello")
+    assert (hello, "hello") in complete_workflow_id(hello[:5])
