@@ -156,3 +156,38 @@ def steps_queue(aws: dict[str, str]) -> Iterator[Any]:
 
     drain()
     yield drain
+
+
+@pytest.fixture(scope="session")
+def local_functions() -> Iterator[str]:
+    """tests/functions/*.py served through the Lambda Invoke API on a free port."""
+    import threading
+
+    from stepline.dev.lambdas import LambdaServer, LocalFunctions
+
+    server = LambdaServer(("127.0.0.1", 0), LocalFunctions(Path(__file__).parents[1] / "functions"))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def svc(aws: dict[str, str], local_functions: str) -> Any:
+    """Core services for runner tests: local functions, waits and delays 1000x faster."""
+    from dataclasses import replace
+
+    from stepline.service.deps import Services, Settings
+
+    clients: dict[str, Any] = {}
+
+    def client(service: str) -> Any:
+        if service not in clients:
+            endpoint = local_functions if service == "lambda" else None
+            clients[service] = boto3.client(service, endpoint_url=endpoint)
+        return clients[service]
+
+    settings = replace(
+        Settings.from_env(), time_scale=0.001, allowed_private_hosts=frozenset({"*"})
+    )
+    return Services(settings, client)

@@ -56,4 +56,5 @@ def run_to_end(svc: Services, execution_id: str, deadline: float = 30.0) -> dict
         return record is not None and record.status in ENDED
 
     drain(svc, until=ended, deadline=deadline)
-    return executions.get(svc, execution_id)["execution"]
+    execution: dict[str, Any] = executions.get(svc, execution_id)["execution"]
+    return execution

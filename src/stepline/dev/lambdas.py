@@ -75,6 +75,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         payload = self.rfile.read(length) if length else b""
         path = self.path.split("?", 1)[0]
+        headers: dict[str, str]
         if not (path.startswith(_PREFIX) and path.endswith("/invocations")):
             status, headers, body = 404, {}, b'{"message": "unknown Lambda API call"}'
         else:

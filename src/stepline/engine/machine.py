@@ -368,8 +368,8 @@ def _call(
         except TemplateError as exc:
             code = WorkflowErrorCode.STEP_INVALID_TEMPLATE_EXPRESSION
             return _failed_attempt(tick, thread, step, body, task, StepFailure(code, str(exc)))
-        except StepFailure as failure:
-            return _failed_attempt(tick, thread, step, body, task, failure)
+        except StepFailure as invalid:
+            return _failed_attempt(tick, thread, step, body, task, invalid)
         _complete(tick, n, output)
         return _goto(thread, body.next)
     failure = StepFailure(result.code or WorkflowErrorCode.STEP_INTERNAL, result.message)

@@ -40,7 +40,7 @@ def call(step: FunctionCall, step_input: Any, ctx: CallContext) -> Any:
     if reply.get("FunctionError"):
         raise StepFailure(
             WorkflowErrorCode.FUNCTION_CALL_INVALID_RESPONSE,
-            f"function {step.function_id} failed: {payload.decode(errors='replace')[:2000]}",
+            f"function {step.function_id} failed: {_describe_error(payload)}",
         )
     try:
         return json.loads(payload) if payload else None
@@ -49,3 +49,15 @@ def call(step: FunctionCall, step_input: Any, ctx: CallContext) -> Any:
             WorkflowErrorCode.FUNCTION_CALL_INVALID_RESPONSE,
             f"function {step.function_id} did not answer with JSON: {payload[:200]!r}",
         ) from exc
+
+
+def _describe_error(payload: bytes) -> str:
+    """``errorType: errorMessage`` of a Lambda error reply (its stack trace stays in the logs)."""
+    try:
+        error = json.loads(payload)
+    except ValueError:
+        return payload.decode(errors="replace")[:2000]
+    if isinstance(error, dict) and "errorMessage" in error:
+        kind = error.get("errorType", "Error")
+        return f"{kind}: {error['errorMessage']}"[:2000]
+    return json.dumps(error)[:2000]

@@ -86,6 +86,7 @@ def handle(svc: Services, message: StepMessage, invocation: Invocation) -> None:
         _behind(svc, message, head, last)
         return
     if last is not None and last.ended:
+        _finalize_head(svc, head, last.machine)
         return
     if head.status not in ("QUEUED", "RUNNING"):
         if head.status == "STOPPED" and last is not None and not last.ended:
@@ -113,7 +114,10 @@ def _behind(
     svc: Services, message: StepMessage, head: ExecutionRecord, last: LogItem | None
 ) -> None:
     """A duplicate, a late message, or the survivor of a crash between write and send."""
-    if last is None or message.seq > last.seq + 1 or last.by != message.seq or last.ended:
+    if last is None or message.seq > last.seq + 1 or last.by != message.seq:
+        return
+    if last.ended:
+        _finalize_head(svc, head, last.machine)
         return
     if head.status not in ("QUEUED", "RUNNING"):
         return
@@ -165,9 +169,10 @@ def _drive(run: _Run) -> None:
                 return
             if not _still_active(run):
                 return
-            run.results = _perform(run, adv.calls)
-            if run.results is None:
+            results = _perform(run, adv.calls)
+            if results is None:
                 return
+            run.results = results
             continue
         if not _checkpoint(run, wake=adv.wake_at):
             return
@@ -303,16 +308,22 @@ def _end(run: _Run) -> None:
     """Write the final log item, then the head: FINISHED with its result, or FAILED."""
     if not _checkpoint(run, ended=True):
         return
-    outcome = run.machine["outcome"]
-    now = run.svc.clock()
-    _execution_metric(f"Executions{outcome['status'].title()}")
+    _execution_metric(f"Executions{run.machine['outcome']['status'].title()}")
+    _finalize_head(run.svc, run.head, run.machine)
+
+
+def _finalize_head(svc: Services, head: ExecutionRecord, machine: Machine | None) -> None:
+    """Copy the outcome of an ended log onto the head (again, after a crash in between)."""
+    outcome = (machine or {}).get("outcome")
+    if outcome is None or head.status not in ("QUEUED", "RUNNING"):
+        return
+    now = svc.clock()
     try:
         if outcome["status"] == "FINISHED":
-            run.svc.executions.end(
-                run.head, "FINISHED", now, result=_result_fields(run, outcome["result"])
-            )
+            fields = _result_fields(svc, head.id, outcome["result"])
+            svc.executions.end(head, "FINISHED", now, result=fields)
         else:
-            run.svc.executions.end(run.head, "FAILED", now, error=outcome["error"])
+            svc.executions.end(head, "FAILED", now, error=outcome["error"])
     except NotActive:
         pass  # stopped meanwhile: STOPPED stays
 
@@ -324,11 +335,11 @@ def _execution_metric(name: str) -> None:
         pass
 
 
-def _result_fields(run: _Run, result: Any) -> dict[str, str]:
+def _result_fields(svc: Services, execution_id: str, result: Any) -> dict[str, str]:
     text = json.dumps(result, ensure_ascii=False)
     if len(text.encode()) <= INLINE_LIMIT:
         return {"result": text}
-    return {"resultRef": run.svc.payloads.put(f"executions/{run.head.id}/result.json", text)}
+    return {"resultRef": svc.payloads.put(f"executions/{execution_id}/result.json", text)}
 
 
 def _close_after_stop(

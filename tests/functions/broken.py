@@ -1,0 +1,5 @@
+"""Always fails."""
+
+
+def handler(event, context):
+    raise ValueError("this function is broken")

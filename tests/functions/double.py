@@ -1,0 +1,5 @@
+"""Doubles ``value``."""
+
+
+def handler(event, context):
+    return {"value": event["value"] * 2}
