@@ -13,7 +13,7 @@ SOURCES := src functions tests bench
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: install dev test lint typecheck pytest sam bench clean
+.PHONY: install dev test lint typecheck pytest sam bench clean console
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,9 @@ bench: install
 	$(BIN)/python bench/bench_list.py
 	$(BIN)/python bench/bench_cold_import.py
 	$(BIN)/python bench/bench_yawl.py
+
+console:  # rebuild the web console's committed assets from web/ (needs Node.js and npm)
+	cd web && npm ci && npm run build
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

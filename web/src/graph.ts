@@ -235,7 +235,8 @@ function drawNode(node: GraphNode, box: { x: number; y: number; w: number; h: nu
   const statusText = status === "NOT_RUN" ? node.kind : `${node.kind} · ${status}${runs.length > 1 ? ` ×${runs.length}` : ""}`;
   g.append(s("text", { x: compound ? x + box.w - 10 : box.x, y: compound ? y + 17 : box.y + 13, class: "node-status", "text-anchor": compound ? "end" : "middle" }, statusText));
   if (latest && Number(latest.attempts ?? "1") > 1) {
-    g.append(s("text", { x: x + box.w - 6, y: y + (compound ? box.h - 6 : 12), class: "node-attempts", "text-anchor": "end" }, `${latest.attempts} attempts`));
+    // Above the box's right corner (edges arrive at the top centre), or inside a group's foot.
+    g.append(s("text", { x: x + box.w - 4, y: compound ? y + box.h - 6 : y - 4, class: "node-attempts", "text-anchor": "end" }, `${latest.attempts} attempts`));
   }
   g.append(s("title", {}, `${node.key} (${node.kind})${latest ? `: ${status}` : ": not run"}`));
   g.addEventListener("click", (event) => {
