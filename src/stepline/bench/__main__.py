@@ -1,0 +1,29 @@
+"""``python -m stepline.bench``: one subcommand per benchmark."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from stepline.bench import speed
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line: a subcommand per benchmark, each with its own options."""
+    root = argparse.ArgumentParser(prog="python -m stepline.bench", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    speed.add_arguments(commands.add_parser("speed", help=speed.HELP, description=speed.__doc__))
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the chosen benchmark; the process exit status."""
+    args = parser().parse_args(argv)
+    if args.command == "speed":
+        return speed.main(args)
+    raise AssertionError(f"unhandled command {args.command}")  # argparse rejects the rest
+
+
+if __name__ == "__main__":
+    sys.exit(main())
