@@ -91,9 +91,13 @@ class Api:
         return str(reply.body["executionId"])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def aws() -> Iterator[dict[str, str]]:
-    """One emulated account per test process, resources created from template.yaml."""
+    """One emulated account per test module, resources created from template.yaml.
+
+    Module scope (with ``--dist loadfile``) keeps the emulator from outliving the module, so
+    other test folders that start their own emulators never see these resources.
+    """
     saved = dict(os.environ)
     os.environ.update(
         {
@@ -118,7 +122,7 @@ def aws() -> Iterator[dict[str, str]]:
     os.environ.update(saved)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def api(aws: dict[str, str]) -> Api:
     """The API, through the real handlers."""
     routes = template.routes()
@@ -172,7 +176,7 @@ def local_functions() -> Iterator[str]:
     server.server_close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def svc(aws: dict[str, str], local_functions: str) -> Any:
     """Core services for runner tests: local functions, waits and delays 1000x faster."""
     from dataclasses import replace

@@ -3,6 +3,7 @@ Terminate. Every scenario must end with the same result and history as a clean r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -127,46 +128,42 @@ def _crash_at(k: int):
     """A delivery that crashes the runner at its k-th write, then lets SQS redeliver."""
 
     def deliver(svc: Any, execution_id: str) -> None:
-        counter = {"writes": 0, "crashed": False}
+        writes = {"count": 0}
 
         def before_call(model: Any, **_: Any) -> None:
-            if model.name in WRITES and not counter["crashed"]:
-                counter["writes"] += 1
-                if counter["writes"] == k:
-                    counter["crashed"] = True
+            if model.name in WRITES:
+                writes["count"] += 1
+                if writes["count"] == k:
                     raise Crash(f"crash before write {k} ({model.name})")
 
         clients = [svc.table.client, svc.queue.client]
         for client in clients:
             client.meta.events.register("before-call", before_call)
-        redeliver: list[StepMessage] = []
-
-        def on_message(message: StepMessage) -> None:
-            try:
-                runner.handle(svc, message, runner.Invocation())
-            except Crash:
-                redeliver.append(message)  # not deleted: SQS hands it out again
-
         try:
-            while True:
-                try:
-                    drive.drain(
-                        svc,
-                        until=lambda: bool(redeliver) or _ended(svc, execution_id)(),
-                        on_message=on_message,
-                    )
-                except Crash:
-                    pass
-                if _ended(svc, execution_id)() and not redeliver:
-                    break
-                for message in redeliver:
-                    runner.handle(svc, message, runner.Invocation())
-                redeliver.clear()
+            _deliver_with_redelivery(svc, execution_id)
         finally:
             for client in clients:
                 client.meta.events.unregister("before-call", before_call)
 
     return deliver
+
+
+def _deliver_with_redelivery(svc: Any, execution_id: str) -> None:
+    """Drain; a message whose handling crashed is handed out again, as SQS would."""
+    crashed: list[StepMessage] = []
+
+    def on_message(message: StepMessage) -> None:
+        try:
+            runner.handle(svc, message, runner.Invocation())
+        except Crash:
+            crashed.append(message)
+
+    done = _ended(svc, execution_id)
+    while not done() or crashed:
+        with contextlib.suppress(Crash):
+            drive.drain(svc, until=lambda: bool(crashed) or done(), on_message=on_message)
+        while crashed:
+            runner.handle(svc, crashed.pop(), runner.Invocation())
 
 
 # Not "retry": its function counts its calls, and a crash makes the runner call again

@@ -102,6 +102,7 @@ class _Tick:
     now: datetime
     results: Mapping[int, CallResult]
     scale: float
+    start_new: bool = True
     calls: list[CallRequest] = field(default_factory=list)
     finished: list[dict[str, Any]] = field(default_factory=list)
     wake: datetime | None = None
@@ -142,9 +143,14 @@ def advance(
     results: Mapping[int, CallResult] | None = None,
     *,
     scale: float = 1.0,
+    start_new: bool = True,
 ) -> Advance:
-    """Run every thread as far as it goes; return calls to make, a wake time, ended entries."""
-    tick = _Tick(spec, copy.deepcopy(machine), now, results or {}, scale)
+    """Run every thread as far as it goes; return calls to make, a wake time, ended entries.
+
+    With ``start_new=False`` only the results are taken in (Stop: the running steps finish,
+    nothing else starts).
+    """
+    tick = _Tick(spec, copy.deepcopy(machine), now, results or {}, scale, start_new)
     root = tick.machine["root"]
     if tick.machine["outcome"] is None:
         if root["step"] is None and not root["done"]:
@@ -193,6 +199,8 @@ def _run(tick: _Tick, thread: Thread) -> None:
         step_id = thread["step"]
         step = block.steps[step_id]
         if thread["task"] is None:
+            if not tick.start_new:
+                return
             _start(tick, thread, step_id, step)
         if thread["task"] is not None and not _resume(tick, thread, step):
             return
@@ -457,7 +465,7 @@ def _run_children(tick: _Tick, children: list[Thread], limit: int) -> None:
         if child["done"]:
             continue
         if not child.get("started"):
-            if len(running) >= limit:
+            if len(running) >= limit or not tick.start_new:
                 continue
             child["started"] = True
             running.append(child)

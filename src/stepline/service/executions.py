@@ -165,6 +165,8 @@ def stop(svc: Services, execution_id: str, *, terminate: bool) -> dict[str, Any]
                 raise NotFound(f"executionId: execution {execution_id} not found") from lost
             record = lost.record
         else:
+            # Wake the runner now: a step parked on a long wait is closed at once.
+            svc.queue.send(StepMessage(execution_id, 0, nudge=True))
             return {"executionId": execution_id}
     if record.status != "STOPPED":
         raise FailedPrecondition(

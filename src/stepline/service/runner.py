@@ -82,20 +82,46 @@ def handle(svc: Services, message: StepMessage, invocation: Invocation) -> None:
         raise ExecutionGone(message.execution_id)
     last = svc.log.last(head.id)
     next_seq = 0 if last is None else last.seq + 1
-    if message.seq != next_seq:
+    if message.nudge:
+        _nudged(svc, message, head, last)
+    elif message.seq != next_seq:
         _behind(svc, message, head, last)
-        return
+    elif _due(svc, message, head, last):
+        _begin(svc, message, head, last, invocation)
+
+
+def _nudged(
+    svc: Services, message: StepMessage, head: ExecutionRecord, last: LogItem | None
+) -> None:
+    """Stop or Terminate asks to close what is open. A runner performing calls does that
+    itself after them; a crashed one gets its message redelivered."""
+    if head.status == "STOPPED" and last is not None and not last.ended and not last.calls:
+        _close_after_stop(svc, head, last, last.seq + 1, message.seq)
+
+
+def _due(svc: Services, message: StepMessage, head: ExecutionRecord, last: LogItem | None) -> bool:
+    """Whether the execution should advance now (else: finished, stopped, or still waiting)."""
     if last is not None and last.ended:
         _finalize_head(svc, head, last.machine)
-        return
+        return False
     if head.status not in ("QUEUED", "RUNNING"):
-        if head.status == "STOPPED" and last is not None and not last.ended:
+        if head.status == "STOPPED" and last is not None:
             _execution_metric("ExecutionsStopped")
-        _close_after_stop(svc, head, last, next_seq, message.seq)
-        return
+        _close_after_stop(svc, head, last, 0 if last is None else last.seq + 1, message.seq)
+        return False
     if last is not None and last.wake is not None and from_stored(last.wake) > svc.clock():
         _park(svc, message, from_stored(last.wake))  # a long wait hops until it is due
-        return
+        return False
+    return True
+
+
+def _begin(
+    svc: Services,
+    message: StepMessage,
+    head: ExecutionRecord,
+    last: LogItem | None,
+    invocation: Invocation,
+) -> None:
     machine = last.machine if last is not None and last.machine is not None else None
     if machine is None:
         machine = engine.new_machine(json.loads(_input_of(svc, head)))
@@ -106,8 +132,8 @@ def handle(svc: Services, message: StepMessage, invocation: Invocation) -> None:
             return
         head = replace(head, status="RUNNING")
     spec = _spec(svc, head)
-    run = _Run(svc, message, head, spec, machine, next_seq, invocation)
-    _drive(run)
+    seq = 0 if last is None else last.seq + 1
+    _drive(_Run(svc, message, head, spec, machine, seq, invocation))
 
 
 def _behind(
@@ -173,6 +199,8 @@ def _drive(run: _Run) -> None:
             if results is None:
                 return
             run.results = results
+            if not _active_after_calls(run):
+                return
             continue
         if not _checkpoint(run, wake=adv.wake_at):
             return
@@ -232,6 +260,19 @@ def _still_active(run: _Run) -> bool:
     if head is not None and head.status == "RUNNING":
         return True
     run.finished = engine.cancel_open(run.machine, run.svc.clock())
+    _checkpoint(run, ended=True)
+    return False
+
+
+def _active_after_calls(run: _Run) -> bool:
+    """After calls return: if Stop came meanwhile, record their results and start nothing."""
+    head = run.svc.executions.get(run.head.id)
+    if head is not None and head.status == "RUNNING":
+        return True
+    adv = engine.advance(run.spec, run.machine, run.svc.clock(), run.results, start_new=False)
+    run.machine, run.results = adv.machine, {}
+    run.finished.extend(adv.finished)
+    run.finished.extend(engine.cancel_open(run.machine, run.svc.clock()))
     _checkpoint(run, ended=True)
     return False
 

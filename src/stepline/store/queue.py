@@ -18,10 +18,15 @@ class StepMessage:
 
     execution_id: str
     seq: int
+    nudge: bool = False
+    """Sent by Stop and Terminate: close what is open now rather than at the next wake-up."""
 
     def to_json(self) -> str:
         """The message body."""
-        return json.dumps({"executionId": self.execution_id, "seq": self.seq})
+        body: dict[str, Any] = {"executionId": self.execution_id, "seq": self.seq}
+        if self.nudge:
+            body["nudge"] = True
+        return json.dumps(body)
 
     @classmethod
     def from_json(cls, body: str) -> StepMessage:
@@ -32,7 +37,7 @@ class StepMessage:
         seq = data.get("seq")
         if not isinstance(seq, int) or seq < 0:
             raise ValueError("step message without a valid seq")
-        return cls(execution_id=data["executionId"], seq=seq)
+        return cls(execution_id=data["executionId"], seq=seq, nudge=data.get("nudge") is True)
 
 
 class StepsQueue:

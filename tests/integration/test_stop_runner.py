@@ -1,0 +1,159 @@
+"""Stop and Terminate racing a running step; poison messages."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from stepline.api.models import CreateWorkflowRequest
+from stepline.service import executions, runner, workflows
+from stepline.store import keys
+from stepline.store.queue import StepMessage
+
+SLOW_THEN_NEXT = r"""
+yawl: "0.1"
+start: slow
+steps:
+  slow:
+    functionCall:
+      functionId: slow
+      input: '\({seconds: 3})'
+      next: after
+  after:
+    noOp:
+      output: '\({after: true})'
+"""
+
+
+def _start(svc: Any, spec: str) -> str:
+    request = CreateWorkflowRequest.model_validate(
+        {
+            "folderId": "s" + uuid.uuid4().hex[:10],
+            "name": "race",
+            "specification": {"specYaml": spec},
+        }
+    )
+    workflow_id = workflows.create(svc, request, caller="t", base_url="http://x")["metadata"][
+        "workflowId"
+    ]
+    return executions.start(svc, executions.StartCommand(workflow_id, "{}", "t"))
+
+
+def _history(svc: Any, execution_id: str) -> list[tuple[str, str]]:
+    entries = executions.history(svc, execution_id, size=None, token=None)["entries"]
+    return [(e["id"], e["status"]) for e in entries]
+
+
+def _run_in_background(svc: Any, execution_id: str) -> threading.Thread:
+    thread = threading.Thread(
+        target=runner.handle, args=(svc, StepMessage(execution_id, 0), runner.Invocation())
+    )
+    thread.start()
+    deadline = time.monotonic() + 10
+    while _history(svc, execution_id) != [("slow", "STARTED")]:
+        assert time.monotonic() < deadline, "the call never started"
+        time.sleep(0.02)
+    return thread
+
+
+def test_stop_lets_the_running_step_finish_and_starts_nothing_after(svc: Any) -> None:
+    execution_id = _start(svc, SLOW_THEN_NEXT)
+    thread = _run_in_background(svc, execution_id)
+
+    executions.stop(svc, execution_id, terminate=False)
+    thread.join(timeout=20)
+
+    assert executions.get(svc, execution_id)["execution"]["status"] == "STOPPED"
+    assert _history(svc, execution_id) == [("slow", "COMPLETED")]
+
+
+def test_terminate_cancels_the_running_step(svc: Any) -> None:
+    execution_id = _start(svc, SLOW_THEN_NEXT)
+    thread = _run_in_background(svc, execution_id)
+
+    executions.stop(svc, execution_id, terminate=True)
+    thread.join(timeout=20)
+
+    assert executions.get(svc, execution_id)["execution"]["status"] == "STOPPED"
+    assert _history(svc, execution_id) == [("slow", "CANCELLED")]
+    statuses = [entry["status"] for item in svc.log.items(execution_id) for entry in item.open]
+    assert "CANCEL_REQUESTED" in statuses
+
+
+def test_nothing_starts_once_stop_has_returned(svc: Any) -> None:
+    execution_id = _start(svc, SLOW_THEN_NEXT)
+    executions.stop(svc, execution_id, terminate=False)
+
+    runner.handle(svc, StepMessage(execution_id, 0), runner.Invocation())
+
+    assert _history(svc, execution_id) == []
+    assert executions.get(svc, execution_id)["execution"]["status"] == "STOPPED"
+
+
+def _record(execution_id: str, receives: int) -> SQSRecord:
+    return SQSRecord(
+        {
+            "messageId": "m1",
+            "receiptHandle": "r1",
+            "body": StepMessage(execution_id, 0).to_json(),
+            "attributes": {"ApproximateReceiveCount": str(receives)},
+            "messageAttributes": {},
+            "eventSource": "aws:sqs",
+        }
+    )
+
+
+class _Context:
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def test_a_poison_message_fails_its_execution_on_the_last_receive(svc: Any) -> None:
+    from aws_lambda_powertools import Tracer
+
+    def no_tracer() -> Tracer:
+        return Tracer(disabled=True)
+
+    execution_id = _start(svc, SLOW_THEN_NEXT)
+    head = svc.executions.get(execution_id)
+    # Lose the pinned spec version: every attempt to advance now fails.
+    svc.table.delete(keys.workflow_version(head.workflow_id, head.spec_version))
+
+    try:
+        runner.process_record(svc, _record(execution_id, 1), _Context(), no_tracer())
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("an early receive must fail so that SQS retries it")
+    assert svc.executions.get(execution_id).status in ("QUEUED", "RUNNING")
+
+    runner.process_record(svc, _record(execution_id, 5), _Context(), no_tracer())
+
+    failed = executions.get(svc, execution_id)["execution"]
+    assert failed["status"] == "FAILED"
+    assert failed["error"]["errorCode"] == "STEP_INTERNAL"
+
+
+NAP = """
+yawl: "0.1"
+start: nap
+steps:
+  nap:
+    wait:
+      duration: 1h
+"""
+
+
+def test_stop_closes_a_parked_wait_at_once(svc: Any) -> None:
+    from stepline.dev import drive
+
+    execution_id = _start(svc, NAP)
+    runner.handle(svc, StepMessage(execution_id, 0), runner.Invocation())
+    assert _history(svc, execution_id) == [("nap", "STARTED")]
+
+    executions.stop(svc, execution_id, terminate=True)
+    drive.drain(svc, until=lambda: _history(svc, execution_id) == [("nap", "CANCELLED")])
