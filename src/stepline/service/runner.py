@@ -19,7 +19,6 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from stepline import engine
@@ -125,12 +124,6 @@ def _begin(
     machine = last.machine if last is not None and last.machine is not None else None
     if machine is None:
         machine = engine.new_machine(json.loads(_input_of(svc, head)))
-    if head.status == "QUEUED":
-        try:
-            svc.executions.mark_running(head)
-        except NotActive:
-            return
-        head = replace(head, status="RUNNING")
     spec = _spec(svc, head)
     seq = 0 if last is None else last.seq + 1
     _drive(_Run(svc, message, head, spec, machine, seq, invocation))
@@ -167,16 +160,20 @@ def _input_of(svc: Services, head: ExecutionRecord) -> str:
     return svc.payloads.get(head.input_ref) if head.input_ref else "{}"
 
 
-@lru_cache(maxsize=64)
-def _parse_spec(text: str) -> Workflow:
-    return load(text)
+_SPECS: dict[tuple[str, str, int], Workflow] = {}
 
 
 def _spec(svc: Services, head: ExecutionRecord) -> Workflow:
-    text = svc.workflows.get_spec(head.workflow_id, head.spec_version)
-    if text is None:
-        raise RuntimeError(f"spec version {head.spec_version} of {head.workflow_id} is missing")
-    return _parse_spec(text)
+    """The pinned specification, parsed once per warm runner (versions never change)."""
+    key = (svc.settings.table_name, head.workflow_id, head.spec_version)
+    if key not in _SPECS:
+        text = svc.workflows.get_spec(head.workflow_id, head.spec_version)
+        if text is None:
+            raise RuntimeError(f"spec version {head.spec_version} of {head.workflow_id} is missing")
+        if len(_SPECS) >= 256:
+            _SPECS.clear()
+        _SPECS[key] = load(text)
+    return _SPECS[key]
 
 
 def _drive(run: _Run) -> None:
@@ -215,6 +212,14 @@ def _checkpoint(
     run: _Run, *, calls: bool = False, wake: datetime | None = None, ended: bool = False
 ) -> bool:
     """Append the next log item; False when another runner got there first."""
+    if not ended and run.head.status == "QUEUED":
+        # QUEUED → RUNNING only when the execution outlives this first stretch: a run that
+        # ends inline goes from QUEUED to its end in one head write.
+        try:
+            run.svc.executions.mark_running(run.head)
+        except NotActive:
+            return False
+        run.head = replace(run.head, status="RUNNING")
     item = LogItem(
         seq=run.seq,
         by=run.message.seq,
@@ -237,21 +242,27 @@ def _checkpoint(
 
 
 def _step_metrics(entries: list[dict[str, Any]]) -> None:
-    """EMF metrics per step type: completed, failed, retried, duration."""
+    """EMF metrics per step type (one document per type per log write): started, completed,
+    failed, retried, duration."""
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+    by_type: dict[str, list[dict[str, Any]]] = {}
     for entry in entries:
-        name = "StepCompleted" if entry["status"] == "COMPLETED" else "StepFailed"
-        with single_metric(name=name, unit=MetricUnit.Count, value=1) as metric:
-            metric.add_dimension(name="type", value=entry["type"])
-            seconds = float(str(entry.get("duration", "0s")).rstrip("s") or 0)
+        by_type.setdefault(entry["type"], []).append(entry)
+    for step_type, group in by_type.items():
+        completed = sum(1 for e in group if e["status"] == "COMPLETED")
+        with single_metric(name="StepStarted", unit=MetricUnit.Count, value=len(group)) as metric:
+            metric.add_dimension(name="type", value=step_type)
+            metric.add_metric(name="StepCompleted", unit=MetricUnit.Count, value=completed)
             metric.add_metric(
-                name="StepDuration", unit=MetricUnit.Milliseconds, value=seconds * 1000
+                name="StepFailed", unit=MetricUnit.Count, value=len(group) - completed
             )
-            if int(entry.get("attempts", 1)) > 1:
-                metric.add_metric(
-                    name="StepRetried", unit=MetricUnit.Count, value=int(entry["attempts"]) - 1
-                )
+            retried = sum(int(e.get("attempts", 1)) - 1 for e in group)
+            metric.add_metric(name="StepRetried", unit=MetricUnit.Count, value=retried)
+            total = sum(float(str(e.get("duration", "0s")).rstrip("s") or 0) for e in group)
+            metric.add_metric(
+                name="StepDuration", unit=MetricUnit.Milliseconds, value=total * 1000 / len(group)
+            )
 
 
 def _still_active(run: _Run) -> bool:

@@ -111,13 +111,14 @@ class Table:
         names: Mapping[str, str] | None = None,
         values: Mapping[str, Any] | None = None,
         condition: Condition | None = None,
+        returns: str = "NONE",
     ) -> Item:
-        """Apply an update expression and return the new item."""
+        """Apply an update expression; return the new item when ``returns="ALL_NEW"``."""
         params: dict[str, Any] = {
             "TableName": self.name,
             "Key": to_dynamo(key),
             "UpdateExpression": expression,
-            "ReturnValues": "ALL_NEW",
+            "ReturnValues": returns,
         }
         merged_names = dict(names or {}) | dict((condition.names if condition else None) or {})
         merged_values = dict(values or {}) | dict((condition.values if condition else None) or {})
