@@ -103,6 +103,7 @@ class _Tick:
     results: Mapping[int, CallResult]
     scale: float
     start_new: bool = True
+    secrets: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     calls: list[CallRequest] = field(default_factory=list)
     finished: list[dict[str, Any]] = field(default_factory=list)
     wake: datetime | None = None
@@ -144,13 +145,14 @@ def advance(
     *,
     scale: float = 1.0,
     start_new: bool = True,
+    secrets: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Advance:
     """Run every thread as far as it goes; return calls to make, a wake time, ended entries.
 
     With ``start_new=False`` only the results are taken in (Stop: the running steps finish,
     nothing else starts).
     """
-    tick = _Tick(spec, copy.deepcopy(machine), now, results or {}, scale, start_new)
+    tick = _Tick(spec, copy.deepcopy(machine), now, results or {}, scale, start_new, secrets or {})
     root = tick.machine["root"]
     if tick.machine["outcome"] is None:
         if root["step"] is None and not root["done"]:
@@ -165,6 +167,17 @@ def advance(
             _finish_failed(tick, failure)
     wake = None if tick.machine["outcome"] is not None or tick.calls else tick.wake
     return Advance(tick.machine, tick.calls, wake, tick.finished)
+
+
+def fail(machine: Machine, failure: StepFailure, now: datetime) -> Machine:
+    """The machine ended FAILED before any step could run (e.g. a secret is unreadable)."""
+    failed = copy.deepcopy(machine)
+    failed["entries"] = {}
+    failed["outcome"] = {
+        "status": "FAILED",
+        "error": {"message": failure.message, "errorCode": failure.code.value},
+    }
+    return failed
 
 
 def cancel_open(machine: Machine, now: datetime, status: str = "CANCELLED") -> list[dict[str, Any]]:
@@ -263,6 +276,16 @@ def _resume(tick: _Tick, thread: Thread, step: Step) -> bool:
         raise
 
 
+def _render(tick: _Tick, template: str, data: Any, thread: Thread) -> Any:
+    """Render a template with ``$global`` and the secrets the runner fetched."""
+    return render(template, data, variables=_variables(thread), secrets=tick.secrets)
+
+
+def _filter(tick: _Tick, template: str | None, data: Any, thread: Thread) -> Any:
+    """An ``input``/``output`` filter: the data itself when there is no template."""
+    return copy.deepcopy(data) if template is None else _render(tick, template, data, thread)
+
+
 def _goto(thread: Thread, next_step: str | None) -> bool:
     thread["task"] = None
     thread["step"] = next_step
@@ -281,7 +304,7 @@ def _variables(thread: Thread) -> dict[str, Any]:
 def _control(tick: _Tick, thread: Thread, body: Any, task: dict[str, Any]) -> bool:
     variables = _variables(thread)
     if isinstance(body, Switch):
-        data = st.filter_input(body.input, thread["state"], variables=variables)
+        data = _filter(tick, body.input, thread["state"], thread)
         _record(tick, task["n"], step_input=data)
         for choice in body.choices:
             if evaluate_condition(choice.condition, data, variables=variables):
@@ -296,7 +319,7 @@ def _control(tick: _Tick, thread: Thread, body: Any, task: dict[str, Any]) -> bo
         )
     if isinstance(body, NoOp):
         if body.output is not None:
-            output = render(body.output, thread["state"], variables=variables)
+            output = _render(tick, body.output, thread["state"], thread)
             _apply_output(thread, output)
             _complete(tick, task["n"], output)
         else:
@@ -307,7 +330,7 @@ def _control(tick: _Tick, thread: Thread, body: Any, task: dict[str, Any]) -> bo
         _finish_ok(tick, thread)
         raise _End
     if isinstance(body, Fail):
-        message = render(body.error_message, thread["state"], variables=variables)
+        message = _render(tick, body.error_message, thread["state"], thread)
         raise StepFailure(
             WorkflowErrorCode.STEP_FAIL,
             message if isinstance(message, str) else json.dumps(message),
@@ -317,9 +340,8 @@ def _control(tick: _Tick, thread: Thread, body: Any, task: dict[str, Any]) -> bo
 
 def _wait(tick: _Tick, thread: Thread, body: Wait, task: dict[str, Any]) -> bool:
     if task["kind"] == "new":
-        variables = _variables(thread)
         if body.duration is not None:
-            raw = render(body.duration, thread["state"], variables=variables)
+            raw = _render(tick, body.duration, thread["state"], thread)
             try:
                 seconds = parse_wait_seconds(str(raw))
             except ValueError as exc:
@@ -329,7 +351,7 @@ def _wait(tick: _Tick, thread: Thread, body: Wait, task: dict[str, Any]) -> bool
                 ) from exc
             wake = tick.now + timedelta(seconds=max(0.0, seconds) * tick.scale)
         else:
-            raw = render(body.until or "", thread["state"], variables=variables)
+            raw = _render(tick, body.until or "", thread["state"], thread)
             wake = _until(str(raw), tick)
         task.update(kind="wait", wake=stored(wake))
     wake = from_stored(task["wake"])
@@ -360,7 +382,7 @@ def _call(
 ) -> bool:
     n = task["n"]
     if task["kind"] == "new":
-        step_input = st.filter_input(body.input, thread["state"], variables=_variables(thread))
+        step_input = _filter(tick, body.input, thread["state"], thread)
         _check_size(step_input, "input")
         task.update(kind="call", input=step_input, attempt=1, wake=None, requested=False)
         _record(tick, n, step_input=step_input)
@@ -370,7 +392,7 @@ def _call(
     task["requested"] = False
     if not result.failed:
         try:
-            output = st.filter_output(body.output, result.output, variables=_variables(thread))
+            output = _filter(tick, body.output, result.output, thread)
             _check_size(output, "output")
             _apply_output(thread, output)
         except TemplateError as exc:
@@ -427,7 +449,7 @@ def _failed_attempt(
     rule = first_matching_rule(body.catch, failure.code) if failure.retryable else None
     if rule is None:
         raise failure
-    output = st.catch_output(rule, failure, variables=_variables(thread))
+    output = _render(tick, rule.output, failure.error_info(), thread)
     _apply_output(thread, output)
     _fail_entry(tick, n, failure, output=output)
     return _goto(thread, rule.next)
@@ -480,7 +502,7 @@ def _result_of(child: Thread) -> Any:
 
 def _parallel(tick: _Tick, thread: Thread, body: Parallel, task: dict[str, Any]) -> bool:
     if task["kind"] == "new":
-        step_input = st.filter_input(body.input, thread["state"], variables=_variables(thread))
+        step_input = _filter(tick, body.input, thread["state"], thread)
         _record(tick, task["n"], step_input=step_input)
         states = st.branch_states(step_input, body.branches)
         task["kind"] = "parallel"
@@ -505,7 +527,7 @@ def _parallel(tick: _Tick, thread: Thread, body: Parallel, task: dict[str, Any])
 
 def _foreach(tick: _Tick, thread: Thread, body: Foreach, task: dict[str, Any]) -> bool:
     if task["kind"] == "new":
-        step_input = st.filter_input(body.input, thread["state"], variables=_variables(thread))
+        step_input = _filter(tick, body.input, thread["state"], thread)
         _record(tick, task["n"], step_input=step_input)
         items = st.foreach_items(step_input)
         task["kind"] = "foreach"
@@ -563,7 +585,7 @@ def _finish_compound(
     task: dict[str, Any],
     raw: Any,
 ) -> bool:
-    output = st.filter_output(template, raw, variables=_variables(thread))
+    output = raw if template is None else _render(tick, template, raw, thread)
     _check_size(output, "output")
     _apply_output(thread, output)
     _complete(tick, task["n"], output)
@@ -576,7 +598,16 @@ def _finish_compound(
 def _record(tick: _Tick, n: int, *, step_input: Any) -> None:
     entry = tick.machine["entries"].get(str(n))
     if entry is not None:
-        entry["input"] = {"inputJson": json.dumps(step_input, ensure_ascii=False)}
+        entry["input"] = {"inputJson": _redacted_json(tick, step_input)}
+
+
+def _redacted_json(tick: _Tick, value: Any) -> str:
+    """JSON text for a history entry, with every secret value replaced by ``***``."""
+    text = json.dumps(value, ensure_ascii=False)
+    secrets = {v for payload in tick.secrets.values() for v in payload.values() if v}
+    for secret in sorted(secrets | {json.dumps(v)[1:-1] for v in secrets}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def _closed(entry: dict[str, Any], now: datetime, status: str) -> dict[str, Any]:
@@ -592,7 +623,7 @@ def _complete(tick: _Tick, n: int, output: Any) -> None:
         return
     closed = _closed(entry, tick.now, "COMPLETED")
     if output is not None:
-        closed["output"] = {"outputJson": json.dumps(output, ensure_ascii=False)}
+        closed["output"] = {"outputJson": _redacted_json(tick, output)}
     tick.finished.append(closed)
 
 
@@ -601,9 +632,10 @@ def _fail_entry(tick: _Tick, n: int, failure: StepFailure, output: Any = None) -
     if entry is None:
         return
     closed = _closed(entry, tick.now, "FAILED")
-    closed["error"] = {"message": failure.message, "errorCode": failure.code.value}
+    message = _redacted_json(tick, failure.message)[1:-1]
+    closed["error"] = {"message": message, "errorCode": failure.code.value}
     if output is not None:
-        closed["output"] = {"outputJson": json.dumps(output, ensure_ascii=False)}
+        closed["output"] = {"outputJson": _redacted_json(tick, output)}
     tick.finished.append(closed)
 
 

@@ -68,6 +68,7 @@ class _Run:
     invocation: Invocation
     finished: list[dict[str, Any]] = field(default_factory=list)
     results: dict[int, engine.CallResult] = field(default_factory=dict)
+    secrets: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 class ExecutionGone(Exception):
@@ -126,7 +127,24 @@ def _begin(
         machine = engine.new_machine(json.loads(_input_of(svc, head)))
     spec = _spec(svc, head)
     seq = 0 if last is None else last.seq + 1
-    _drive(_Run(svc, message, head, spec, machine, seq, invocation))
+    run = _Run(svc, message, head, spec, machine, seq, invocation)
+    try:
+        run.secrets = _secrets(svc, spec)
+    except StepFailure as failure:
+        run.machine = engine.fail(run.machine, failure, svc.clock())
+        _end(run)
+        return
+    _drive(run)
+
+
+def _secrets(svc: Services, spec: Workflow) -> dict[str, dict[str, str]]:
+    """Every secret the spec's templates name (lockboxPayload), read once per invocation."""
+    from stepline.integrations.secrets import SecretCache, references
+
+    refs = references(spec)
+    if not refs:
+        return {}
+    return SecretCache(svc.client_factory("secretsmanager")).resolve(refs, timeout=10.0)
 
 
 def _behind(
@@ -180,7 +198,12 @@ def _drive(run: _Run) -> None:
     """Advance, perform calls, checkpoint; until the end, a wait, or the time budget."""
     while True:
         adv = engine.advance(
-            run.spec, run.machine, run.svc.clock(), run.results, scale=run.svc.settings.time_scale
+            run.spec,
+            run.machine,
+            run.svc.clock(),
+            run.results,
+            scale=run.svc.settings.time_scale,
+            secrets=run.secrets,
         )
         run.machine, run.results = adv.machine, {}
         run.finished.extend(adv.finished)
@@ -280,7 +303,9 @@ def _active_after_calls(run: _Run) -> bool:
     head = run.svc.executions.get(run.head.id)
     if head is not None and head.status == "RUNNING":
         return True
-    adv = engine.advance(run.spec, run.machine, run.svc.clock(), run.results, start_new=False)
+    adv = engine.advance(
+        run.spec, run.machine, run.svc.clock(), run.results, start_new=False, secrets=run.secrets
+    )
     run.machine, run.results = adv.machine, {}
     run.finished.extend(adv.finished)
     run.finished.extend(engine.cancel_open(run.machine, run.svc.clock()))
@@ -339,7 +364,7 @@ def _attempt(run: _Run, call: engine.CallRequest) -> engine.CallResult:
     assert isinstance(body, IntegrationStep)
     context = CallContext(
         client=run.svc.client_factory,
-        render=lambda template: render(template, call.step_input),
+        render=lambda template: render(template, call.step_input, secrets=run.secrets),
         timeout=call.timeout,
         execution_id=run.head.id,
         step_id=call.entry_id,
