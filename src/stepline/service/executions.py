@@ -35,6 +35,8 @@ class StartCommand:
     input_json: str
     caller: str
     idempotency_key: str | None = None
+    parent: str | None = None
+    """The execution whose Workflow step starts this one (it is told when this one ends)."""
 
 
 def input_from_request(request: StartExecutionRequest) -> str:
@@ -108,6 +110,7 @@ def _start_once(svc: Services, command: StartCommand) -> str:
         started_at=now,
         input_json=inline,
         input_ref=ref,
+        parent=command.parent,
     )
     idempotency = _idempotency_record(command, execution_id, int(now.timestamp()))
     try:

@@ -25,6 +25,7 @@ from stepline import engine
 from stepline.api.proto import from_stored, stored
 from stepline.engine.machine import Machine
 from stepline.integrations import CallContext, adapter_for
+from stepline.service import children
 from stepline.service.deps import Services
 from stepline.store.executions import NotActive
 from stepline.store.log import LogItem, LostRace
@@ -33,7 +34,7 @@ from stepline.store.queue import MAX_DELAY_SECONDS, StepMessage
 from stepline.store.records import ExecutionRecord
 from stepline.yawl import Workflow, load
 from stepline.yawl.errors import StepFailure, WorkflowErrorCode
-from stepline.yawl.integration import IntegrationStep
+from stepline.yawl.integration import IntegrationStep, WorkflowCall
 from stepline.yawl.templating import render
 
 WATCH_INTERVAL = 2.0
@@ -82,6 +83,13 @@ def handle(svc: Services, message: StepMessage, invocation: Invocation) -> None:
         raise ExecutionGone(message.execution_id)
     last = svc.log.last(head.id)
     next_seq = 0 if last is None else last.seq + 1
+    if message.resume:
+        # A child ended: go on from the newest item unless a runner is busy with calls (it
+        # polls its children itself after them).
+        if last is not None and not last.calls and not last.ended:
+            message = replace(message, seq=next_seq, resume=False)
+        else:
+            return
     if message.nudge:
         _nudged(svc, message, head, last)
     elif message.seq != next_seq:
@@ -95,7 +103,11 @@ def _nudged(
 ) -> None:
     """Stop or Terminate asks to close what is open. A runner performing calls does that
     itself after them; a crashed one gets its message redelivered."""
-    if head.status == "STOPPED" and last is not None and not last.ended and not last.calls:
+    if head.status != "STOPPED":
+        return
+    children.notify_parent(svc, head)
+    if last is not None and not last.ended and not last.calls:
+        children.stop_children(svc, last.machine, terminate=head.cancel == "TERMINATE")
         _close_after_stop(svc, head, last, last.seq + 1, message.seq)
 
 
@@ -210,25 +222,55 @@ def _drive(run: _Run) -> None:
         if adv.ended:
             _end(run)
             return
-        if adv.calls and run.invocation.time_left() > 0:
+        calls, waiting = _poll_children(run, adv.calls)
+        if run.results:
+            continue  # a child has ended: take its outcome in at once
+        if calls and run.invocation.time_left() > 0:
             if not _checkpoint(run, calls=True):
                 return
             if not _still_active(run):
                 return
-            results = _perform(run, adv.calls)
+            results = _perform(run, calls)
             if results is None:
                 return
             run.results = results
             if not _active_after_calls(run):
                 return
             continue
-        if not _checkpoint(run, wake=adv.wake_at):
-            return
-        if adv.wake_at is not None:
-            _park(run.svc, StepMessage(run.head.id, run.seq), adv.wake_at)
-        else:
-            run.svc.queue.send(StepMessage(run.head.id, run.seq))
+        _hand_over(run, adv.wake_at, more_calls=bool(calls), waiting=waiting)
         return
+
+
+def _hand_over(run: _Run, wake: datetime | None, *, more_calls: bool, waiting: bool) -> None:
+    """Checkpoint and say what comes next: a wake-up, a new invocation, or a child's end."""
+    if not _checkpoint(run, wake=wake):
+        return
+    if wake is not None:
+        _park(run.svc, StepMessage(run.head.id, run.seq), wake)
+    elif more_calls or not waiting:
+        run.svc.queue.send(StepMessage(run.head.id, run.seq))  # out of time: go on in a new one
+    elif children.any_ended(run.svc, run.machine):
+        # A child ended between our look and our write: its resume may have been dropped.
+        run.svc.queue.send(StepMessage(run.head.id, 0, resume=True))
+
+
+def _poll_children(
+    run: _Run, calls: list[engine.CallRequest]
+) -> tuple[list[engine.CallRequest], bool]:
+    """Workflow steps start or poll their child; the other calls are returned to perform."""
+    others, waiting = [], False
+    for call in calls:
+        body = engine.step_at(run.spec, call.scope, call.step_id).body
+        if not children.is_child_call(body):
+            others.append(call)
+            continue
+        assert isinstance(body, WorkflowCall)
+        result = children.poll(run.svc, run.head, run.machine, call, body, run.secrets)
+        if result is None:
+            waiting = True
+        else:
+            run.results[call.n] = result
+    return others, waiting
 
 
 def _checkpoint(
@@ -293,6 +335,9 @@ def _still_active(run: _Run) -> bool:
     head = run.svc.executions.get(run.head.id)
     if head is not None and head.status == "RUNNING":
         return True
+    children.stop_children(
+        run.svc, run.machine, terminate=head is None or head.cancel == "TERMINATE"
+    )
     run.finished = engine.cancel_open(run.machine, run.svc.clock())
     _checkpoint(run, ended=True)
     return False
@@ -402,7 +447,8 @@ def _finalize_head(svc: Services, head: ExecutionRecord, machine: Machine | None
         else:
             svc.executions.end(head, "FAILED", now, error=outcome["error"])
     except NotActive:
-        pass  # stopped meanwhile: STOPPED stays
+        return  # stopped meanwhile: STOPPED stays
+    children.notify_parent(svc, head)
 
 
 def _execution_metric(name: str) -> None:

@@ -20,12 +20,16 @@ class StepMessage:
     seq: int
     nudge: bool = False
     """Sent by Stop and Terminate: close what is open now rather than at the next wake-up."""
+    resume: bool = False
+    """Sent when a child execution ends: its parent's Workflow step may go on."""
 
     def to_json(self) -> str:
         """The message body."""
         body: dict[str, Any] = {"executionId": self.execution_id, "seq": self.seq}
         if self.nudge:
             body["nudge"] = True
+        if self.resume:
+            body["resume"] = True
         return json.dumps(body)
 
     @classmethod
@@ -37,7 +41,12 @@ class StepMessage:
         seq = data.get("seq")
         if not isinstance(seq, int) or seq < 0:
             raise ValueError("step message without a valid seq")
-        return cls(execution_id=data["executionId"], seq=seq, nudge=data.get("nudge") is True)
+        return cls(
+            execution_id=data["executionId"],
+            seq=seq,
+            nudge=data.get("nudge") is True,
+            resume=data.get("resume") is True,
+        )
 
 
 class StepsQueue:

@@ -98,6 +98,7 @@ class ExecutionRecord:
     result_ref: str | None = None
     error: dict[str, str] | None = None
     cancel: str | None = None
+    parent: str | None = None
     rev: int = 1
 
     def to_item(self) -> Item:
@@ -120,6 +121,7 @@ class ExecutionRecord:
             "resultRef": self.result_ref,
             "error": self.error,
             "cancel": self.cancel,
+            "parent": self.parent,
             "rev": self.rev,
         }
 
@@ -140,6 +142,7 @@ class ExecutionRecord:
             result_ref=item.get("resultRef"),
             error=item.get("error"),
             cancel=item.get("cancel"),
+            parent=item.get("parent"),
             rev=int(item.get("rev", 1)),
         )
 
