@@ -46,6 +46,7 @@ bench: install
 	$(BIN)/python bench/bench_list.py
 	$(BIN)/python bench/bench_cold_import.py
 	$(BIN)/python bench/bench_yawl.py
+	$(BIN)/python bench/bench_speed.py
 
 console:  # rebuild the web console's committed assets from web/ (needs Node.js and npm)
 	cd web && npm ci && npm run build
