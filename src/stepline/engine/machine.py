@@ -112,9 +112,10 @@ class _Tick:
         self.wake = at if self.wake is None else min(self.wake, at)
 
 
-def new_machine(execution_input: Any) -> Machine:
+def new_machine(execution_input: Any, execution_id: str = "") -> Machine:
     """A machine about to run the workflow's first step."""
     return {
+        "id": execution_id,
         "root": _thread("", (), None, st.initial_state(execution_input), None),
         "entries": {},
         "n": 0,
@@ -441,7 +442,8 @@ def _failed_attempt(
     policy = tick.spec.retry_policy_for(step)
     retry = task["attempt"]
     if failure.retryable and policy is not None and policy.should_retry(failure.code, retry):
-        delay = policy.delay_for(retry) * tick.scale
+        seed = f"{tick.machine.get('id', '')}/{entry['id']}#{n}"
+        delay = policy.delay_for(retry, seed) * tick.scale
         task["attempt"] += 1
         task["wake"] = stored(tick.now + timedelta(seconds=delay))
         entry["attempts"] = task["attempt"]

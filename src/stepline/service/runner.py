@@ -136,7 +136,7 @@ def _begin(
 ) -> None:
     machine = last.machine if last is not None and last.machine is not None else None
     if machine is None:
-        machine = engine.new_machine(json.loads(_input_of(svc, head)))
+        machine = engine.new_machine(json.loads(_input_of(svc, head)), head.id)
     spec = _spec(svc, head)
     seq = 0 if last is None else last.seq + 1
     run = _Run(svc, message, head, spec, machine, seq, invocation)
@@ -404,6 +404,9 @@ def _cancel(run: _Run, running: set[int]) -> None:
 
 
 def _attempt(run: _Run, call: engine.CallRequest) -> engine.CallResult:
+    from stepline.api.http import logger
+
+    logger.thread_safe_append_keys(execution_id=run.head.id, step_id=call.entry_id)
     step = engine.step_at(run.spec, call.scope, call.step_id)
     body = step.body
     assert isinstance(body, IntegrationStep)
@@ -420,6 +423,7 @@ def _attempt(run: _Run, call: engine.CallRequest) -> engine.CallResult:
     except StepFailure as failure:
         return engine.CallResult(code=failure.code.value, message=failure.message)
     except Exception as exc:  # an adapter bug must not take the runner down with it
+        logger.exception("integration step crashed", extra={"attempt": call.attempt})
         return engine.CallResult(
             code=WorkflowErrorCode.STEP_INTERNAL.value, message=f"{type(exc).__name__}: {exc}"
         )

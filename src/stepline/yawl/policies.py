@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from typing import Annotated, Literal
 
@@ -46,20 +47,29 @@ class RetryPolicy(SpecModel):
         AfterValidator(_bounded(0, MAX_RETRY_COUNT, f"must be between 0 and {MAX_RETRY_COUNT}")),
     ] = 0
     max_delay: MaxDelay = 1.0
+    jitter: Literal["FULL", "NONE"] = "NONE"
+    """Stepline extension: FULL spreads each delay uniformly over [0, delay]."""
 
     def matches(self, code: WorkflowErrorCode | str) -> bool:
         """Whether this policy reacts to `code` at all."""
         return error_list_matches(self.error_list, self.error_list_mode, code)
 
-    def delay_for(self, attempt: int) -> float:
-        """Seconds to wait before retry number `attempt` (1-based), capped by maxDelay."""
+    def delay_for(self, attempt: int, seed: str = "") -> float:
+        """Seconds to wait before retry number `attempt` (1-based), capped by maxDelay.
+
+        With ``jitter: FULL`` the delay is a deterministic draw in [0, delay] from ``seed``
+        (the caller passes something unique to the attempt), so replays agree.
+        """
         if attempt < 1:
             raise ValueError("attempt is 1-based")
         try:
-            delay = self.initial_delay * self.backoff_rate ** (attempt - 1)
+            delay = min(self.initial_delay * self.backoff_rate ** (attempt - 1), self.max_delay)
         except OverflowError:
-            return self.max_delay
-        return min(delay, self.max_delay)
+            delay = self.max_delay
+        if self.jitter == "FULL":
+            digest = hashlib.sha256(f"{seed}:{attempt}".encode()).digest()
+            delay *= int.from_bytes(digest[:8], "big") / 2**64
+        return delay
 
     def should_retry(self, code: WorkflowErrorCode | str, attempt: int) -> bool:
         """Whether retry number `attempt` (1-based) may follow a failure with `code`."""

@@ -121,3 +121,21 @@ def test_catch_rule_requires_output_and_next() -> None:
     with pytest.raises(ValidationError) as caught:
         CatchRule.model_validate({"errorList": ["ALL"]})
     assert {e["loc"][0] for e in caught.value.errors()} == {"output", "next"}
+
+
+def test_full_jitter_spreads_delays_deterministically_within_the_cap() -> None:
+    from stepline.yawl.policies import RetryPolicy as Policy
+
+    policy = Policy.model_validate(
+        {
+            "errorList": ["ALL"],
+            "retryCount": 5,
+            "initialDelay": "10s",
+            "maxDelay": "10s",
+            "jitter": "FULL",
+        }
+    )
+    delays = {policy.delay_for(1, f"execution-{i}") for i in range(50)}
+    assert all(0 <= d <= 10 for d in delays)
+    assert len(delays) > 40
+    assert policy.delay_for(2, "same") == policy.delay_for(2, "same")
