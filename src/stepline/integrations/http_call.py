@@ -41,9 +41,12 @@ def request(
     import httpx
 
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=True) as client, client.stream(
-            method, url, headers=headers, params=query, content=body.encode() if body else None
-        ) as reply:
+        with (
+            httpx.Client(timeout=timeout, follow_redirects=True) as client,
+            client.stream(
+                method, url, headers=headers, params=query, content=body.encode() if body else None
+            ) as reply,
+        ):
             data = b""
             for chunk in reply.iter_bytes():
                 data += chunk
