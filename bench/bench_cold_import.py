@@ -24,10 +24,14 @@ TIMER = (
 
 def _once(stmt: str, path: str = "") -> float:
     code = TIMER.format(path=path, stmt=stmt)
-    env = {"POWERTOOLS_SERVICE_NAME": "stepline", "POWERTOOLS_METRICS_NAMESPACE": "Stepline",
-           "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         check=True)
+    env = {
+        "POWERTOOLS_SERVICE_NAME": "stepline",
+        "POWERTOOLS_METRICS_NAMESPACE": "Stepline",
+        "PATH": "/usr/bin:/bin",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
     return float(out.stdout.strip())
 
 

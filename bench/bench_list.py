@@ -116,7 +116,10 @@ def main() -> None:
             token, returned, pages = None, 0, 0
             for _ in range(args.pages):
                 body = executions.list_executions(
-                    svc, "swbenchworkflow00000", size=str(args.page_size), token=token,
+                    svc,
+                    "swbenchworkflow00000",
+                    size=str(args.page_size),
+                    token=token,
                     filter_text=text or None,
                 )
                 returned += len(body["executions"])
