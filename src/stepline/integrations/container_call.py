@@ -22,20 +22,19 @@ IAM: ``lambda:InvokeFunctionUrl`` on the functions called through AWS_IAM functi
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
-import socket
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from stepline.integrations import CallContext
-from stepline.yawl.errors import CALL_STATUSES, StepFailure, WorkflowErrorCode
+from stepline.integrations import CallContext, web
+from stepline.integrations.web import MAX_RESPONSE_BYTES
+from stepline.yawl.errors import StepFailure, WorkflowErrorCode
 from stepline.yawl.integration import HTTP_METHODS, ContainerCall
 
-MAX_RESPONSE_BYTES = 2 * 1024 * 1024
+__all__ = ["MAX_RESPONSE_BYTES", "call", "join_url"]
 _FUNCTION_URL = re.compile(r"^[a-z0-9]+\.lambda-url\.([a-z0-9-]+)\.on\.aws$")
 
 
@@ -53,7 +52,9 @@ def call(step: ContainerCall, step_input: Any, ctx: CallContext) -> Any:
         if not any(name.lower() == "content-type" for name in headers):
             headers["content-type"] = "application/json"
     content = body.encode() if body else b""
-    return send(method, url, headers, query, content, ctx)
+    return web.exchange(
+        method, url, headers, query, content, ctx, family="CONTAINER_CALL", sign=_sign_function_url
+    )
 
 
 def join_url(base: str, path: str) -> str:
@@ -64,98 +65,6 @@ def join_url(base: str, path: str) -> str:
     if not path:
         return base
     return f"{base.rstrip('/')}/{path.lstrip('/')}"
-
-
-def send(
-    method: str,
-    url: str,
-    headers: dict[str, str],
-    query: dict[str, str],
-    content: bytes,
-    ctx: CallContext,
-) -> Any:
-    """One HTTP exchange with the container, errors mapped to WorkflowErrors."""
-
-    def check(request: httpx.Request) -> None:
-        check_host(request.url.host, ctx.allow_private_hosts)
-        _sign_function_url(request)
-
-    hooks: dict[str, list[Any]] = {"request": [check]}
-    try:
-        with (
-            httpx.Client(timeout=ctx.timeout, follow_redirects=True, event_hooks=hooks) as client,
-            client.stream(method, url, headers=headers, params=query, content=content) as reply,
-        ):
-            data = _read_capped(reply, method, url)
-    except httpx.TimeoutException as exc:
-        raise StepFailure(WorkflowErrorCode.STEP_TIMEOUT, f"{method} {url}: timed out") from exc
-    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-        raise _invalid(f"{method} {url}: {exc}") from exc
-    except httpx.HTTPError as exc:
-        raise StepFailure(
-            WorkflowErrorCode.CONTAINER_CALL_503, f"{method} {url}: {type(exc).__name__}: {exc}"
-        ) from exc
-    if not 200 <= reply.status_code < 300:
-        raise StepFailure(
-            status_error(reply.status_code),
-            f"{method} {url} answered {reply.status_code}: {data[:500].decode(errors='replace')}",
-        )
-    text = data.decode(errors="replace")
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def _read_capped(reply: httpx.Response, method: str, url: str) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in reply.iter_bytes():
-        size += len(chunk)
-        if size > MAX_RESPONSE_BYTES:
-            raise StepFailure(
-                WorkflowErrorCode.STEP_DATA_LIMIT_EXCEEDED,
-                f"{method} {url}: the response is larger than {MAX_RESPONSE_BYTES} bytes",
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def status_error(status: int) -> WorkflowErrorCode:
-    """The WorkflowError of a non-2xx status (statuses YaWL does not list → nearest generic)."""
-    if status in CALL_STATUSES:
-        return WorkflowErrorCode(f"CONTAINER_CALL_{status}")
-    if 400 <= status < 500:
-        return WorkflowErrorCode.CONTAINER_CALL_400
-    if 500 <= status < 600:
-        return WorkflowErrorCode.CONTAINER_CALL_500
-    return WorkflowErrorCode.STEP_INVALID_OUTPUT
-
-
-def check_host(host: str, allowed: frozenset[str]) -> None:
-    """Refuse loopback, private, link-local and reserved targets unless the host is allowed."""
-    if "*" in allowed or host in allowed:
-        return
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except OSError as exc:
-        raise StepFailure(
-            WorkflowErrorCode.CONTAINER_CALL_503, f"cannot resolve {host}: {exc}"
-        ) from exc
-    for text in addresses:
-        address = ipaddress.ip_address(str(text).split("%", 1)[0])
-        if (
-            address.is_loopback
-            or address.is_private
-            or address.is_link_local
-            or address.is_reserved
-            or address.is_multicast
-            or address.is_unspecified
-        ):
-            raise StepFailure(
-                WorkflowErrorCode.STEP_PERMISSION_DENIED,
-                f"{host} resolves to {address}, a private address the runner may not call",
-            )
 
 
 def _sign_function_url(request: httpx.Request) -> None:

@@ -41,7 +41,7 @@ from google.protobuf.message import DecodeError, Message
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from stepline.integrations import CallContext
-from stepline.integrations.container_call import check_host
+from stepline.integrations.web import check_host
 from stepline.yawl.errors import StepFailure, WorkflowErrorCode
 from stepline.yawl.integration import GRPCCall
 
