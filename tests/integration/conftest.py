@@ -195,3 +195,41 @@ def svc(aws: dict[str, str], local_functions: str) -> Any:
         Settings.from_env(), time_scale=0.001, allowed_private_hosts=frozenset({"*"})
     )
     return Services(settings, client)
+
+
+class Runs:
+    """Creates workflows and starts executions through the core, for runner tests."""
+
+    def __init__(self, services: Any) -> None:
+        self.svc = services
+
+    def workflow(self, spec: str) -> str:
+        """A new workflow (in a folder of its own) with this spec."""
+        from stepline.api.models import CreateWorkflowRequest
+        from stepline.service import workflows
+
+        request = CreateWorkflowRequest.model_validate(
+            {
+                "folderId": "r" + uuid.uuid4().hex[:10],
+                "name": "run",
+                "specification": {"specYaml": spec},
+            }
+        )
+        operation = workflows.create(self.svc, request, caller="test", base_url="http://x")
+        return str(operation["metadata"]["workflowId"])
+
+    def start(self, spec_or_workflow: str, input_json: str = "{}") -> str:
+        """Start an execution of a spec (or of an existing workflow id)."""
+        from stepline.service import executions
+
+        workflow_id = (
+            self.workflow(spec_or_workflow) if "\n" in spec_or_workflow else spec_or_workflow
+        )
+        command = executions.StartCommand(workflow_id, input_json, "test")
+        return executions.start(self.svc, command)
+
+
+@pytest.fixture
+def runs(svc: Any) -> Runs:
+    """Workflows and executions for runner tests."""
+    return Runs(svc)

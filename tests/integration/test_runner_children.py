@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
-from stepline.api.models import CreateWorkflowRequest
 from stepline.dev import drive
-from stepline.service import executions, runner, workflows
+from stepline.service import executions, runner
 from stepline.store.queue import StepMessage
+from tests.integration.conftest import Runs
 
 CHILD = r"""
 yawl: "0.1"
@@ -57,23 +56,13 @@ steps:
 """
 
 
-def _workflow(svc: Any, spec: str) -> str:
-    request = CreateWorkflowRequest.model_validate(
-        {"folderId": "c" + uuid.uuid4().hex[:10], "name": "w", "specification": {"specYaml": spec}}
-    )
-    return str(
-        workflows.create(svc, request, caller="t", base_url="http://x")["metadata"]["workflowId"]
-    )
+def _parent_of(runs: Runs, child_spec: str) -> str:
+    parent = runs.workflow(PARENT.replace("CHILD_ID", runs.workflow(child_spec)))
+    return runs.start(parent, '{"n": 21}')
 
 
-def _parent_of(svc: Any, child_spec: str) -> str:
-    child = _workflow(svc, child_spec)
-    parent = _workflow(svc, PARENT.replace("CHILD_ID", child))
-    return executions.start(svc, executions.StartCommand(parent, '{"n": 21}', "t"))
-
-
-def test_child_result_is_the_step_output(svc: Any) -> None:
-    execution_id = _parent_of(svc, CHILD)
+def test_child_result_is_the_step_output(svc: Any, runs: Runs) -> None:
+    execution_id = _parent_of(runs, CHILD)
     got = drive.run_to_end(svc, execution_id)
 
     assert got["status"] == "FINISHED"
@@ -84,8 +73,8 @@ def test_child_result_is_the_step_output(svc: Any) -> None:
     ]
 
 
-def test_child_failure_is_the_step_error_and_can_be_caught(svc: Any) -> None:
-    execution_id = _parent_of(svc, FAILING_CHILD)
+def test_child_failure_is_the_step_error_and_can_be_caught(svc: Any, runs: Runs) -> None:
+    execution_id = _parent_of(runs, FAILING_CHILD)
     got = drive.run_to_end(svc, execution_id)
 
     assert got["status"] == "FINISHED"
@@ -96,8 +85,8 @@ def test_child_failure_is_the_step_error_and_can_be_caught(svc: Any) -> None:
     assert "cannot handle 21" in entries[0]["error"]["message"]
 
 
-def test_the_parent_does_not_hold_the_runner_while_the_child_runs(svc: Any) -> None:
-    execution_id = _parent_of(svc, NAPPING_CHILD)
+def test_the_parent_does_not_hold_the_runner_while_the_child_runs(svc: Any, runs: Runs) -> None:
+    execution_id = _parent_of(runs, NAPPING_CHILD)
     runner.handle(svc, StepMessage(execution_id, 0), runner.Invocation())
 
     last = svc.log.last(execution_id)
@@ -106,8 +95,8 @@ def test_the_parent_does_not_hold_the_runner_while_the_child_runs(svc: Any) -> N
     assert svc.executions.get(child_id).parent == execution_id
 
 
-def test_stopping_the_parent_stops_its_child(svc: Any) -> None:
-    execution_id = _parent_of(svc, NAPPING_CHILD)
+def test_stopping_the_parent_stops_its_child(svc: Any, runs: Runs) -> None:
+    execution_id = _parent_of(runs, NAPPING_CHILD)
     runner.handle(svc, StepMessage(execution_id, 0), runner.Invocation())
     child_id = next(iter(svc.log.last(execution_id).machine["children"].values()))
     drive.drain(svc, until=lambda: svc.log.last(child_id) is not None)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 import boto3
 
-from stepline.api.models import CreateWorkflowRequest
 from stepline.dev import drive
-from stepline.service import executions, workflows
+from stepline.service import executions
+from tests.integration.conftest import Runs
 
 SPEC = r"""
 yawl: "0.1"
@@ -24,29 +23,17 @@ steps:
 """
 
 
-def _run(svc: Any, spec: str) -> str:
-    request = CreateWorkflowRequest.model_validate(
-        {
-            "folderId": "k" + uuid.uuid4().hex[:10],
-            "name": "secret",
-            "specification": {"specYaml": spec},
-        }
-    )
-    workflow_id = workflows.create(svc, request, caller="t", base_url="http://x")["metadata"][
-        "workflowId"
-    ]
-    execution_id = executions.start(
-        svc, executions.StartCommand(workflow_id, '{"user": "ann"}', "t")
-    )
+def _run(svc: Any, runs: Runs, spec: str) -> str:
+    execution_id = runs.start(spec, '{"user": "ann"}')
     drive.run_to_end(svc, execution_id)
     return execution_id
 
 
-def test_secret_reaches_the_call_but_not_the_history(svc: Any) -> None:
+def test_secret_reaches_the_call_but_not_the_history(svc: Any, runs: Runs) -> None:
     boto3.client("secretsmanager").create_secret(
         Name="stepline-api", SecretString=json.dumps({"token": "s3cr3t-value-42"})
     )
-    execution_id = _run(svc, SPEC)
+    execution_id = _run(svc, runs, SPEC)
 
     execution = executions.get(svc, execution_id)["execution"]
     assert execution["status"] == "FINISHED", execution
@@ -58,8 +45,8 @@ def test_secret_reaches_the_call_but_not_the_history(svc: Any) -> None:
     assert "s3cr3t-value-42" not in log
 
 
-def test_a_missing_secret_fails_the_execution_clearly(svc: Any) -> None:
-    execution_id = _run(svc, SPEC.replace("stepline-api", "stepline-missing"))
+def test_a_missing_secret_fails_the_execution_clearly(svc: Any, runs: Runs) -> None:
+    execution_id = _run(svc, runs, SPEC.replace("stepline-api", "stepline-missing"))
 
     execution = executions.get(svc, execution_id)["execution"]
     assert execution["status"] == "FAILED"

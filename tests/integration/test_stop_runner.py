@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from stepline.api.models import CreateWorkflowRequest
-from stepline.service import executions, runner, workflows
+from stepline.service import executions, runner
 from stepline.store import keys
 from stepline.store.queue import StepMessage
+from tests.integration.conftest import Runs
 
 SLOW_THEN_NEXT = r"""
 yawl: "0.1"
@@ -27,20 +26,6 @@ steps:
     noOp:
       output: '\({after: true})'
 """
-
-
-def _start(svc: Any, spec: str) -> str:
-    request = CreateWorkflowRequest.model_validate(
-        {
-            "folderId": "s" + uuid.uuid4().hex[:10],
-            "name": "race",
-            "specification": {"specYaml": spec},
-        }
-    )
-    workflow_id = workflows.create(svc, request, caller="t", base_url="http://x")["metadata"][
-        "workflowId"
-    ]
-    return executions.start(svc, executions.StartCommand(workflow_id, "{}", "t"))
 
 
 def _history(svc: Any, execution_id: str) -> list[tuple[str, str]]:
@@ -60,8 +45,8 @@ def _run_in_background(svc: Any, execution_id: str) -> threading.Thread:
     return thread
 
 
-def test_stop_lets_the_running_step_finish_and_starts_nothing_after(svc: Any) -> None:
-    execution_id = _start(svc, SLOW_THEN_NEXT)
+def test_stop_lets_the_running_step_finish_and_starts_nothing_after(svc: Any, runs: Runs) -> None:
+    execution_id = runs.start(SLOW_THEN_NEXT)
     thread = _run_in_background(svc, execution_id)
 
     executions.stop(svc, execution_id, terminate=False)
@@ -71,8 +56,8 @@ def test_stop_lets_the_running_step_finish_and_starts_nothing_after(svc: Any) ->
     assert _history(svc, execution_id) == [("slow", "COMPLETED")]
 
 
-def test_terminate_cancels_the_running_step(svc: Any) -> None:
-    execution_id = _start(svc, SLOW_THEN_NEXT)
+def test_terminate_cancels_the_running_step(svc: Any, runs: Runs) -> None:
+    execution_id = runs.start(SLOW_THEN_NEXT)
     thread = _run_in_background(svc, execution_id)
 
     executions.stop(svc, execution_id, terminate=True)
@@ -84,8 +69,8 @@ def test_terminate_cancels_the_running_step(svc: Any) -> None:
     assert "CANCEL_REQUESTED" in statuses
 
 
-def test_nothing_starts_once_stop_has_returned(svc: Any) -> None:
-    execution_id = _start(svc, SLOW_THEN_NEXT)
+def test_nothing_starts_once_stop_has_returned(svc: Any, runs: Runs) -> None:
+    execution_id = runs.start(SLOW_THEN_NEXT)
     executions.stop(svc, execution_id, terminate=False)
 
     runner.handle(svc, StepMessage(execution_id, 0), runner.Invocation())
@@ -112,13 +97,13 @@ class _Context:
         return 60_000
 
 
-def test_a_poison_message_fails_its_execution_on_the_last_receive(svc: Any) -> None:
+def test_a_poison_message_fails_its_execution_on_the_last_receive(svc: Any, runs: Runs) -> None:
     from aws_lambda_powertools import Tracer
 
     def no_tracer() -> Tracer:
         return Tracer(disabled=True)
 
-    execution_id = _start(svc, SLOW_THEN_NEXT)
+    execution_id = runs.start(SLOW_THEN_NEXT)
     head = svc.executions.get(execution_id)
     # Lose the pinned spec version: every attempt to advance now fails.
     svc.table.delete(keys.workflow_version(head.workflow_id, head.spec_version))
@@ -148,10 +133,10 @@ steps:
 """
 
 
-def test_stop_closes_a_parked_wait_at_once(svc: Any) -> None:
+def test_stop_closes_a_parked_wait_at_once(svc: Any, runs: Runs) -> None:
     from stepline.dev import drive
 
-    execution_id = _start(svc, NAP)
+    execution_id = runs.start(NAP)
     runner.handle(svc, StepMessage(execution_id, 0), runner.Invocation())
     assert _history(svc, execution_id) == [("nap", "STARTED")]
 
