@@ -24,7 +24,11 @@ def drain(
     deadline: float = 30.0,
     on_message: Callable[[StepMessage], None] | None = None,
 ) -> None:
-    """Feed queued messages to the runner until ``until()`` holds (or fail at the deadline)."""
+    """Feed queued messages to the runner until ``until()`` holds (or fail at the deadline).
+
+    ``on_message`` sees each message before the runner does (tests use it to deliver the
+    message a second time, or to crash on it).
+    """
     sqs = svc.queue.client
     end = time.monotonic() + deadline
     while not until():
