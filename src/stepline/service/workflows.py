@@ -14,7 +14,7 @@ from stepline.api.models import (
     UpdateWorkflowRequest,
     dump,
 )
-from stepline.service import ids, specs
+from stepline.service import ids, schedules, specs
 from stepline.service.deps import Services
 from stepline.service.paging import page_size, resume_key
 from stepline.store import keys
@@ -35,6 +35,7 @@ def create(
 ) -> dict[str, Any]:
     """Store a new ACTIVE workflow (spec version 1) and answer with a finished Operation."""
     specs.check(request.specification.spec_yaml)
+    schedules.check(dump(request.schedule) if request.schedule else None)
     now = svc.clock()
     record = WorkflowRecord(
         id=workflow_id or ids.new_workflow_id(),
@@ -52,7 +53,8 @@ def create(
         is_public=request.is_public,
     )
     try:
-        svc.workflows.create(record)
+        with schedules.synced(svc, None, record):
+            svc.workflows.create(record)
     except NameTaken as exc:
         raise AlreadyExists(
             f"name: a workflow named {record.name!r} already exists in folder {record.folder_id!r}"
@@ -96,7 +98,8 @@ def update(
     old = _get(svc, workflow_id)
     new = _apply(old, request, fields)
     try:
-        svc.workflows.replace(old, new)
+        with schedules.synced(svc, old, new):
+            svc.workflows.replace(old, new)
     except NameTaken as exc:
         raise AlreadyExists(
             f"name: a workflow named {new.name!r} already exists in folder {new.folder_id!r}"
@@ -135,6 +138,7 @@ def _apply(old: WorkflowRecord, request: UpdateWorkflowRequest, fields: set[str]
         changes["log_options"] = dump(request.log_options) if request.log_options else None
     if "schedule" in fields:
         changes["schedule"] = dump(request.schedule) if request.schedule else None
+        schedules.check(changes["schedule"])
     return replace(old, **changes)
 
 
@@ -142,7 +146,8 @@ def delete(svc: Services, workflow_id: str, *, caller: str) -> dict[str, Any]:
     """Remove a workflow; its running executions keep their pinned specification."""
     record = _get(svc, workflow_id)
     try:
-        svc.workflows.delete(record)
+        with schedules.synced(svc, record, None):
+            svc.workflows.delete(record)
     except ConcurrentChange as exc:
         raise Aborted(f"workflowId: workflow {workflow_id} changed meanwhile; retry") from exc
     return render.operation(
