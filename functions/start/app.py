@@ -13,7 +13,7 @@ from stepline.api.http import (
     parse_body,
 )
 from stepline.api.models import StartExecutionRequest
-from stepline.service import executions
+from stepline.service import executions, triggers
 from stepline.service.deps import services
 
 app = make_app()
@@ -36,6 +36,11 @@ def start() -> dict[str, str]:
 
 @app.post("/workflows/v1/execution/<workflowId>/start")
 def start_by_link(workflowId: str) -> dict[str, str]:
+    # This route has no API Gateway authorizer (isPublic workflows are started without one);
+    # a request API Gateway did not authenticate carries no requestContext.authorizer.iam.
+    context = app.current_event.raw_event.get("requestContext") or {}
+    signed = bool((context.get("authorizer") or {}).get("iam"))
+    triggers.check_public(services(), workflowId, authenticated=signed)
     input_json = executions.check_input_json(body_text(app), "body")
     key = header(app, "Idempotency-Key")
     return _started(executions.StartCommand(workflowId, input_json, caller(app), key))
