@@ -9,11 +9,12 @@ from typing import Annotated
 
 import typer
 
-from stepline.cli import executions, workflows
+from stepline.cli import events, executions, workflows
 
 app = typer.Typer(no_args_is_help=True, help="Stepline: durable YaWL workflows on AWS.")
 app.add_typer(workflows.app, name="workflow")
 app.add_typer(executions.app, name="execution")
+app.add_typer(events.app, name="events")
 
 
 @app.command()

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from stepline.dev import resources, template
+from stepline.dev import resources, scheduler, template
 from stepline.dev.gateway import DEV_CALLER, Functions, Gateway, GatewayServer
 from stepline.dev.lambdas import LambdaServer, LocalFunctions
 from stepline.dev.pump import QueuePump
@@ -42,6 +42,7 @@ class DevStack:
     _server: GatewayServer | None = None
     _lambda: LambdaServer | None = None
     _pump: QueuePump | None = None
+    _triggers: list[Any] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -70,6 +71,7 @@ class DevStack:
         self._lambda = LambdaServer((self.host, 0), LocalFunctions(functions_dir))
         threading.Thread(target=self._lambda.serve_forever, daemon=True).start()
         os.environ.update(resources.environment(physical))
+        os.environ.update(scheduler.schedule_environment(boto3.client, physical))
         os.environ.update(
             {
                 # FunctionCall reaches the local functions through the Lambda Invoke API.
@@ -99,11 +101,33 @@ class DevStack:
             [w.function for w in workers],
         )
         self._pump.start()
+        self._start_triggers(boto3.client, physical)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self.url
 
+    def _start_triggers(self, client_factory: Any, physical: dict[str, str]) -> None:
+        """Schedules fire, rule-matched events and trigger-queue messages reach the trigger."""
+        trigger = Functions([template.function_route(scheduler.TRIGGER)])
+
+        def invoke(event: dict[str, Any]) -> Any:
+            return trigger.invoke(scheduler.TRIGGER, event)
+
+        self._triggers = [
+            scheduler.DevScheduler(
+                client_factory("scheduler"), scheduler.DEV_GROUP, invoke, self.time_scale
+            ),
+            scheduler.EventRelay(client_factory, physical, invoke),
+            QueuePump(
+                client_factory("sqs"), physical["TriggerQueue"], trigger, [scheduler.TRIGGER]
+            ),
+        ]
+        for part in self._triggers:
+            part.start()
+
     def stop(self) -> None:
         """Stop serving and shut the emulator down."""
+        for part in self._triggers:
+            part.stop()
         if self._server:
             self._server.shutdown()
             self._server.server_close()
