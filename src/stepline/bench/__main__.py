@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from stepline.bench import speed
+from stepline.bench import cost, speed
 
 
 def parser() -> argparse.ArgumentParser:
@@ -14,6 +14,14 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m stepline.bench", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     speed.add_arguments(commands.add_parser("speed", help=speed.HELP, description=speed.__doc__))
+    cost.add_arguments(
+        commands.add_parser(
+            "cost",
+            help=cost.HELP,
+            description=cost.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    )
     return root
 
 
@@ -22,6 +30,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "speed":
         return speed.main(args)
+    if args.command == "cost":
+        return cost.main(args)
     raise AssertionError(f"unhandled command {args.command}")  # argparse rejects the rest
 
 

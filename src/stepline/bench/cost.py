@@ -1,0 +1,967 @@
+"""What a workflow's steps cost in AWS: every request counted, priced per million transitions.
+
+The workflow runs in this process on moto with the real runner: Start through
+:func:`stepline.service.executions.start`, the steps queue drained into the runner by
+:func:`stepline.dev.drive.run_to_end`. Every boto3 client the orchestrator uses carries
+botocore ``before-call``/``after-call`` hooks that record each request by service and
+operation. Nothing is estimated from the code: a request that is not made is not paid for.
+
+Quantities per request, by the billing rules of each service:
+
+* DynamoDB: item sizes by the DynamoDB sizing rules (attribute names + values). Writes are
+  ``ceil(size / 1 KB)`` units (an update or replacing put: the larger of the old and new
+  item; a failed condition: the existing item, at least 1), every action of a transaction
+  twice, plus one write per global secondary index entry put or deleted (an index entry is
+  the table key, the index key and the projected attributes, plus 100 bytes). Reads are
+  ``ceil(size / 4 KB)`` units (a Query sums the items it returns first), halved when
+  eventually consistent. moto's ``ConsumedCapacity`` is not used: it reports 1 unit for a
+  put of any size.
+* SQS: one request per 64 KB chunk of the payload sent or received.
+* Lambda: one runner invocation per non-empty receive of the steps queue (the batch Lambda's
+  poller would hand over) and its measured wall time, rounded up to 1 ms, at the template's
+  MemorySize; the Start API is one API Gateway request and one Lambda invocation.
+* S3 and Secrets Manager per request; CloudWatch Logs per byte the runner prints (EMF).
+
+Requests are grouped by who makes them: ``api`` (the Start call), ``runner``, ``poller`` (the
+steps queue's receives and deletes, which Lambda's event source mapping makes in AWS),
+``integration`` (the workflow's own calls: its Lambda functions, tables, queues — paid by
+whatever they are, not by the orchestrator) and ``harness`` (this benchmark watching the
+execution). Only api, runner and poller are priced; empty receives are the queue's fixed
+idle-polling cost and are listed but not priced per transition.
+
+Per step type: the runner's costs between two log appends (and the poller's for those
+invocations) are shared evenly by the history entries the later append records; what comes
+after an execution's last append (the head's final write, the last delete) goes to the
+entries of that last append.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, redirect_stdout
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+HELP = "AWS requests and US dollars per million transitions of one workflow, on moto"
+PRICES_PATH = Path(__file__).with_name("prices.json")
+HTTP_PLACEHOLDER = "$BENCH_HTTP"
+KB = 1024
+SQS_CHUNK = 64 * KB
+GSI_ENTRY_OVERHEAD = 100
+PRICED_ROLES = ("api", "runner", "poller")
+ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_NAMESPACE": "Stepline",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+}
+S3_PUT_TIER = frozenset(
+    {
+        "PutObject",
+        "CopyObject",
+        "PostObject",
+        "ListObjects",
+        "ListObjectsV2",
+        "CreateMultipartUpload",
+        "UploadPart",
+        "CompleteMultipartUpload",
+    }
+)
+S3_FREE = frozenset({"DeleteObject", "DeleteObjects"})
+
+# --- DynamoDB sizing -------------------------------------------------------------------------
+
+
+def _number_size(text: str) -> int:
+    """1 byte per two significant digits (leading and trailing zeros trimmed), plus 1."""
+    mantissa = text.lower().lstrip("+-").split("e", 1)[0].replace(".", "")
+    digits = mantissa.strip("0")
+    return math.ceil(len(digits) / 2) + 1
+
+
+def _binary_size(value: Any) -> int:
+    return len(value) if isinstance(value, bytes | bytearray) else len(str(value).encode())
+
+
+def value_size(value: Mapping[str, Any]) -> int:
+    """Bytes of one AttributeValue (without its name)."""
+    kind, inner = next(iter(value.items()))
+    if kind == "S":
+        return len(str(inner).encode())
+    if kind == "N":
+        return _number_size(str(inner))
+    if kind == "B":
+        return _binary_size(inner)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "SS":
+        return sum(len(str(s).encode()) for s in inner)
+    if kind == "NS":
+        return sum(_number_size(str(n)) for n in inner)
+    if kind == "BS":
+        return sum(_binary_size(b) for b in inner)
+    if kind == "L":
+        return 3 + sum(1 + value_size(v) for v in inner)
+    if kind == "M":
+        return 3 + sum(1 + len(k.encode()) + value_size(v) for k, v in inner.items())
+    raise ValueError(f"unknown AttributeValue type {kind}")
+
+
+def item_size(item: Mapping[str, Mapping[str, Any]] | None) -> int:
+    """Bytes of an item: the UTF-8 length of every attribute name plus its value."""
+    return sum(len(name.encode()) + value_size(v) for name, v in (item or {}).items())
+
+
+def write_units(size: int) -> int:
+    """Write request units of one item write (1 KB each, at least 1)."""
+    return max(1, math.ceil(size / KB))
+
+
+def read_units(size: int, *, consistent: bool) -> float:
+    """Read request units of a read of ``size`` bytes (4 KB each, at least 1; half if eventual)."""
+    units = max(1, math.ceil(size / (4 * KB)))
+    return float(units) if consistent else units / 2
+
+
+@dataclass(frozen=True)
+class Index:
+    """A global secondary index: its key attributes and what it projects."""
+
+    name: str
+    keys: tuple[str, ...]
+    projection: str
+    included: frozenset[str]
+
+
+@dataclass(frozen=True)
+class TableShape:
+    """A table's primary key and its global secondary indexes."""
+
+    keys: tuple[str, ...]
+    indexes: tuple[Index, ...]
+
+    def key_of(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        """The primary key of an item."""
+        return {k: item[k] for k in self.keys}
+
+    def entry(self, index: Index, item: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        """The index entry an item has (None: the item is not in the index)."""
+        if item is None or any(k not in item for k in index.keys):
+            return None
+        if index.projection == "ALL":
+            return dict(item)
+        wanted = set(self.keys) | set(index.keys) | set(index.included)
+        return {k: v for k, v in item.items() if k in wanted}
+
+    def index_writes(
+        self, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+    ) -> dict[str, int]:
+        """Write units per index for an item going from ``old`` to ``new``."""
+        writes: dict[str, int] = {}
+        for index in self.indexes:
+            before, after = self.entry(index, old), self.entry(index, new)
+            if before == after:
+                continue
+            units = 0
+            same_key = (
+                before is not None
+                and after is not None
+                and all(before[k] == after[k] for k in index.keys)
+            )
+            if same_key:
+                units = write_units(max(item_size(before), item_size(after)) + GSI_ENTRY_OVERHEAD)
+            else:
+                for entry in (before, after):
+                    if entry is not None:
+                        units += write_units(item_size(entry) + GSI_ENTRY_OVERHEAD)
+            writes[index.name] = units
+        return writes
+
+
+def table_shape(description: Mapping[str, Any]) -> TableShape:
+    """The shape of a table from its DescribeTable ``Table``."""
+    indexes = []
+    for gsi in description.get("GlobalSecondaryIndexes", []):
+        projection = gsi.get("Projection", {})
+        indexes.append(
+            Index(
+                name=gsi["IndexName"],
+                keys=tuple(k["AttributeName"] for k in gsi["KeySchema"]),
+                projection=projection.get("ProjectionType", "ALL"),
+                included=frozenset(projection.get("NonKeyAttributes", [])),
+            )
+        )
+    keys = tuple(k["AttributeName"] for k in description["KeySchema"])
+    return TableShape(keys, tuple(indexes))
+
+
+# --- the record of requests ------------------------------------------------------------------
+
+
+@dataclass
+class Request:
+    """One AWS request and the billable quantities it caused."""
+
+    role: str
+    service: str
+    operation: str
+    ok: bool = True
+    idle: bool = False
+    write_units: float = 0.0
+    read_units: float = 0.0
+    index_write_units: dict[str, int] = field(default_factory=dict)
+    sqs_requests: int = 0
+    detail: str = ""
+
+    @property
+    def priced(self) -> bool:
+        """Whether the orchestrator pays for it per transition."""
+        return self.role in PRICED_ROLES and not self.idle
+
+    def quantities(self) -> dict[str, float]:
+        """Billable quantities, keyed like the price file."""
+        q: dict[str, float] = defaultdict(float)
+        if self.service == "dynamodb":
+            q["dynamodb_write_request_unit"] += self.write_units + sum(
+                self.index_write_units.values()
+            )
+            q["dynamodb_read_request_unit"] += self.read_units
+        elif self.service == "sqs":
+            q["sqs_request"] += self.sqs_requests
+        elif self.service == "s3" and self.operation not in S3_FREE:
+            tier = "s3_put_request" if self.operation in S3_PUT_TIER else "s3_get_request"
+            q[tier] += 1
+        elif self.service == "secretsmanager":
+            q["secrets_manager_api_call"] += 1
+        return dict(q)
+
+
+def _add(into: dict[str, float], quantities: Mapping[str, float], share: float = 1.0) -> None:
+    for key, value in quantities.items():
+        into[key] = into.get(key, 0.0) + value * share
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The orchestrator's own resources (anything else is the workflow's integration)."""
+
+    table: str
+    queue_url: str
+    bucket: str
+    runner_memory_mb: int = 512
+    api_memory_mb: int = 512
+
+
+class Meter:
+    """Hooked boto3 clients, the requests they made, and what they cost by step type."""
+
+    def __init__(
+        self,
+        stack: Stack,
+        raw_client: Callable[[str], Any],
+        endpoints: Mapping[str, str] | None = None,
+    ) -> None:
+        self.stack = stack
+        self.raw_client = raw_client
+        self.endpoints = dict(endpoints or {})
+        self.requests: list[Request] = []
+        self.transitions: Counter[str] = Counter()
+        self.by_type: dict[str, dict[str, float]] = defaultdict(dict)
+        self.api: dict[str, float] = {}
+        self.runner_invocations = 0
+        self.runner_billed_ms = 0
+        self.api_invocations = 0
+        self.api_billed_ms = 0
+        self.log_bytes = 0
+        self.role = "harness"
+        self._clients: dict[str, Any] = {}
+        self._shapes: dict[str, TableShape] = {}
+        self._lock = threading.Lock()
+        self._pending: dict[str, float] = {}
+        self._last_types: list[str] = []
+        self._invocation_ms: float | None = None
+        self._hook_seconds = 0.0
+
+    # clients and hooks ------------------------------------------------------------------
+
+    def client(self, service: str) -> Any:
+        """A boto3 client whose every request is recorded (one per service)."""
+        if service not in self._clients:
+            import boto3
+
+            client = boto3.client(service, endpoint_url=self.endpoints.get(service))  # type: ignore[call-overload]
+            events = client.meta.events
+            events.register("before-parameter-build", self._remember_params)
+            events.register("before-call", self._before_call)
+            events.register("after-call", self._after_call)
+            self._clients[service] = client
+        return self._clients[service]
+
+    @staticmethod
+    def _remember_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["bench_params"] = params
+
+    def _before_call(self, model: Any, context: dict[str, Any], **_: Any) -> None:
+        began = time.perf_counter()
+        context["bench_role"] = self.role
+        if model.service_model.service_name == "dynamodb":
+            context["bench_old"] = self._old_images(model.name, context.get("bench_params", {}))
+        self._hooked(began)
+
+    def _after_call(
+        self,
+        http_response: Any,
+        parsed: dict[str, Any],
+        model: Any,
+        context: dict[str, Any],
+        **_: Any,
+    ) -> None:
+        began = time.perf_counter()
+        params = context.get("bench_params", {})
+        service, operation = model.service_model.service_name, model.name
+        request = Request(
+            role=self._role_of(context.get("bench_role", self.role), service, params),
+            service=service,
+            operation=operation,
+            ok=http_response.status_code < 300,
+        )
+        if service == "dynamodb":
+            self._dynamodb(request, params, parsed, context.get("bench_old", {}))
+        elif service == "sqs":
+            self._sqs(request, params, parsed)
+        with self._lock:
+            self.requests.append(request)
+            if request.priced:
+                _add(self._pending if request.role != "api" else self.api, request.quantities())
+        if request.role == "poller" and operation == "ReceiveMessage" and not request.idle:
+            self._new_invocation()
+        if request.role == "runner" and request.detail.startswith("log-append") and request.ok:
+            self._log_appended(params)
+        self._hooked(began)
+
+    def _hooked(self, began: float) -> None:
+        with self._lock:
+            self._hook_seconds += time.perf_counter() - began
+
+    def _role_of(self, role: str, service: str, params: Mapping[str, Any]) -> str:
+        ours = (
+            params.get("TableName", self.stack.table) == self.stack.table
+            and params.get("QueueUrl", self.stack.queue_url) == self.stack.queue_url
+            and params.get("Bucket", self.stack.bucket) == self.stack.bucket
+        )
+        if role in ("runner", "api"):
+            return role if ours and service != "lambda" else "integration"
+        if service == "sqs" and params.get("QueueUrl") == self.stack.queue_url:
+            return "poller"
+        return "harness"
+
+    # DynamoDB ---------------------------------------------------------------------------
+
+    def shape(self, table: str) -> TableShape:
+        """The key schema and indexes of a table (described once)."""
+        if table not in self._shapes:
+            described = self.raw_client("dynamodb").describe_table(TableName=table)["Table"]
+            self._shapes[table] = table_shape(described)
+        return self._shapes[table]
+
+    def _read(self, table: str, key: Mapping[str, Any]) -> dict[str, Any] | None:
+        reply = self.raw_client("dynamodb").get_item(
+            TableName=table, Key=dict(key), ConsistentRead=True
+        )
+        item: dict[str, Any] | None = reply.get("Item")
+        return item
+
+    def _actions(self, operation: str, params: Mapping[str, Any]) -> list[tuple[str, Any]]:
+        if operation == "TransactWriteItems":
+            return [next(iter(op.items())) for op in params.get("TransactItems", [])]
+        if operation in ("PutItem", "UpdateItem", "DeleteItem"):
+            return [(operation.removesuffix("Item"), params)]
+        return []
+
+    def _key(self, kind: str, action: Mapping[str, Any]) -> dict[str, Any]:
+        if kind == "Put":
+            return self.shape(action["TableName"]).key_of(action["Item"])
+        return dict(action["Key"])
+
+    def _old_images(self, operation: str, params: Mapping[str, Any]) -> dict[int, Any]:
+        return {
+            i: self._read(action["TableName"], self._key(kind, action))
+            for i, (kind, action) in enumerate(self._actions(operation, params))
+        }
+
+    def _dynamodb(
+        self,
+        request: Request,
+        params: Mapping[str, Any],
+        parsed: Mapping[str, Any],
+        old: Mapping[int, Any],
+    ) -> None:
+        operation = request.operation
+        consistent = bool(params.get("ConsistentRead"))
+        if operation == "GetItem":
+            request.read_units = read_units(item_size(parsed.get("Item")), consistent=consistent)
+        elif operation == "Query":
+            size = sum(item_size(i) for i in parsed.get("Items", []))
+            request.read_units = read_units(size, consistent=consistent)
+        actions = self._actions(operation, params)
+        factor = 2 if operation == "TransactWriteItems" else 1
+        for i, (kind, action) in enumerate(actions):
+            self._write(request, kind, action, old.get(i), factor)
+        if operation == "PutItem" and str(
+            params.get("Item", {}).get("SK", {}).get("S", "")
+        ).startswith("H#"):
+            request.detail = "log-append"
+
+    def _write(
+        self, request: Request, kind: str, action: Mapping[str, Any], old: Any, factor: int
+    ) -> None:
+        new: Any = None
+        if not request.ok or kind == "ConditionCheck":
+            units = write_units(item_size(old))
+        else:
+            if kind == "Put":
+                new = action["Item"]
+            elif kind == "Update":
+                new = self._read(action["TableName"], action["Key"])
+            units = write_units(max(item_size(old), item_size(new)))
+            for name, n in self.shape(action["TableName"]).index_writes(old, new).items():
+                request.index_write_units[name] = request.index_write_units.get(name, 0) + n
+        request.write_units += units * factor
+
+    # SQS --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _sqs(request: Request, params: Mapping[str, Any], parsed: Mapping[str, Any]) -> None:
+        def chunks(size: int) -> int:
+            return max(1, math.ceil(size / SQS_CHUNK))
+
+        if request.operation == "SendMessage":
+            request.sqs_requests = chunks(_message_size(params))
+        elif request.operation == "SendMessageBatch":
+            request.sqs_requests = chunks(sum(_message_size(e) for e in params["Entries"]))
+        elif request.operation == "ReceiveMessage":
+            messages = parsed.get("Messages", [])
+            request.idle = not messages
+            request.sqs_requests = chunks(sum(_message_size(m) for m in messages))
+            request.detail = f"{len(messages)} messages"
+        else:
+            request.sqs_requests = 1
+
+    # runner invocations and step types --------------------------------------------------
+
+    def _new_invocation(self) -> None:
+        self._close_invocation()
+        with self._lock:
+            self.runner_invocations += 1
+            self._invocation_ms = 0.0
+            _add(self._pending, {"lambda_request": 1})
+
+    def _close_invocation(self) -> None:
+        with self._lock:
+            if self._invocation_ms is None:
+                return
+            billed = max(1, math.ceil(self._invocation_ms))
+            self.runner_billed_ms += billed
+            _add(self._pending, {"lambda_ms_runner": billed - self._invocation_ms})
+            self._invocation_ms = None
+
+    def _log_appended(self, params: Mapping[str, Any]) -> None:
+        entries = json.loads(params["Item"].get("entries", {}).get("S", "[]"))
+        types = [str(e.get("type", "?")) for e in entries]
+        self._charge_elapsed()
+        if types:
+            self._distribute(types)
+
+    def _distribute(self, types: list[str]) -> None:
+        with self._lock:
+            self.transitions.update(types)
+            share = 1.0 / len(types)
+            for step_type in types:
+                _add(self.by_type[step_type], self._pending, share)
+            self._pending = {}
+            self._last_types = types
+
+    _mark: tuple[float, float] = (0.0, 0.0)
+
+    def _charge_elapsed(self) -> None:
+        """Add the runner's wall time since the last mark (hooks excluded) to what is pending."""
+        now = time.perf_counter()
+        with self._lock:
+            then, hooks_then = self._mark
+            ms = max(0.0, (now - then) - (self._hook_seconds - hooks_then)) * 1000
+            self._mark = (now, self._hook_seconds)
+            if self._invocation_ms is not None:
+                self._invocation_ms += ms
+            _add(self._pending, {"lambda_ms_runner": ms})
+
+    @contextmanager
+    def acting_as(self, role: str) -> Iterator[None]:
+        """Requests made inside are ``role``'s."""
+        previous, self.role = self.role, role
+        try:
+            yield
+        finally:
+            self.role = previous
+
+    def timed_runner(self, handle: Callable[..., None]) -> Callable[..., None]:
+        """``runner.handle`` as a runner invocation's work: its wall time and log bytes count."""
+
+        def handle_measured(*args: Any, **kwargs: Any) -> None:
+            sink = _CountingSink()
+            with self._lock:
+                self._mark = (time.perf_counter(), self._hook_seconds)
+            try:
+                with self.acting_as("runner"), redirect_stdout(sink):
+                    handle(*args, **kwargs)
+            finally:
+                self._charge_elapsed()
+                self.log_bytes += sink.bytes
+                _add(self._pending, {"cloudwatch_logs_ingested_gb": sink.bytes / 1e9})
+
+        return handle_measured
+
+    def start(self, svc: Any, command: Any) -> str:
+        """Start an execution as the Start API would: one API request, one Lambda invocation."""
+        from stepline.service import executions
+
+        hooks_before = self._hook_seconds
+        began = time.perf_counter()
+        with self.acting_as("api"):
+            execution_id: str = executions.start(svc, command)
+        ms = (time.perf_counter() - began - (self._hook_seconds - hooks_before)) * 1000
+        billed = max(1, math.ceil(ms))
+        self.api_invocations += 1
+        self.api_billed_ms += billed
+        _add(
+            self.api, {"api_gateway_http_request": 1, "lambda_request": 1, "lambda_ms_api": billed}
+        )
+        return execution_id
+
+    def run_to_end(self, svc: Any, execution_id: str, deadline: float = 120.0) -> dict[str, Any]:
+        """Drive one execution to its end with the real runner; settle its costs."""
+        from unittest import mock
+
+        from stepline.dev import drive
+        from stepline.service import runner
+
+        with mock.patch.object(runner, "handle", self.timed_runner(runner.handle)):
+            execution = drive.run_to_end(svc, execution_id, deadline=deadline)
+        self.settle()
+        return execution
+
+    def settle(self) -> None:
+        """Close the open invocation; what is still pending goes to the last entries."""
+        self._close_invocation()
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            types = self._last_types or ["(no history)"]
+            for step_type in types:
+                _add(self.by_type[step_type], pending, 1.0 / len(types))
+            self._last_types = []
+
+
+class _CountingSink:
+    """A text stream that only counts the UTF-8 bytes written to it."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+
+    def write(self, text: str) -> int:
+        self.bytes += len(text.encode())
+        return len(text)
+
+    def flush(self) -> None:
+        return None
+
+
+def _message_size(message: Mapping[str, Any]) -> int:
+    size = len(str(message.get("MessageBody", message.get("Body", ""))).encode())
+    for name, attribute in (message.get("MessageAttributes") or {}).items():
+        size += len(name.encode()) + len(str(attribute.get("DataType", "")).encode())
+        value = attribute.get("StringValue", attribute.get("BinaryValue", b""))
+        size += len(value) if isinstance(value, bytes) else len(str(value).encode())
+    return size
+
+
+# --- prices and the report -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prices:
+    """List prices in US dollars per unit, and the date they were taken."""
+
+    as_of: str
+    usd: dict[str, float]
+
+    @classmethod
+    def load(cls, path: Path = PRICES_PATH) -> Prices:
+        """Read the price file."""
+        data = json.loads(path.read_text())
+        return cls(as_of=str(data["as_of"]), usd={k: float(v) for k, v in data["usd"].items()})
+
+    def cost(self, quantities: Mapping[str, float], stack: Stack) -> dict[str, float]:
+        """US dollars per service for these quantities."""
+        usd = self.usd
+        gb_ms = usd["lambda_gb_second_arm64"] / 1000
+        return {
+            "dynamodb": quantities.get("dynamodb_write_request_unit", 0)
+            * usd["dynamodb_write_request_unit"]
+            + quantities.get("dynamodb_read_request_unit", 0) * usd["dynamodb_read_request_unit"],
+            "sqs": quantities.get("sqs_request", 0) * usd["sqs_request"],
+            "lambda": quantities.get("lambda_request", 0) * usd["lambda_request"]
+            + quantities.get("lambda_ms_runner", 0) * gb_ms * stack.runner_memory_mb / 1024
+            + quantities.get("lambda_ms_api", 0) * gb_ms * stack.api_memory_mb / 1024,
+            "s3": quantities.get("s3_put_request", 0) * usd["s3_put_request"]
+            + quantities.get("s3_get_request", 0) * usd["s3_get_request"],
+            "api_gateway": quantities.get("api_gateway_http_request", 0)
+            * usd["api_gateway_http_request"],
+            "secrets_manager": quantities.get("secrets_manager_api_call", 0)
+            * usd["secrets_manager_api_call"],
+            "cloudwatch_logs": quantities.get("cloudwatch_logs_ingested_gb", 0)
+            * usd["cloudwatch_logs_ingested_gb"],
+        }
+
+
+def _per_million(usd: float, transitions: int) -> float:
+    return usd / transitions * 1e6 if transitions else 0.0
+
+
+def _count(requests: list[Request]) -> dict[str, dict[str, int]]:
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in requests:
+        counts[r.service][r.operation] += 1
+    return {s: dict(sorted(c.items())) for s, c in sorted(counts.items())}
+
+
+def report(meter: Meter, prices: Prices, executions: int, workflow: str) -> dict[str, Any]:
+    """Every figure of the run as one JSON-able object."""
+    transitions = sum(meter.transitions.values())
+    steps = {}
+    for step_type, quantities in sorted(meter.by_type.items()):
+        usd = sum(prices.cost(quantities, meter.stack).values())
+        n = meter.transitions.get(step_type, 0)
+        steps[step_type] = {
+            "transitions": n,
+            "usd": usd,
+            "usd_per_million_of_type": _per_million(usd, n),
+            "usd_per_million_transitions": _per_million(usd, transitions),
+            "quantities": {k: round(v, 6) for k, v in sorted(quantities.items())},
+        }
+    api_usd = sum(prices.cost(meter.api, meter.stack).values())
+    priced = [r for r in meter.requests if r.priced]
+    totals: dict[str, float] = {}
+    for quantities in [meter.api, *meter.by_type.values()]:
+        _add(totals, quantities)
+    by_service = prices.cost(totals, meter.stack)
+    total_usd = sum(by_service.values())
+    return {
+        "workflow": workflow,
+        "executions": executions,
+        "transitions": transitions,
+        "transitions_per_execution": transitions / executions if executions else 0,
+        "usd_per_million_transitions": _per_million(total_usd, transitions),
+        "usd_per_execution": total_usd / executions if executions else 0.0,
+        "step_functions_standard_usd_per_million_transitions": prices.usd[
+            "step_functions_standard_transition"
+        ]
+        * 1e6,
+        "usd_per_million_transitions_by_service": {
+            k: _per_million(v, transitions) for k, v in by_service.items()
+        },
+        "start_api_usd_per_million_transitions": _per_million(api_usd, transitions),
+        "by_step_type": steps,
+        "requests": _count(priced),
+        "requests_by_role": {
+            role: _count([r for r in meter.requests if r.role == role])
+            for role in ("api", "runner", "poller", "integration", "harness")
+        },
+        "idle_receives": sum(1 for r in meter.requests if r.idle),
+        "dynamodb": _dynamodb_totals(priced),
+        "sqs_billed_requests": sum(r.sqs_requests for r in priced if r.service == "sqs"),
+        "lambda": {
+            "runner_invocations": meter.runner_invocations,
+            "runner_billed_ms": meter.runner_billed_ms,
+            "runner_memory_mb": meter.stack.runner_memory_mb,
+            "api_invocations": meter.api_invocations,
+            "api_billed_ms": meter.api_billed_ms,
+        },
+        "log_bytes": meter.log_bytes,
+        "prices_as_of": prices.as_of,
+    }
+
+
+def _dynamodb_totals(requests: list[Request]) -> dict[str, Any]:
+    ddb = [r for r in requests if r.service == "dynamodb"]
+    by_index: Counter[str] = Counter()
+    for r in ddb:
+        by_index.update(r.index_write_units)
+    return {
+        "write_units": sum(r.write_units for r in ddb),
+        "index_write_units": dict(sorted(by_index.items())),
+        "read_units": sum(r.read_units for r in ddb),
+    }
+
+
+def table(figures: Mapping[str, Any]) -> str:
+    """The figures as text: per step type, the Start line, totals and the reference line."""
+    n = figures["transitions"]
+    rows = [
+        f"{figures['workflow']}: {figures['executions']} execution(s), {n} transitions "
+        f"(history entries), prices of {figures['prices_as_of']}",
+        "",
+        f"{'step type':<16}{'transitions':>12}{'DDB WRU':>10}{'DDB RRU':>10}{'SQS req':>9}"
+        f"{'invocations':>12}{'Lambda ms':>11}{'$/M trans.':>12}{'$/M of type':>12}",
+    ]
+    for step_type, row in figures["by_step_type"].items():
+        q = row["quantities"]
+        rows.append(
+            f"{step_type:<16}{row['transitions']:>12}"
+            f"{q.get('dynamodb_write_request_unit', 0):>10.2f}"
+            f"{q.get('dynamodb_read_request_unit', 0):>10.2f}{q.get('sqs_request', 0):>9.2f}"
+            f"{q.get('lambda_request', 0):>12.2f}{q.get('lambda_ms_runner', 0):>11.1f}"
+            f"{row['usd_per_million_transitions']:>12.4f}{row['usd_per_million_of_type']:>12.4f}"
+        )
+    rows.append(
+        f"{'Start API':<16}{'':>12}{'':>10}{'':>10}{'':>9}"
+        f"{figures['lambda']['api_invocations']:>12}"
+        f"{figures['lambda']['api_billed_ms']:>11}"
+        f"{figures['start_api_usd_per_million_transitions']:>12.4f}"
+    )
+    rows += [
+        "",
+        "by service ($ per million transitions): "
+        + ", ".join(
+            f"{k} {v:.4f}"
+            for k, v in figures["usd_per_million_transitions_by_service"].items()
+            if v
+        ),
+        "requests: "
+        + "; ".join(
+            f"{svc} " + ", ".join(f"{op} {c}" for op, c in ops.items())
+            for svc, ops in figures["requests"].items()
+        ),
+        f"Stepline:                    ${figures['usd_per_million_transitions']:.4f} "
+        "per million transitions",
+        f"Step Functions Standard:     "
+        f"${figures['step_functions_standard_usd_per_million_transitions']:.2f} "
+        "per million transitions",
+    ]
+    return "\n".join(rows)
+
+
+# --- running a workflow ----------------------------------------------------------------------
+
+
+class _FlakyJson(BaseHTTPRequestHandler):
+    """GET anything: a JSON echo of the path and query. ``?fail=N`` makes the first N of every
+    N+1 requests for the same URL answer 503 (so a retry policy fires N times per run)."""
+
+    server: LocalHttp
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        fail = int(query.get("fail", "0") or 0)
+        with self.server.lock:
+            self.server.seen[self.path] += 1
+            seen = self.server.seen[self.path]
+        failing = fail > 0 and (seen - 1) % (fail + 1) < fail
+        status = 503 if failing else 200
+        body = json.dumps({"path": url.path, "query": query, "status": status}).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+class LocalHttp(ThreadingHTTPServer):
+    """The bench's HTTP service on 127.0.0.1 (see :class:`_FlakyJson`)."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _FlakyJson)
+        self.lock = threading.Lock()
+        self.seen: Counter[str] = Counter()
+
+    @property
+    def url(self) -> str:
+        """The base URL."""
+        return f"http://127.0.0.1:{self.server_port}"
+
+
+@contextmanager
+def _served(server: ThreadingHTTPServer) -> Iterator[None]:
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def emulated_aws() -> Iterator[None]:
+    """moto for every service; the environment restored after."""
+    from moto import mock_aws
+
+    saved = dict(os.environ)
+    for key in [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL")]:
+        del os.environ[key]
+    os.environ.update(ENVIRONMENT)
+    try:
+        with mock_aws():
+            yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def memory_of(function: str) -> int:
+    """MemorySize of a function in template.yaml (the Globals value when it sets none)."""
+    from stepline.dev import template
+
+    loaded = template.load()
+    default = loaded.get("Globals", {}).get("Function", {}).get("MemorySize", 128)
+    props = loaded["Resources"][function].get("Properties", {})
+    return int(props.get("MemorySize", default))
+
+
+def measure(
+    spec: str,
+    execution_input: str,
+    *,
+    executions: int = 1,
+    functions: Path | None = None,
+    workflow_name: str = "workflow",
+    deadline: float = 120.0,
+) -> dict[str, Any]:
+    """Run ``executions`` executions of ``spec`` one after another and report their cost."""
+    import boto3
+
+    from stepline.dev import resources
+    from stepline.dev.lambdas import LambdaServer, LocalFunctions
+    from stepline.service.executions import StartCommand
+
+    lambdas = LambdaServer(("127.0.0.1", 0), LocalFunctions(functions or Path("functions")))
+    http = LocalHttp()
+    with emulated_aws(), _served(lambdas), _served(http):
+        physical = resources.provision(boto3.client, stack_name="stepline-cost")
+        stack = Stack(
+            table=physical["Table"],
+            queue_url=physical["StepsQueue"],
+            bucket=physical["PayloadBucket"],
+            runner_memory_mb=memory_of("RunnerFunction"),
+            api_memory_mb=memory_of("StartFunction"),
+        )
+        endpoints = {"lambda": f"http://127.0.0.1:{lambdas.server_port}"}
+        meter = Meter(stack, _raw_client, endpoints)
+        svc = services_for(meter, physical)
+        workflow_id = create_workflow(svc, spec, workflow_name)
+        text = execution_input.replace(HTTP_PLACEHOLDER, http.url)
+        for _ in range(executions):
+            execution_id = meter.start(svc, StartCommand(workflow_id, text, caller="bench"))
+            execution = meter.run_to_end(svc, execution_id, deadline=deadline)
+            if execution["status"] not in ("FINISHED", "FAILED"):
+                raise RuntimeError(f"execution ended {execution['status']}: {execution}")
+        return report(meter, Prices.load(), executions, workflow_name)
+
+
+@cache
+def _raw_client(service: str) -> Any:
+    """A client without hooks: the meter's own reads of item sizes are not counted."""
+    import boto3
+
+    return boto3.client(service)  # type: ignore[call-overload]
+
+
+def services_for(meter: Meter, physical: Mapping[str, str]) -> Any:
+    """The core services on the meter's clients; private hosts allowed (the local services)."""
+    from dataclasses import replace
+
+    from stepline.dev import resources
+    from stepline.service.deps import Services, Settings
+
+    settings = Settings.from_env(resources.environment(dict(physical)))
+    settings = replace(settings, allowed_private_hosts=frozenset({"*"}))
+    return Services(settings, meter.client)
+
+
+def create_workflow(svc: Any, spec: str, name: str) -> str:
+    """Create the workflow (the harness's requests, not priced)."""
+    from stepline.api.models import CreateWorkflowRequest
+    from stepline.service import workflows
+
+    request = CreateWorkflowRequest.model_validate(
+        {"folderId": "bench", "name": name, "specification": {"specYaml": spec}}
+    )
+    created = workflows.create(svc, request, caller="bench", base_url="http://bench")
+    return str(created["metadata"]["workflowId"])
+
+
+# --- command line ----------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``cost``."""
+    parser.add_argument("workflow", type=Path, help="the YaWL file")
+    parser.add_argument(
+        "--input",
+        default="{}",
+        help=f"execution input JSON; {HTTP_PLACEHOLDER} becomes the bench's local HTTP service",
+    )
+    parser.add_argument("--executions", type=int, default=1, help="executions, one after another")
+    parser.add_argument(
+        "--functions",
+        type=Path,
+        default=None,
+        help="folder of local Lambda functions (default: functions/ beside the workflow)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Measure and print; exit status 0."""
+    if args.executions < 1:
+        raise SystemExit("--executions must be at least 1")
+    try:
+        json.loads(args.input.replace(HTTP_PLACEHOLDER, "http://127.0.0.1"))
+    except ValueError as exc:
+        raise SystemExit(f"--input is not JSON: {exc}") from exc
+    path: Path = args.workflow
+    functions = args.functions or path.resolve().parent / "functions"
+    figures = measure(
+        path.read_text(),
+        args.input,
+        executions=args.executions,
+        functions=functions,
+        workflow_name=path.stem.replace("_", "-"),
+    )
+    print(json.dumps(figures, default=_json_default) if args.json else table(figures))
+    return 0
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(type(value).__name__)
