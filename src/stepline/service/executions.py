@@ -15,7 +15,7 @@ from stepline.service import filters, ids
 from stepline.service.deps import Services
 from stepline.service.paging import page_size, resume_key
 from stepline.store import keys
-from stepline.store.executions import IdempotencyKeyUsed, NotActive, TimeRange, WorkflowChanged
+from stepline.store.executions import IdempotencyKeyUsed, NotActive, TimeRange
 from stepline.store.payloads import INLINE_LIMIT
 from stepline.store.queue import StepMessage
 from stepline.store.records import ExecutionRecord, IdempotencyRecord
@@ -24,7 +24,6 @@ from stepline.store.tokens import scope_digest
 MAX_INPUT_BYTES = 2 * 1024 * 1024
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 MAX_IDEMPOTENCY_KEY = 256
-_START_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -68,14 +67,9 @@ def start(svc: Services, command: StartCommand) -> str:
     ids.check_workflow_id(command.workflow_id)
     if command.idempotency_key is not None:
         _check_idempotency_key(command.idempotency_key)
-    for _ in range(_START_ATTEMPTS):
-        try:
-            return _start_once(svc, command)
-        except WorkflowChanged:
-            continue  # the workflow was edited between our read and write: read it again
-    raise FailedPrecondition(
-        f"workflowId: workflow {command.workflow_id} keeps changing; retry the call"
-    )
+    # The execution pins the spec version read here: an edit or a delete that lands a moment
+    # later does not touch it (versions are immutable and outlive their workflow).
+    return _start_once(svc, command)
 
 
 def _check_idempotency_key(key: str) -> None:
@@ -114,12 +108,7 @@ def _start_once(svc: Services, command: StartCommand) -> str:
     )
     idempotency = _idempotency_record(command, execution_id, int(now.timestamp()))
     try:
-        svc.executions.create(
-            record,
-            workflow_check=svc.workflows.check_active(workflow),
-            idempotency=idempotency,
-            now_epoch=int(now.timestamp()),
-        )
+        svc.executions.create(record, idempotency=idempotency, now_epoch=int(now.timestamp()))
     except IdempotencyKeyUsed as used:
         return _replay(svc, used.record, idempotency)
     svc.queue.send(StepMessage(execution_id, 0))

@@ -13,10 +13,6 @@ from stepline.store.records import ACTIVE_STATUSES, ExecutionRecord, Idempotency
 from stepline.store.table import ITEM_ABSENT, Condition, Item, Page, Table, put_op
 
 
-class WorkflowChanged(StoreError):
-    """The workflow was deleted, deactivated or edited while the execution was being created."""
-
-
 class IdempotencyKeyUsed(StoreError):
     """The Idempotency-Key already names an execution; ``record`` says which."""
 
@@ -48,33 +44,26 @@ class ExecutionStore:
         self.table = table
 
     def create(
-        self,
-        record: ExecutionRecord,
-        *,
-        workflow_check: dict[str, Any],
-        idempotency: IdempotencyRecord | None,
-        now_epoch: int,
+        self, record: ExecutionRecord, *, idempotency: IdempotencyRecord | None, now_epoch: int
     ) -> None:
-        """Store a new execution, atomically with the workflow check and the idempotency record."""
-        ops = [workflow_check, put_op(record.to_item(), ITEM_ABSENT)]
-        if idempotency is not None:
-            unused = Condition(
-                "attribute_not_exists(PK) OR #ttl < :now",
-                names={"#ttl": keys.TTL_ATTRIBUTE},
-                values={":now": now_epoch},
-            )
-            ops.append(put_op(idempotency.to_item(), unused))
+        """Store a new execution; with an idempotency record, both or neither (a transaction)."""
+        if idempotency is None:
+            self.table.put(record.to_item(), ITEM_ABSENT)
+            return
+        unused = Condition(
+            "attribute_not_exists(PK) OR #ttl < :now",
+            names={"#ttl": keys.TTL_ATTRIBUTE},
+            values={":now": now_epoch},
+        )
+        ops = [put_op(record.to_item(), ITEM_ABSENT), put_op(idempotency.to_item(), unused)]
         try:
             self.table.transact(ops)
         except TransactionConflict as exc:
-            if idempotency is not None and exc.failed_at(2):
-                existing = self.table.get(keys.idempotency(idempotency.digest))
-                if existing:
-                    raise IdempotencyKeyUsed(
-                        IdempotencyRecord.from_item(existing, idempotency.digest)
-                    ) from exc
-            if exc.failed_at(0):
-                raise WorkflowChanged(record.workflow_id) from exc
+            existing = self.table.get(keys.idempotency(idempotency.digest))
+            if exc.failed_at(1) and existing:
+                raise IdempotencyKeyUsed(
+                    IdempotencyRecord.from_item(existing, idempotency.digest)
+                ) from exc
             raise
 
     def get(self, execution_id: str) -> ExecutionRecord | None:

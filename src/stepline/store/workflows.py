@@ -12,7 +12,6 @@ from stepline.store.table import (
     Condition,
     Page,
     Table,
-    check_op,
     delete_op,
     put_op,
 )
@@ -87,17 +86,6 @@ class WorkflowStore:
             self.table.transact(ops)
         except TransactionConflict as exc:
             raise ConcurrentChange(record.id) from exc
-
-    def check_active(self, record: WorkflowRecord) -> dict[str, Any]:
-        """A transaction check that the workflow is still ACTIVE at the same spec version."""
-        return check_op(
-            keys.workflow(record.id),
-            Condition(
-                "#status = :active AND specVersion = :v",
-                names={"#status": "status"},
-                values={":active": "ACTIVE", ":v": record.spec_version},
-            ),
-        )
 
     def list_page(
         self, folder_id: str, *, name: str | None, limit: int, start_key: dict[str, Any] | None
