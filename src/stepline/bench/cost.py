@@ -43,6 +43,7 @@ import math
 import os
 import threading
 import time
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, redirect_stdout
@@ -481,8 +482,7 @@ class Meter:
             self._invocation_ms = None
 
     def _log_appended(self, params: Mapping[str, Any]) -> None:
-        entries = json.loads(params["Item"].get("entries", {}).get("S", "[]"))
-        types = [str(e.get("type", "?")) for e in entries]
+        types = [str(e.get("type", "?")) for e in log_entries(params["Item"])]
         self._charge_elapsed()
         if types:
             self._distribute(types)
@@ -573,6 +573,17 @@ class Meter:
             for step_type in types:
                 _add(self.by_type[step_type], pending, 1.0 / len(types))
             self._last_types = []
+
+
+def log_entries(item: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The history entries a log item records: JSON text, or zlib-compressed JSON (``entriesZ``)."""
+    if "entriesZ" in item:
+        packed = item["entriesZ"]["B"]
+        text = zlib.decompress(packed if isinstance(packed, bytes) else bytes(packed)).decode()
+    else:
+        text = item.get("entries", {}).get("S", "[]")
+    entries: list[dict[str, Any]] = json.loads(text)
+    return entries
 
 
 class _CountingSink:
