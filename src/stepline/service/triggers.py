@@ -175,7 +175,8 @@ def on_event(svc: Services, event: BusEvent, settings: TriggerSettings) -> str |
     """Start an execution whose input is the whole event."""
     workflow_id, caller = _event_target(event, settings)
     input_json = json.dumps(event.model_dump(by_alias=True), separators=(",", ":"))
-    command = executions.StartCommand(workflow_id, input_json, caller, event.id)
+    # Keyed by workflow as well: the key says "this event started this workflow".
+    command = executions.StartCommand(workflow_id, input_json, caller, f"{workflow_id}/{event.id}")
     return _start(svc, command)
 
 
