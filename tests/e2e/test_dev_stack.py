@@ -8,7 +8,7 @@ import boto3
 import httpx
 import pytest
 
-from tests.e2e.conftest import RunningStack
+from tests.e2e.conftest import RunningStack, launch_dev_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -86,8 +86,9 @@ def test_emulated_aws_is_reachable_for_users(dev_stack: RunningStack) -> None:
     assert any("StepsQueue" in url for url in sqs.list_queues()["QueueUrls"])
 
 
-def test_ctrl_c_stops_the_stack_cleanly(dev_stack: RunningStack) -> None:
-    # Runs last in this module (pytest keeps file order): the session fixture sees it stopped.
+def test_ctrl_c_stops_the_stack_cleanly() -> None:
+    # A stack of its own: the session's stack is shared with other e2e files on this worker.
+    dev_stack = launch_dev_stack()
     dev_stack.process.send_signal(signal.SIGINT)
     assert dev_stack.process.wait(timeout=20) == 0
     assert "Stepline dev stack stopped" in dev_stack.lines[-1]
