@@ -20,7 +20,7 @@ steps:
   slow:
     functionCall:
       functionId: slow
-      input: '\({seconds: 3})'
+      input: '\({seconds: 6})'
       next: after
   after:
     noOp:

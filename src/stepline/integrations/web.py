@@ -47,7 +47,9 @@ def exchange(
     try:
         with (
             httpx.Client(timeout=ctx.timeout, follow_redirects=True, event_hooks=hooks) as client,
-            client.stream(method, url, headers=headers, params=query, content=content) as reply,
+            client.stream(
+                method, url, headers=headers, params=query or None, content=content
+            ) as reply,
         ):
             data = _read_capped(reply, method, url)
     except httpx.TimeoutException as exc:
@@ -121,3 +123,8 @@ def check_host(host: str, allowed: frozenset[str]) -> None:
                 WorkflowErrorCode.STEP_PERMISSION_DENIED,
                 f"{host} resolves to {address}, a private address the runner may not call",
             )
+
+
+def _with_query(url: str, query: dict[str, str]) -> httpx.URL:
+    """The URL with the step's query parameters added to any it already carries."""
+    return httpx.URL(url).copy_merge_params(query) if query else httpx.URL(url)

@@ -38,6 +38,7 @@ from stepline.yawl.integration import IntegrationStep, WorkflowCall
 from stepline.yawl.templating import render
 
 WATCH_INTERVAL = 2.0
+SLOW_CALL = 1.0
 SAFETY_MARGIN = 10.0
 
 
@@ -179,8 +180,8 @@ def _behind(
 
 def _park(svc: Services, message: StepMessage, wake: datetime) -> None:
     delay = max(0.0, (wake - svc.clock()).total_seconds())
-    # SQS delays are whole seconds: under a second, come back at once and park again if early.
-    seconds = math.ceil(delay) if delay >= 1 else 0
+    # SQS delays are whole seconds: round up, so an early message never loops through the queue.
+    seconds = math.ceil(delay)
     svc.queue.send(message, delay_seconds=min(MAX_DELAY_SECONDS, seconds))
 
 
@@ -226,8 +227,6 @@ def _drive(run: _Run) -> None:
         if run.results:
             continue  # a child has ended: take its outcome in at once
         if calls and run.invocation.time_left() > 0:
-            if not _checkpoint(run, calls=True):
-                return
             if not _still_active(run):
                 return
             results = _perform(run, calls)
@@ -333,7 +332,7 @@ def _step_metrics(entries: list[dict[str, Any]]) -> None:
 def _still_active(run: _Run) -> bool:
     """Re-read the head before calls start: after Stop or Terminate returns, nothing starts."""
     head = run.svc.executions.get(run.head.id)
-    if head is not None and head.status == "RUNNING":
+    if head is not None and head.status in ("QUEUED", "RUNNING"):
         return True
     children.stop_children(
         run.svc, run.machine, terminate=head is None or head.cancel == "TERMINATE"
@@ -346,7 +345,7 @@ def _still_active(run: _Run) -> bool:
 def _active_after_calls(run: _Run) -> bool:
     """After calls return: if Stop came meanwhile, record their results and start nothing."""
     head = run.svc.executions.get(run.head.id)
-    if head is not None and head.status == "RUNNING":
+    if head is not None and head.status in ("QUEUED", "RUNNING"):
         return True
     adv = engine.advance(
         run.spec, run.machine, run.svc.clock(), run.results, start_new=False, secrets=run.secrets
@@ -368,8 +367,10 @@ def _perform(run: _Run, calls: list[engine.CallRequest]) -> dict[int, engine.Cal
     }
     results: dict[int, engine.CallResult] = {}
     pending: set[Future[engine.CallResult]] = set(futures)
+    started, announced = time.monotonic(), False
     while pending:
-        done, pending = wait(pending, timeout=WATCH_INTERVAL, return_when=FIRST_COMPLETED)
+        interval = WATCH_INTERVAL if announced else SLOW_CALL
+        done, pending = wait(pending, timeout=interval, return_when=FIRST_COMPLETED)
         for future in done:
             results[futures[future].n] = future.result()
         now = time.monotonic()
@@ -380,6 +381,13 @@ def _perform(run: _Run, calls: list[engine.CallRequest]) -> dict[int, engine.Cal
                 message=f"step attempt exceeded its timeout of {call.timeout:g}s",
             )
             pending.discard(future)
+        if pending and not announced and time.monotonic() - started >= SLOW_CALL:
+            # Calls that take a while are written down as STARTED (what GetHistory and the
+            # CLI show); quick ones cost no write of their own: their results go into the next.
+            announced = True
+            if not _checkpoint(run, calls=True):
+                pool.shutdown(wait=False, cancel_futures=True)
+                return None  # another runner holds this execution: it owns these calls too
         if pending and _terminated(run):
             _cancel(run, {futures[f].n for f in pending})
             pool.shutdown(wait=False, cancel_futures=True)

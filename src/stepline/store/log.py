@@ -8,6 +8,7 @@ so two runners racing on one execution race on the same ``seq`` and exactly one 
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,19 +80,20 @@ class ExecutionLog:
             **keys.history_item(execution_id, item.seq),
             "by": item.by,
             "at": item.at,
-            "entries": json.dumps(item.entries, ensure_ascii=False, separators=(",", ":")),
-            "open": json.dumps(item.open, ensure_ascii=False, separators=(",", ":")),
             "wake": item.wake,
             "calls": item.calls or None,
             "ended": item.ended or None,
         }
+        record.update(_packed("entries", item.entries))
+        record.update(_packed("open", item.open))
         if item.machine is not None:
-            text = json.dumps(item.machine, ensure_ascii=False, separators=(",", ":"))
-            if len(text) > INLINE_LIMIT:
+            packed = _packed("machine", item.machine)
+            if sum(len(v) for v in packed.values()) > INLINE_LIMIT:
                 key = f"executions/{execution_id}/machine/{item.seq}.json"
+                text = json.dumps(item.machine, ensure_ascii=False, separators=(",", ":"))
                 record["machineRef"] = self.payloads.put(key, text)
             else:
-                record["machine"] = text
+                record.update(packed)
         try:
             self.table.put(record, Condition("attribute_not_exists(SK)"))
         except ConditionFailed as exc:
@@ -100,18 +102,40 @@ class ExecutionLog:
     def _decode(self, execution_id: str, item: Item, *, with_machine: bool = True) -> LogItem:
         machine = None
         if with_machine:
-            text = item.get("machine")
-            if text is None and item.get("machineRef"):
-                text = self.payloads.get(item["machineRef"])
-            machine = json.loads(text) if text else None
+            machine = _unpacked(item, "machine", None)
+            if machine is None and item.get("machineRef"):
+                machine = json.loads(self.payloads.get(item["machineRef"]))
         return LogItem(
             seq=int(str(item[keys.SK]).removeprefix(keys.HISTORY_PREFIX)),
             by=int(item.get("by", 0)),
             at=str(item.get("at", "")),
-            entries=json.loads(item.get("entries") or "[]"),
-            open=json.loads(item.get("open") or "[]"),
+            entries=_unpacked(item, "entries", []),
+            open=_unpacked(item, "open", []),
             machine=machine,
             wake=item.get("wake"),
             calls=bool(item.get("calls")),
             ended=bool(item.get("ended")),
         )
+
+
+# JSON of this many bytes or more is stored zlib-compressed (attribute ``<name>Z``): a log item
+# costs one write unit per KB, and JSON of states and entries compresses several times over.
+COMPRESS_FROM = 512
+
+
+def _packed(name: str, value: Any) -> dict[str, Any]:
+    """The attribute(s) holding ``value``: JSON text, or compressed JSON when that is smaller."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if len(text) < COMPRESS_FROM:
+        return {name: text}
+    return {f"{name}Z": zlib.compress(text.encode(), 6)}
+
+
+def _unpacked(item: Item, name: str, default: Any) -> Any:
+    """The value :func:`_packed` stored, or ``default``."""
+    if f"{name}Z" in item:
+        raw = item[f"{name}Z"]
+        data = raw.value if hasattr(raw, "value") else raw
+        return json.loads(zlib.decompress(bytes(data)))
+    text = item.get(name)
+    return json.loads(text) if text else default
