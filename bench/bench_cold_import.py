@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-HANDLERS = ["start", "stop", "query", "workflows"]
+HANDLERS = ["start", "stop", "query", "workflows", "runner", "trigger"]
 TIMER = (
     "import sys, time; sys.path.insert(0, {path!r}); t = time.perf_counter(); {stmt}; "
     "print(time.perf_counter() - t)"

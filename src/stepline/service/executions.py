@@ -10,7 +10,6 @@ from typing import Any
 from stepline.api import render
 from stepline.api.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from stepline.api.models import StartExecutionRequest
-from stepline.engine.machine import entry_for_api
 from stepline.service import filters, ids
 from stepline.service.deps import Services
 from stepline.service.paging import page_size, resume_key
@@ -198,6 +197,8 @@ def history(
     limit = page_size(size) if paged else None
     scope = scope_digest("history", execution_id)
     start = resume_key(svc.tokens, token, scope) if token else None
+    from stepline.engine.machine import entry_for_api  # the engine is heavy; Start needs none of it
+
     record = _get(svc, execution_id)
     now = svc.clock()
     entries = _all_entries(svc, execution_id)
