@@ -360,7 +360,8 @@ def _active_after_calls(run: _Run) -> bool:
 def _perform(run: _Run, calls: list[engine.CallRequest]) -> dict[int, engine.CallResult] | None:
     """Make the calls concurrently; None when Terminate interrupted them."""
     pool = ThreadPoolExecutor(max_workers=min(32, len(calls)))
-    futures = {pool.submit(_attempt, run, call): call for call in calls}
+    trace = _trace_context()
+    futures = {pool.submit(_traced_attempt, run, call, trace): call for call in calls}
     deadline = {
         f: time.monotonic() + min(c.timeout, run.invocation.remaining() - SAFETY_MARGIN)
         for f, c in futures.items()
@@ -409,6 +410,31 @@ def _cancel(run: _Run, running: set[int]) -> None:
     if _checkpoint(run):
         run.finished = engine.cancel_open(run.machine, run.svc.clock())
         _checkpoint(run, ended=True)
+
+
+def _trace_context() -> tuple[Any, Any] | None:
+    """The X-Ray recorder and the current segment, to carry into the call threads."""
+    from stepline.api.http import tracer
+
+    active = tracer()
+    if active.disabled:
+        return None
+    recorder: Any = active.provider
+    return recorder, recorder.get_trace_entity()
+
+
+def _traced_attempt(
+    run: _Run, call: engine.CallRequest, trace: tuple[Any, Any] | None
+) -> engine.CallResult:
+    """One attempt in its own X-Ray subsegment (threads do not inherit the trace context)."""
+    if trace is None:
+        return _attempt(run, call)
+    recorder, parent = trace
+    recorder.set_trace_entity(parent)
+    with recorder.in_subsegment(f"## {call.entry_id}"[:200]) as segment:
+        segment.put_annotation("execution_id", run.head.id)
+        segment.put_annotation("step_id", call.entry_id)
+        return _attempt(run, call)
 
 
 def _attempt(run: _Run, call: engine.CallRequest) -> engine.CallResult:
