@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_xray_sdk import global_sdk_config
 from aws_xray_sdk.core import AWSXRayRecorder
 
 from stepline.engine import CallRequest
@@ -35,11 +36,16 @@ def test_a_call_is_traced_under_the_invocation_segment(svc: Any, runs: Runs) -> 
         attempt=1,
         timeout=5,
     )
+    # Tracing is switched off process-wide for the other tests; on for this one.
+    global_sdk_config.set_sdk_enabled(True)
     recorder = AWSXRayRecorder()
     recorder.configure(sampling=False, context_missing="LOG_ERROR", emitter=_Keep())
     segment = recorder.begin_segment("runner")
 
-    result = _in_thread(lambda: runner._traced_attempt(run, call, (recorder, segment)))
+    try:
+        result = _in_thread(lambda: runner._traced_attempt(run, call, (recorder, segment)))
+    finally:
+        global_sdk_config.set_sdk_enabled(False)
 
     assert result.output == {"value": 4}
     traced = [s for s in segment.subsegments if s.name == "## call"]
