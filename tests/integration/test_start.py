@@ -64,6 +64,7 @@ def test_start_rejects_malformed_input(api: Api, workflow_id: str) -> None:
     cases = {
         "input.inputJson: not valid JSON": {"inputJson": "{oops"},
         "input.inputJson: Input should be a valid string": {"inputJson": 5},
+        "input.inputJson: not valid JSON (NaN is not a JSON value)": {"inputJson": "NaN"},
         "input: Value error, give either inputJson or inputValue": {
             "inputJson": "{}",
             "inputValue": 1,

@@ -40,7 +40,9 @@ def test_parse_timestamp_normalises_offsets_and_fractions() -> None:
     assert parsed == datetime(2026, 1, 1, 1, 0, 0, 500000, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("text", ["yesterday", "2026-01-01", "2026-02-30T00:00:00Z", ""])
+@pytest.mark.parametrize(
+    "text", ["yesterday", "2026-01-01", "2026-02-30T00:00:00Z", "", "2026-01-01T00:00:00+99:99"]
+)
 def test_parse_timestamp_names_the_field_on_error(text: str) -> None:
     with pytest.raises(InvalidArgument, match=r"^filter: started_at: "):
         parse_timestamp(text, "filter: started_at")

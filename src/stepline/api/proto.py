@@ -55,6 +55,8 @@ def parse_timestamp(text: str, field: str) -> datetime:
         raise InvalidArgument(f"{field}: {text!r} is not a valid date and time ({exc})") from exc
     if zone in ("Z", "z"):
         offset = timedelta(0)
+    elif int(zone[1:3]) > 23 or int(zone[4:6]) > 59:
+        raise InvalidArgument(f"{field}: {text!r} has an offset outside -23:59..+23:59")
     else:
         sign = 1 if zone[0] == "+" else -1
         offset = sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))

@@ -55,10 +55,15 @@ def check_input_json(text: str, field: str) -> str:
     if size > MAX_INPUT_BYTES:
         raise InvalidArgument(f"{field}: {size} bytes exceeds the limit of {MAX_INPUT_BYTES} bytes")
     try:
-        json.loads(text)
+        json.loads(text, parse_constant=_not_json)
     except ValueError as exc:
         raise InvalidArgument(f"{field}: not valid JSON ({exc})") from exc
     return text
+
+
+def _not_json(name: str) -> None:
+    """Python's json reads NaN and Infinity; JSON (and every other client) does not."""
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def start(svc: Services, command: StartCommand) -> str:
