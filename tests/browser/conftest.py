@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.e2e.conftest import READY, STARTUP_DEADLINE, RunningStack, free_port
+from tests.e2e.conftest import RunningStack, launch_dev_stack, stop_dev_stack
 
 ROOT = Path(__file__).parents[2]
 FUNCTIONS = Path(__file__).parent / "functions"
@@ -37,37 +32,9 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="session")
 def stack() -> Iterator[RunningStack]:
     """``stepline dev`` with the examples and this folder's functions, on free ports."""
-    port, aws_port = free_port(), free_port()
-    command = [sys.executable, "-m", "stepline", "dev", "--port", str(port)]
-    command += ["--aws-port", str(aws_port), "--functions", str(FUNCTIONS)]
-    command += ["--time-scale", TIME_SCALE]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT
-    )
-    lines: list[str] = []
-    ready = threading.Event()
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line.rstrip("\n"))
-            if line.startswith(READY):
-                ready.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    deadline = time.monotonic() + STARTUP_DEADLINE
-    while not ready.wait(0.1):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("dev stack did not start:\n" + "\n".join(lines))
-    url = next(line for line in lines if line.startswith(READY))[len(READY) :]
-    yield RunningStack(url, f"http://127.0.0.1:{aws_port}", process, lines)
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    running = launch_dev_stack("--functions", str(FUNCTIONS), "--time-scale", TIME_SCALE)
+    yield running
+    stop_dev_stack(running)
 
 
 @pytest.fixture(scope="session")
