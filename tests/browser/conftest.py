@@ -12,7 +12,6 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.e2e.conftest import RunningStack, launch_dev_stack, stop_dev_stack
 
-ROOT = Path(__file__).parents[2]
 FUNCTIONS = Path(__file__).parent / "functions"
 TIME_SCALE = "0.05"  # retry delays of 1 s take 50 ms; a Wait of 10 h still outlasts a test
 CHROMIUM = os.environ.get("STEPLINE_CHROMIUM", "/usr/bin/chromium")
