@@ -43,7 +43,6 @@ import math
 import os
 import threading
 import time
-import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, redirect_stdout
@@ -576,13 +575,11 @@ class Meter:
 
 
 def log_entries(item: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The history entries a log item records: JSON text, or zlib-compressed JSON (``entriesZ``)."""
-    if "entriesZ" in item:
-        packed = item["entriesZ"]["B"]
-        text = zlib.decompress(packed if isinstance(packed, bytes) else bytes(packed)).decode()
-    else:
-        text = item.get("entries", {}).get("S", "[]")
-    entries: list[dict[str, Any]] = json.loads(text)
+    """The history entries a log item (as DynamoDB sent it) records."""
+    from stepline.store.log import unpacked
+
+    plain = {name: next(iter(value.values())) for name, value in item.items()}
+    entries: list[dict[str, Any]] = unpacked(plain, "entries", [])
     return entries
 
 

@@ -290,7 +290,8 @@ def _checkpoint(
         at=stored(run.svc.clock()),
         entries=run.finished,
         open=engine.open_entries(run.machine),
-        machine=run.machine,
+        # An ended log is never advanced again: its outcome is all a repair needs.
+        machine={"outcome": run.machine.get("outcome")} if ended else run.machine,
         wake=stored(wake) if wake else None,
         calls=calls,
         ended=ended,

@@ -87,7 +87,7 @@ class ExecutionLog:
         record.update(_packed("entries", item.entries))
         record.update(_packed("open", item.open))
         if item.machine is not None:
-            packed = _packed("machine", item.machine)
+            packed = _packed("machine", _without_open(item.machine, item.open))
             if sum(len(v) for v in packed.values()) > INLINE_LIMIT:
                 key = f"executions/{execution_id}/machine/{item.seq}.json"
                 text = json.dumps(item.machine, ensure_ascii=False, separators=(",", ":"))
@@ -101,16 +101,19 @@ class ExecutionLog:
 
     def _decode(self, execution_id: str, item: Item, *, with_machine: bool = True) -> LogItem:
         machine = None
+        still_open = unpacked(item, "open", [])
         if with_machine:
-            machine = _unpacked(item, "machine", None)
+            machine = unpacked(item, "machine", None)
             if machine is None and item.get("machineRef"):
                 machine = json.loads(self.payloads.get(item["machineRef"]))
+            if machine is not None and "entries" not in machine:
+                machine["entries"] = {str(e["n"]): e for e in still_open}
         return LogItem(
             seq=int(str(item[keys.SK]).removeprefix(keys.HISTORY_PREFIX)),
             by=int(item.get("by", 0)),
             at=str(item.get("at", "")),
-            entries=_unpacked(item, "entries", []),
-            open=_unpacked(item, "open", []),
+            entries=unpacked(item, "entries", []),
+            open=still_open,
             machine=machine,
             wake=item.get("wake"),
             calls=bool(item.get("calls")),
@@ -118,24 +121,66 @@ class ExecutionLog:
         )
 
 
-# JSON of this many bytes or more is stored zlib-compressed (attribute ``<name>Z``): a log item
-# costs one write unit per KB, and JSON of states and entries compresses several times over.
-COMPRESS_FROM = 512
+def _without_open(machine: dict[str, Any], still_open: list[dict[str, Any]]) -> dict[str, Any]:
+    """The machine without its open entries when the item's ``open`` holds the same ones (they
+    are put back on reading): each is stored once."""
+    entries = machine.get("entries")
+    if isinstance(entries, dict) and sorted(entries) == sorted(str(e["n"]) for e in still_open):
+        return {k: v for k, v in machine.items() if k != "entries"}
+    return machine
+
+
+# Compression of states and entries. Log items repeat the same field names, statuses and step
+# types; a preset dictionary of them makes short texts compress too (a third smaller on the
+# cost reference). Streams name their dictionary (zlib's DICTID), so one written with a later
+# dictionary can never be read with this one by mistake; streams without one still read.
+_DICTIONARY = b"".join(
+    (
+        b'"global":null,"task":null,"done":true},"children":{},"outcome":null,"steps":',
+        b'"lastError":{"message":"","errorCode":"STEP_TIMEOUT"},"error":{"message":"",',
+        b'"errorCode":"',
+        b'"wake":"20","requested":false},"done":false},"kind":"call","kind":"wait",',
+        b'"kind":"new","attempt":1,',
+        b'{"id":"","root":{"path":"","scope":[],"step":"","state":{"input":{},',
+        b'"global":null,"task":{"n":1,',
+        b'"type":"Wait","type":"Fail","type":"While","type":"YDBDocument",',
+        b'"type":"ObjectStorage","type":"YMQ","type":"YDS","type":"Postbox",',
+        b'"type":"ContainerCall","type":"GRPCCall","type":"WorkflowCall",',
+        b'"type":"Foreach","status":"COMPLETED","type":"Parallel","status":"COMPLETED",',
+        b'"type":"Switch","status":"COMPLETED","type":"Success","status":"COMPLETED",',
+        b'"type":"HTTPCall","status":"STARTED","type":"FunctionCall","status":"FAILED",',
+        b'"status":"CANCELLED",',
+        b'"attempts":1,"title":"","description":"","input":{"inputJson":"{\\"input\\": {\\"',
+        b'"}},{"n":1,"id":"","type":"FunctionCall","status":"COMPLETED","startedAt":"2026-',
+        b'T00:00:00.000000Z","attempts":1,"input":{"inputJson":"{\\"',
+        b'"duration":"0.000000s","output":{"outputJson":"{\\"',
+        b'"}},{"n":1,"id":"","type":"NoOp","status":"COMPLETED","startedAt":"2026-',
+        b'T00:00:00.000000Z","attempts":1,"duration":"0s","output":{"outputJson":"{\\"',
+    )
+)
+# Texts shorter than this are stored as they are (a stream has 6 bytes of framing).
+COMPRESS_FROM = 24
 
 
 def _packed(name: str, value: Any) -> dict[str, Any]:
-    """The attribute(s) holding ``value``: JSON text, or compressed JSON when that is smaller."""
+    """The attribute holding ``value``: JSON text, or compressed JSON (``<name>Z``) when that is
+    smaller."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     if len(text) < COMPRESS_FROM:
         return {name: text}
-    return {f"{name}Z": zlib.compress(text.encode(), 6)}
+    packer = zlib.compressobj(9, zdict=_DICTIONARY)
+    packed = packer.compress(text.encode()) + packer.flush()
+    if len(packed) >= len(text.encode()):
+        return {name: text}
+    return {f"{name}Z": packed}
 
 
-def _unpacked(item: Item, name: str, default: Any) -> Any:
+def unpacked(item: Item, name: str, default: Any) -> Any:
     """The value :func:`_packed` stored, or ``default``."""
     if f"{name}Z" in item:
         raw = item[f"{name}Z"]
         data = raw.value if hasattr(raw, "value") else raw
-        return json.loads(zlib.decompress(bytes(data)))
+        unpacker = zlib.decompressobj(zdict=_DICTIONARY)
+        return json.loads(unpacker.decompress(bytes(data)) + unpacker.flush())
     text = item.get(name)
     return json.loads(text) if text else default
