@@ -6,6 +6,7 @@ import threading
 import time
 from typing import Any
 
+import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from stepline.service import executions, runner
@@ -142,3 +143,22 @@ def test_stop_closes_a_parked_wait_at_once(svc: Any, runs: Runs) -> None:
 
     executions.stop(svc, execution_id, terminate=True)
     drive.drain(svc, until=lambda: _history(svc, execution_id) == [("nap", "CANCELLED")])
+
+
+def test_a_stop_after_the_invocation_read_the_head_is_seen_before_calls_start(
+    svc: Any, runs: Runs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    execution_id = runs.start(SLOW_THEN_NEXT)
+    read_log = svc.log.last
+
+    def stop_then_read(execution: str) -> Any:
+        executions.stop(svc, execution_id, terminate=False)  # lands after the head was read
+        return read_log(execution)
+
+    monkeypatch.setattr(svc.log, "last", stop_then_read)
+    monkeypatch.setattr(runner, "HEAD_FRESH", 0.0)  # that read is no longer fresh
+
+    runner.handle(svc, StepMessage(execution_id, 0), runner.Invocation())
+
+    assert _history(svc, execution_id) == [("slow", "CANCELLED")]  # never performed
+    assert executions.get(svc, execution_id)["execution"]["status"] == "STOPPED"

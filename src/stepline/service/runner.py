@@ -40,6 +40,9 @@ from stepline.yawl.templating import render
 WATCH_INTERVAL = 2.0
 SLOW_CALL = 1.0
 SAFETY_MARGIN = 10.0
+# A batch of calls starts on a head read at most this long ago (the read that began the
+# invocation, or the one after the previous batch) rather than on a read of its own.
+HEAD_FRESH = 0.1
 
 
 @dataclass
@@ -71,6 +74,7 @@ class _Run:
     finished: list[dict[str, Any]] = field(default_factory=list)
     results: dict[int, engine.CallResult] = field(default_factory=dict)
     secrets: dict[str, dict[str, str]] = field(default_factory=dict)
+    head_read: float = 0.0  # monotonic time of the newest read that found the head active
 
 
 class ExecutionGone(Exception):
@@ -79,6 +83,7 @@ class ExecutionGone(Exception):
 
 def handle(svc: Services, message: StepMessage, invocation: Invocation) -> None:
     """Process one steps-queue message."""
+    head_read = time.monotonic()
     head = svc.executions.get(message.execution_id)
     if head is None:
         raise ExecutionGone(message.execution_id)
@@ -96,7 +101,7 @@ def handle(svc: Services, message: StepMessage, invocation: Invocation) -> None:
     elif message.seq != next_seq:
         _behind(svc, message, head, last)
     elif _due(svc, message, head, last):
-        _begin(svc, message, head, last, invocation)
+        _begin(svc, message, head, last, invocation, head_read)
 
 
 def _nudged(
@@ -134,13 +139,14 @@ def _begin(
     head: ExecutionRecord,
     last: LogItem | None,
     invocation: Invocation,
+    head_read: float,
 ) -> None:
     machine = last.machine if last is not None and last.machine is not None else None
     if machine is None:
         machine = engine.new_machine(json.loads(_input_of(svc, head)), head.id)
     spec = _spec(svc, head)
     seq = 0 if last is None else last.seq + 1
-    run = _Run(svc, message, head, spec, machine, seq, invocation)
+    run = _Run(svc, message, head, spec, machine, seq, invocation, head_read=head_read)
     try:
         run.secrets = _secrets(svc, spec)
     except StepFailure as failure:
@@ -352,9 +358,14 @@ def _step_metrics(entries: list[dict[str, Any]], ended: str | None = None) -> No
 
 
 def _still_active(run: _Run) -> bool:
-    """Re-read the head before calls start: after Stop or Terminate returns, nothing starts."""
+    """Before calls start, the head must have been read active a moment ago: after Stop or
+    Terminate returns, nothing starts."""
+    if time.monotonic() - run.head_read < HEAD_FRESH:
+        return True
+    read = time.monotonic()
     head = run.svc.executions.get(run.head.id)
     if head is not None and head.status in ("QUEUED", "RUNNING"):
+        run.head_read = read
         return True
     children.stop_children(
         run.svc, run.machine, terminate=head is None or head.cancel == "TERMINATE"
@@ -366,8 +377,10 @@ def _still_active(run: _Run) -> bool:
 
 def _active_after_calls(run: _Run) -> bool:
     """After calls return: if Stop came meanwhile, record their results and start nothing."""
+    read = time.monotonic()
     head = run.svc.executions.get(run.head.id)
     if head is not None and head.status in ("QUEUED", "RUNNING"):
+        run.head_read = read
         return True
     adv = engine.advance(
         run.spec, run.machine, run.svc.clock(), run.results, start_new=False, secrets=run.secrets
