@@ -1,4 +1,5 @@
-"""The runner: advances executions from steps-queue messages (SQS batch, partial failures)."""
+"""The runner: advances executions from steps-queue messages (SQS batch, partial failures),
+and from the first message of a new execution, handed over as an asynchronous invocation."""
 
 import asyncio
 from typing import Any
@@ -13,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stepline.api.http import logger, metrics, tracer
 from stepline.service.deps import services
-from stepline.service.runner import process_record
+from stepline.service.runner import process_direct, process_record
 
 processor = AsyncBatchProcessor(event_type=EventType.SQS)
 
@@ -21,6 +22,10 @@ processor = AsyncBatchProcessor(event_type=EventType.SQS)
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if "Records" not in event:
+        process_direct(services(), event, context, tracer())
+        return {}
+
     async def record_handler(record: SQSRecord) -> None:
         await asyncio.to_thread(process_record, services(), record, context, tracer())
 

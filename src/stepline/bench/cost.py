@@ -41,6 +41,7 @@ import argparse
 import json
 import math
 import os
+import queue
 import threading
 import time
 from collections import Counter, defaultdict
@@ -57,6 +58,7 @@ from urllib.parse import parse_qs, urlsplit
 HELP = "AWS requests and US dollars per million transitions of one workflow, on moto"
 PRICES_PATH = Path(__file__).with_name("prices.json")
 HTTP_PLACEHOLDER = "$BENCH_HTTP"
+RUNNER = "stepline-cost-runner"  # the runner function's name, as Start invokes it
 KB = 1024
 SQS_CHUNK = 64 * KB
 GSI_ENTRY_OVERHEAD = 100
@@ -551,14 +553,27 @@ class Meter:
         )
         return execution_id
 
-    def run_to_end(self, svc: Any, execution_id: str, deadline: float = 120.0) -> dict[str, Any]:
-        """Drive one execution to its end with the real runner; settle its costs."""
+    def run_to_end(
+        self,
+        svc: Any,
+        execution_id: str,
+        first: Any = None,
+        deadline: float = 120.0,
+    ) -> dict[str, Any]:
+        """Drive one execution to its end with the real runner: first the invocation Start
+        handed to the runner function (when it did), then the steps queue. Settle its costs."""
         from unittest import mock
 
+        from stepline.api.http import tracer
         from stepline.dev import drive
+        from stepline.dev.gateway import LambdaContext
         from stepline.service import runner
 
         with mock.patch.object(runner, "handle", self.timed_runner(runner.handle)):
+            if first is not None:
+                self._new_invocation()
+                context = LambdaContext(function_name=RUNNER, timeout_seconds=900)
+                runner.process_direct(svc, first, context, tracer())
             execution = drive.run_to_end(svc, execution_id, deadline=deadline)
         self.settle()
         return execution
@@ -871,7 +886,10 @@ def measure(
     from stepline.dev.lambdas import LambdaServer, LocalFunctions
     from stepline.service.executions import StartCommand
 
-    lambdas = LambdaServer(("127.0.0.1", 0), LocalFunctions(functions or Path("functions")))
+    handed: queue.SimpleQueue[Any] = queue.SimpleQueue()  # Start's invocations of the runner
+    lambdas = LambdaServer(
+        ("127.0.0.1", 0), LocalFunctions(functions or Path("functions")), {RUNNER: handed.put}
+    )
     http = LocalHttp()
     with emulated_aws(), _served(lambdas), _served(http):
         physical = resources.provision(boto3.client, stack_name="stepline-cost")
@@ -884,12 +902,14 @@ def measure(
         )
         endpoints = {"lambda": f"http://127.0.0.1:{lambdas.server_port}"}
         meter = Meter(stack, _raw_client, endpoints)
-        svc = services_for(meter, physical)
+        svc = services_for(meter, physical | {"RunnerFunction": RUNNER})
         workflow_id = create_workflow(svc, spec, workflow_name)
         text = execution_input.replace(HTTP_PLACEHOLDER, http.url)
         for _ in range(executions):
             execution_id = meter.start(svc, StartCommand(workflow_id, text, caller="bench"))
-            execution = meter.run_to_end(svc, execution_id, deadline=deadline)
+            # Start hands every new execution to the runner function; here it arrives.
+            first = handed.get(timeout=deadline)
+            execution = meter.run_to_end(svc, execution_id, first, deadline=deadline)
             if execution["status"] not in ("FINISHED", "FAILED"):
                 raise RuntimeError(f"execution ended {execution['status']}: {execution}")
         return report(meter, Prices.load(), executions, workflow_name)

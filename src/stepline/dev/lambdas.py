@@ -1,5 +1,9 @@
 """Local Lambda functions: every ``DIR/<name>.py`` with ``handler(event, context)`` is served
-through the Lambda Invoke API, so the runner's boto3 code path is the one it uses in AWS."""
+through the Lambda Invoke API, so the runner's boto3 code path is the one it uses in AWS.
+
+The stack's own functions that are invoked asynchronously (the runner, by Start) are served
+too, by name: an ``Event`` invocation is answered 202 at once and handled in a thread.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import json
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
@@ -80,7 +85,16 @@ class _Handler(BaseHTTPRequestHandler):
             status, headers, body = 404, {}, b'{"message": "unknown Lambda API call"}'
         else:
             name = unquote(path[len(_PREFIX) : -len("/invocations")]).rsplit(":", 1)[-1]
-            status, headers, body = self.server.functions.invoke(name, payload)
+            target = self.server.targets.get(name)
+            if target is None:
+                status, headers, body = self.server.functions.invoke(name, payload)
+            elif self.headers.get("x-amz-invocation-type") != "Event":
+                status, headers = 400, {"x-amzn-errortype": "InvalidParameterValueException"}
+                body = b'{"message": "the stack\'s own functions take Event invocations only"}'
+            else:
+                event = json.loads(payload or b"{}")
+                threading.Thread(target=target, args=(event,), daemon=True).start()
+                status, headers, body = 202, {}, b""
         self.send_response(status)
         self.send_header("content-type", "application/json")
         for key, value in headers.items():
@@ -98,6 +112,13 @@ class LambdaServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], functions: LocalFunctions) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        functions: LocalFunctions,
+        targets: dict[str, Callable[[Any], None]] | None = None,
+    ) -> None:
         super().__init__(address, _Handler)
         self.functions = functions
+        # The stack's own functions by name → what handles their asynchronous invocations.
+        self.targets = dict(targets or {})

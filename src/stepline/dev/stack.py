@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -22,6 +23,7 @@ DEV_ENVIRONMENT = {
     "AWS_REGION": "us-east-1",
     "POWERTOOLS_TRACE_DISABLED": "true",
 }
+DEV_RUNNER = "stepline-dev-runner"
 QUIET_ENVIRONMENT = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
 
 
@@ -67,8 +69,21 @@ class DevStack:
         import boto3
 
         physical = resources.provision(boto3.client)
+        # Start hands new executions to the runner function by name (an asynchronous invoke);
+        # here the local Lambda endpoint passes them to the runner instances the pump feeds.
+        physical[resources.RUNNER] = DEV_RUNNER
+        runner = template.function_route(resources.RUNNER)
+        workers = [replace(runner, function=f"{runner.function}-{i}") for i in range(self.runners)]
+        instances = Functions(workers)
+        turn = itertools.cycle([w.function for w in workers])
+
+        def run_direct(event: Any) -> None:
+            instances.invoke(next(turn), event)
+
         functions_dir = self.functions_dir or template.project_root() / "examples" / "functions"
-        self._lambda = LambdaServer((self.host, 0), LocalFunctions(functions_dir))
+        self._lambda = LambdaServer(
+            (self.host, 0), LocalFunctions(functions_dir), {DEV_RUNNER: run_direct}
+        )
         threading.Thread(target=self._lambda.serve_forever, daemon=True).start()
         os.environ.update(resources.environment(physical))
         os.environ.update(scheduler.schedule_environment(boto3.client, physical))
@@ -92,13 +107,8 @@ class DevStack:
         self.registered = register_examples(
             self.examples_dir or template.project_root() / "examples", self.url
         )
-        runner = template.function_route(resources.RUNNER)
-        workers = [replace(runner, function=f"{runner.function}-{i}") for i in range(self.runners)]
         self._pump = QueuePump(
-            boto3.client("sqs"),
-            physical["StepsQueue"],
-            Functions(workers),
-            [w.function for w in workers],
+            boto3.client("sqs"), physical["StepsQueue"], instances, [w.function for w in workers]
         )
         self._pump.start()
         self._start_triggers(boto3.client, physical)

@@ -13,7 +13,7 @@ from stepline.api.proto import now
 from stepline.store.executions import ExecutionStore
 from stepline.store.log import ExecutionLog
 from stepline.store.payloads import Payloads
-from stepline.store.queue import StepsQueue
+from stepline.store.queue import RunnerHop, StepsQueue
 from stepline.store.table import Table
 from stepline.store.tokens import PageTokens
 from stepline.store.workflows import WorkflowStore
@@ -31,6 +31,8 @@ class Settings:
     time_scale: float = 1.0
     allowed_private_hosts: frozenset[str] = frozenset()
     max_receive_count: int = 5
+    runner_function: str | None = None
+    """Name of the runner function new executions are handed to; unset: the steps queue."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -50,6 +52,7 @@ class Settings:
                 h.strip() for h in (env.get("ALLOWED_PRIVATE_HOSTS") or "").split(",") if h.strip()
             ),
             max_receive_count=int(env.get("STEPS_MAX_RECEIVE_COUNT") or 5),
+            runner_function=env.get("RUNNER_FUNCTION") or None,
         )
 
 
@@ -85,6 +88,13 @@ class Services:
     def queue(self) -> StepsQueue:
         """The steps queue."""
         return StepsQueue(self.client_factory("sqs"), self.settings.steps_queue_url)
+
+    @cached_property
+    def runner(self) -> RunnerHop:
+        """The first hop of a new execution: the runner function itself, else the queue."""
+        function = self.settings.runner_function
+        client = self.client_factory("lambda") if function else None
+        return RunnerHop(client, function, self.queue)
 
     @cached_property
     def payloads(self) -> Payloads:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from stepline.api import render
@@ -115,7 +115,7 @@ def _start_once(svc: Services, command: StartCommand) -> str:
         svc.executions.create(record, idempotency=idempotency, now_epoch=int(now.timestamp()))
     except IdempotencyKeyUsed as used:
         return _replay(svc, used.record, idempotency)
-    svc.queue.send(StepMessage(execution_id, 0))
+    svc.runner.send(StepMessage(execution_id, 0))
     return execution_id
 
 
@@ -179,10 +179,20 @@ def _get(svc: Services, execution_id: str) -> ExecutionRecord:
     return record
 
 
+def _shown(svc: Services, record: ExecutionRecord, *, begun: bool | None = None) -> ExecutionRecord:
+    """The record as Get shows it: a head still QUEUED whose runner has written its log is
+    RUNNING (the head itself says so only once the run outlives the runner's RUNNING_AFTER)."""
+    if record.status != "QUEUED":
+        return record
+    if begun is None:
+        begun = svc.log.begun(record.id)
+    return replace(record, status="RUNNING") if begun else record
+
+
 def get(svc: Services, execution_id: str) -> dict[str, Any]:
     """The full Execution."""
     ids.check_execution_id(execution_id)
-    record = _get(svc, execution_id)
+    record = _shown(svc, _get(svc, execution_id))
     input_json = record.input_json
     if input_json is None:
         input_json = svc.payloads.get(record.input_ref) if record.input_ref else "{}"
@@ -207,6 +217,7 @@ def history(
     record = _get(svc, execution_id)
     now = svc.clock()
     entries = _all_entries(svc, execution_id)
+    record = _shown(svc, record, begun=bool(entries))
     offset = int(start["offset"]) if start else 0
     chosen = entries[offset:] if limit is None else entries[offset : offset + limit]
     body: dict[str, Any] = {

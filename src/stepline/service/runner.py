@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from stepline import engine
@@ -43,6 +43,11 @@ SAFETY_MARGIN = 10.0
 # A batch of calls starts on a head read at most this long ago (the read that began the
 # invocation, or the one after the previous batch) rather than on a read of its own.
 HEAD_FRESH = 0.1
+# The head (and with it List's status indexes) says RUNNING once an execution has run this
+# long, or at its first checkpoint if it will still be running by then. Shorter runs go from
+# QUEUED to their end in one head write; Get and GetHistory show them RUNNING from their first
+# log item on.
+RUNNING_AFTER = 5.0
 
 
 @dataclass
@@ -282,14 +287,8 @@ def _checkpoint(
     run: _Run, *, calls: bool = False, wake: datetime | None = None, ended: bool = False
 ) -> bool:
     """Append the next log item; False when another runner got there first."""
-    if not ended and run.head.status == "QUEUED":
-        # QUEUED → RUNNING only when the execution outlives this first stretch: a run that
-        # ends inline goes from QUEUED to its end in one head write.
-        try:
-            run.svc.executions.mark_running(run.head)
-        except NotActive:
-            return False
-        run.head = replace(run.head, status="RUNNING")
+    if not ended and _still_running_at_horizon(run, wake, calls) and not _mark_running(run):
+        return False
     item = LogItem(
         seq=run.seq,
         by=run.message.seq,
@@ -355,6 +354,33 @@ def _step_metrics(entries: list[dict[str, Any]], ended: str | None = None) -> No
             name="StepDuration", unit=MetricUnit.Milliseconds, value=total * 1000 / len(group)
         )
         metrics.flush_metrics()
+
+
+def _running_horizon(run: _Run) -> datetime:
+    """When an execution still active counts as RUNNING in List."""
+    return run.head.started_at + timedelta(seconds=RUNNING_AFTER)
+
+
+def _still_running_at_horizon(run: _Run, wake: datetime | None, calls: bool) -> bool:
+    """Whether the execution has run RUNNING_AFTER seconds, or surely will still be running
+    then: a wait that ends later, or a hand-over or child whose end nobody knows. (Slow calls
+    are looked at while they run.)"""
+    horizon = _running_horizon(run)
+    if run.svc.clock() >= horizon:
+        return True
+    return not calls and (wake is None or wake >= horizon)
+
+
+def _mark_running(run: _Run) -> bool:
+    """QUEUED → RUNNING on the head and its List indexes; False when it has been stopped."""
+    if run.head.status != "QUEUED":
+        return True
+    try:
+        run.svc.executions.mark_running(run.head)
+    except NotActive:
+        return False
+    run.head = replace(run.head, status="RUNNING")
+    return True
 
 
 def _still_active(run: _Run) -> bool:
@@ -433,12 +459,18 @@ def _perform(run: _Run, calls: list[engine.CallRequest]) -> dict[int, engine.Cal
 
 
 def _terminated(run: _Run) -> bool:
+    """Polled while slow calls run: Terminate interrupts them; a long call makes it RUNNING."""
     head = run.svc.executions.get(run.head.id)
-    return head is None or head.cancel == "TERMINATE"
+    if head is None or head.cancel == "TERMINATE":
+        return True
+    if head.status == "QUEUED" and run.svc.clock() >= _running_horizon(run):
+        _mark_running(run)  # a Stop meanwhile is seen after the calls
+    return False
 
 
 def _cancel(run: _Run, running: set[int]) -> None:
     """Terminate: running entries go CANCEL_REQUESTED, then everything open CANCELLED."""
+    run.head = replace(run.head, status="STOPPED")  # what _terminated read
     for key, entry in run.machine["entries"].items():
         if int(key) in running:
             entry["status"] = "CANCEL_REQUESTED"
@@ -591,3 +623,28 @@ def process_record(svc: Services, record: Any, context: Any, tracer: Any) -> Non
             raise
         logger.exception("giving up on a message after its last receive")
         fail_poisoned(svc, message.execution_id, f"{type(exc).__name__}: {exc}")
+
+
+def process_direct(svc: Services, event: Any, context: Any, tracer: Any) -> None:
+    """A message handed over as an asynchronous invocation (a new execution's first hop).
+
+    What fails here goes on through the queue, which retries it and, on its last receive,
+    fails the execution cleanly: the message is put there rather than left to Lambda's retries.
+    """
+    from stepline.api.http import logger
+
+    try:
+        message = StepMessage.from_json(json.dumps(event))
+    except ValueError:
+        logger.error("dropping an invocation that is not a step message", extra={"event": event})
+        return
+    logger.append_keys(execution_id=message.execution_id)
+    invocation = Invocation(remaining=lambda: context.get_remaining_time_in_millis() / 1000)
+    try:
+        tracer.put_annotation(key="execution_id", value=message.execution_id)
+        tracer.capture_method(handle)(svc, message, invocation)
+    except ExecutionGone:
+        logger.warning("dropping a message for an unknown execution")
+    except Exception:
+        logger.exception("handing the message to the steps queue after an error")
+        svc.queue.send(message)

@@ -57,6 +57,17 @@ class ExecutionLog:
         )
         return self._decode(execution_id, page.items[0]) if page.items else None
 
+    def begun(self, execution_id: str) -> bool:
+        """Whether the runner has written anything for the execution yet."""
+        first = keys.history_item(execution_id, 0)
+        page = self.table.query(
+            key_condition="PK = :pk AND begins_with(SK, :h)",
+            values={":pk": first[keys.PK], ":h": keys.HISTORY_PREFIX},
+            limit=1,
+            consistent=True,
+        )
+        return bool(page.items)
+
     def items(self, execution_id: str) -> Iterator[LogItem]:
         """Every log item, oldest first (snapshots not loaded)."""
         start: dict[str, Any] | None = None

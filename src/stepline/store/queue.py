@@ -1,4 +1,10 @@
-"""The steps queue: messages name an execution and the log position they extend."""
+"""The steps queue: messages name an execution and the log position they extend.
+
+A new execution's first message can skip the queue: it goes to the runner as an asynchronous
+Lambda invocation (no queue requests to pay for, no poll to wait for). What that invocation
+cannot finish comes back to the queue: the runner re-queues the message on an error, and
+Lambda's on-failure destination (the steps queue) takes it when the invocation itself dies.
+"""
 
 from __future__ import annotations
 
@@ -36,6 +42,8 @@ class StepMessage:
     def from_json(cls, body: str) -> StepMessage:
         """Parse a message body; raises ValueError when it is not a step message."""
         data: Any = json.loads(body)
+        if isinstance(data, dict) and isinstance(data.get("requestPayload"), dict):
+            data = data["requestPayload"]  # a failed asynchronous invocation, via its destination
         if not isinstance(data, dict) or not isinstance(data.get("executionId"), str):
             raise ValueError("not a step message")
         seq = data.get("seq")
@@ -63,3 +71,28 @@ class StepsQueue:
             MessageBody=message.to_json(),
             DelaySeconds=max(0, min(MAX_DELAY_SECONDS, delay_seconds)),
         )
+
+
+class RunnerHop:
+    """Hands a message straight to the runner function; the queue when that cannot be done."""
+
+    def __init__(self, client: Any, function: str | None, queue: StepsQueue) -> None:
+        self.client = client
+        self.function = function
+        self.queue = queue
+
+    def send(self, message: StepMessage) -> None:
+        """Invoke the runner asynchronously with ``message``, or put it on the queue."""
+        if self.function:
+            from botocore.exceptions import BotoCoreError, ClientError
+
+            try:
+                self.client.invoke(
+                    FunctionName=self.function,
+                    InvocationType="Event",
+                    Payload=message.to_json().encode(),
+                )
+                return
+            except (BotoCoreError, ClientError):
+                pass  # throttled, not permitted, unreachable: the queue is always there
+        self.queue.send(message)
