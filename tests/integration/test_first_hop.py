@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from stepline.api.http import tracer
 from stepline.dev import drive
 from stepline.dev.gateway import LambdaContext
 from stepline.dev.lambdas import LambdaServer, LocalFunctions
@@ -67,7 +68,7 @@ def test_start_hands_the_execution_to_the_runner_function(
     event = received.get(timeout=10)
     assert event == {"executionId": execution_id, "seq": 0}
     assert steps_queue() == []  # nothing went through the queue
-    runner.process_direct(direct, event, LambdaContext(function_name=RUNNER), _NoTrace())
+    runner.process_direct(direct, event, LambdaContext(function_name=RUNNER), tracer())
     assert executions.get(direct, execution_id)["execution"]["status"] == "FINISHED"
 
 
@@ -101,7 +102,7 @@ def test_an_error_on_the_first_hop_puts_the_message_on_the_queue(
     monkeypatch.setattr(runner, "handle", flaky)
     event = {"executionId": execution_id, "seq": 0}
 
-    runner.process_direct(svc, event, LambdaContext(function_name=RUNNER), _NoTrace())
+    runner.process_direct(svc, event, LambdaContext(function_name=RUNNER), tracer())
     drive.run_to_end(svc, execution_id)  # the queue delivers it again
 
     assert len(calls) == 2
@@ -119,11 +120,3 @@ def test_an_invocation_that_died_reaches_the_queue_as_its_failure_record() -> No
     }
 
     assert StepMessage.from_json(json.dumps(record)) == StepMessage("swabc-1", 0)
-
-
-class _NoTrace:
-    def put_annotation(self, key: str, value: str) -> None:
-        return None
-
-    def capture_method(self, method: Any) -> Any:
-        return method

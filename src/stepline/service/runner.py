@@ -459,18 +459,19 @@ def _perform(run: _Run, calls: list[engine.CallRequest]) -> dict[int, engine.Cal
 
 
 def _terminated(run: _Run) -> bool:
-    """Polled while slow calls run: Terminate interrupts them; a long call makes it RUNNING."""
+    """Polled while slow calls run: whether Terminate has come (a Stop is seen after the
+    calls). The head read also turns a run past RUNNING_AFTER to RUNNING."""
     head = run.svc.executions.get(run.head.id)
-    if head is None or head.cancel == "TERMINATE":
+    if head is None:
         return True
+    run.head = head
     if head.status == "QUEUED" and run.svc.clock() >= _running_horizon(run):
-        _mark_running(run)  # a Stop meanwhile is seen after the calls
-    return False
+        _mark_running(run)
+    return head.cancel == "TERMINATE"
 
 
 def _cancel(run: _Run, running: set[int]) -> None:
     """Terminate: running entries go CANCEL_REQUESTED, then everything open CANCELLED."""
-    run.head = replace(run.head, status="STOPPED")  # what _terminated read
     for key, entry in run.machine["entries"].items():
         if int(key) in running:
             entry["status"] = "CANCEL_REQUESTED"
@@ -603,24 +604,17 @@ def fail_poisoned(svc: Services, execution_id: str, reason: str) -> None:
 
 def process_record(svc: Services, record: Any, context: Any, tracer: Any) -> None:
     """One SQS record: parse, advance, and on the last receive fail the execution cleanly."""
-    from stepline.api.http import logger
-
-    try:
-        message = StepMessage.from_json(record.body)
-    except ValueError:
-        logger.error("dropping a message that is not a step message", extra={"body": record.body})
+    message = _parsed(record.body)
+    if message is None:
         return
-    logger.append_keys(execution_id=message.execution_id)
-    invocation = Invocation(remaining=lambda: context.get_remaining_time_in_millis() / 1000)
     receives = int(record.attributes.approximate_receive_count or 1)
     try:
-        tracer.put_annotation(key="execution_id", value=message.execution_id)
-        tracer.capture_method(handle)(svc, message, invocation)
-    except ExecutionGone:
-        logger.warning("dropping a message for an unknown execution")
+        _advance(svc, message, context, tracer)
     except Exception as exc:
         if receives < svc.settings.max_receive_count:
             raise
+        from stepline.api.http import logger
+
         logger.exception("giving up on a message after its last receive")
         fail_poisoned(svc, message.execution_id, f"{type(exc).__name__}: {exc}")
 
@@ -631,13 +625,33 @@ def process_direct(svc: Services, event: Any, context: Any, tracer: Any) -> None
     What fails here goes on through the queue, which retries it and, on its last receive,
     fails the execution cleanly: the message is put there rather than left to Lambda's retries.
     """
+    message = _parsed(json.dumps(event))
+    if message is None:
+        return
+    try:
+        _advance(svc, message, context, tracer)
+    except Exception:
+        from stepline.api.http import logger
+
+        logger.exception("handing the message to the steps queue after an error")
+        svc.queue.send(message)
+
+
+def _parsed(body: str) -> StepMessage | None:
+    """The step message in ``body``; None (logged) when it is not one."""
+    try:
+        return StepMessage.from_json(body)
+    except ValueError:
+        from stepline.api.http import logger
+
+        logger.error("dropping a message that is not a step message", extra={"body": body})
+        return None
+
+
+def _advance(svc: Services, message: StepMessage, context: Any, tracer: Any) -> None:
+    """Handle one message within a Lambda invocation; one for an unknown execution is dropped."""
     from stepline.api.http import logger
 
-    try:
-        message = StepMessage.from_json(json.dumps(event))
-    except ValueError:
-        logger.error("dropping an invocation that is not a step message", extra={"event": event})
-        return
     logger.append_keys(execution_id=message.execution_id)
     invocation = Invocation(remaining=lambda: context.get_remaining_time_in_millis() / 1000)
     try:
@@ -645,6 +659,3 @@ def process_direct(svc: Services, event: Any, context: Any, tracer: Any) -> None
         tracer.capture_method(handle)(svc, message, invocation)
     except ExecutionGone:
         logger.warning("dropping a message for an unknown execution")
-    except Exception:
-        logger.exception("handing the message to the steps queue after an error")
-        svc.queue.send(message)
