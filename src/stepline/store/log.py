@@ -16,7 +16,7 @@ from typing import Any
 from stepline.store import keys
 from stepline.store.errors import ConditionFailed, StoreError
 from stepline.store.payloads import INLINE_LIMIT, Payloads
-from stepline.store.table import Condition, Item, Table
+from stepline.store.table import Condition, Item, Page, Table
 
 
 class LostRace(StoreError):
@@ -47,43 +47,42 @@ class ExecutionLog:
 
     def last(self, execution_id: str) -> LogItem | None:
         """The newest log item, read consistently."""
-        first = keys.history_item(execution_id, 0)
-        page = self.table.query(
-            key_condition="PK = :pk AND begins_with(SK, :h)",
-            values={":pk": first[keys.PK], ":h": keys.HISTORY_PREFIX},
-            limit=1,
-            forward=False,
-            consistent=True,
-        )
+        page = self._page(execution_id, limit=1, forward=False)
         return self._decode(execution_id, page.items[0]) if page.items else None
 
     def begun(self, execution_id: str) -> bool:
         """Whether the runner has written anything for the execution yet."""
-        first = keys.history_item(execution_id, 0)
-        page = self.table.query(
-            key_condition="PK = :pk AND begins_with(SK, :h)",
-            values={":pk": first[keys.PK], ":h": keys.HISTORY_PREFIX},
-            limit=1,
-            consistent=True,
-        )
-        return bool(page.items)
+        return bool(self._page(execution_id, limit=1).items)
 
     def items(self, execution_id: str) -> Iterator[LogItem]:
         """Every log item, oldest first (snapshots not loaded)."""
         start: dict[str, Any] | None = None
-        first = keys.history_item(execution_id, 0)
         while True:
-            page = self.table.query(
-                key_condition="PK = :pk AND begins_with(SK, :h)",
-                values={":pk": first[keys.PK], ":h": keys.HISTORY_PREFIX},
-                start_key=start,
-                consistent=True,
-            )
+            page = self._page(execution_id, start=start)
             for item in page.items:
                 yield self._decode(execution_id, item, with_machine=False)
             if page.last_key is None:
                 return
             start = page.last_key
+
+    def _page(
+        self,
+        execution_id: str,
+        *,
+        limit: int | None = None,
+        forward: bool = True,
+        start: dict[str, Any] | None = None,
+    ) -> Page:
+        """One consistent Query over the execution's log items."""
+        first = keys.history_item(execution_id, 0)
+        return self.table.query(
+            key_condition="PK = :pk AND begins_with(SK, :h)",
+            values={":pk": first[keys.PK], ":h": keys.HISTORY_PREFIX},
+            limit=limit,
+            forward=forward,
+            start_key=start,
+            consistent=True,
+        )
 
     def append(self, execution_id: str, item: LogItem) -> None:
         """Write a new log position; raises LostRace when it is taken."""
