@@ -907,8 +907,10 @@ def measure(
         text = execution_input.replace(HTTP_PLACEHOLDER, http.url)
         for _ in range(executions):
             execution_id = meter.start(svc, StartCommand(workflow_id, text, caller="bench"))
-            # Start hands every new execution to the runner function; here it arrives.
-            first = handed.get(timeout=deadline)
+            try:  # Start hands every new execution to the runner function: here it arrives
+                first = handed.get(timeout=deadline)
+            except queue.Empty:
+                raise RuntimeError("Start did not invoke the runner function") from None
             execution = meter.run_to_end(svc, execution_id, first, deadline=deadline)
             if execution["status"] not in ("FINISHED", "FAILED"):
                 raise RuntimeError(f"execution ended {execution['status']}: {execution}")

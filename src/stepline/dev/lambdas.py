@@ -73,6 +73,19 @@ class LocalFunctions:
             return 200, {"x-amz-function-error": "Unhandled"}, json.dumps(error).encode()
 
 
+def _invoke_async(
+    target: Callable[[Any], None], payload: bytes
+) -> tuple[int, dict[str, str], bytes]:
+    """An Event invocation: accepted at once (202), handled in a thread."""
+    try:
+        event = json.loads(payload or b"{}")
+    except ValueError:
+        headers = {"x-amzn-errortype": "InvalidRequestContentException"}
+        return 400, headers, b'{"message": "Could not parse request body into json"}'
+    threading.Thread(target=target, args=(event,), daemon=True).start()
+    return 202, {}, b""
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: LambdaServer
 
@@ -92,9 +105,7 @@ class _Handler(BaseHTTPRequestHandler):
                 status, headers = 400, {"x-amzn-errortype": "InvalidParameterValueException"}
                 body = b'{"message": "the stack\'s own functions take Event invocations only"}'
             else:
-                event = json.loads(payload or b"{}")
-                threading.Thread(target=target, args=(event,), daemon=True).start()
-                status, headers, body = 202, {}, b""
+                status, headers, body = _invoke_async(target, payload)
         self.send_response(status)
         self.send_header("content-type", "application/json")
         for key, value in headers.items():
