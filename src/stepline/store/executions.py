@@ -101,7 +101,7 @@ class ExecutionStore:
     ) -> None:
         present = {k: v for k, v in fields.items() if v is not None}
         names = {f"#f{i}": name for i, name in enumerate(present)} | {"#status": "status"}
-        assignments = "".join(f", #f{i} = :f{i}" for i in range(len(present)))
+        assignments = "".join(f"#f{i} = :f{i}, " for i in range(len(present)))
         values: dict[str, Any] = {f":f{i}": value for i, value in enumerate(present.values())}
         values |= {":status": status, ":one": 1}
         values |= {f":a{i}": s for i, s in enumerate(allowed)}
@@ -109,7 +109,10 @@ class ExecutionStore:
         try:
             self.table.update(
                 keys.execution(execution_id),
-                f"SET #status = :status, rev = rev + :one{assignments}",
+                # Status last: DynamoDB applies an update at once, but the emulator the dev
+                # stack runs on applies it action by action, and a reader polling for the end
+                # must not see FINISHED before the result.
+                f"SET rev = rev + :one, {assignments}#status = :status",
                 names=names,
                 values=values,
                 condition=Condition(f"attribute_exists(PK) AND #status IN ({active})"),
