@@ -1,4 +1,4 @@
-"""The web console as a person uses it: start, watch, inspect, stop, edit workflows."""
+"""The web console as a person uses it: start, watch, inspect, stop, edit workflows, sign."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ import re
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Request, Route, expect
 
 from tests.e2e.conftest import RunningStack
 
@@ -21,12 +20,18 @@ FINISH = 30_000  # ms an execution of the examples may take to end, polled by ex
 GREEN_FILL = "rgb(230, 244, 234)"
 RED_FILL = "rgb(253, 236, 234)"
 BLUE_FILL = "rgb(227, 238, 252)"
+API = "/workflows/v1/"
+DEV_SIGNATURE = re.compile(
+    r"AWS4-HMAC-SHA256 Credential=stepline-dev/(\d{8})/us-east-1/execute-api/aws4_request, "
+    r"SignedHeaders=host;x-amz-date, Signature=[0-9a-f]{64}"
+)
 
 
 def create_workflow(stack: RunningStack, name: str, spec: str) -> str:
     """A workflow created over the API, for tests about something else than creating one."""
     body = {"folderId": "default", "name": name, "specification": {"specYaml": spec}}
-    answer = httpx.post(f"{stack.url}/workflows/v1/workflow", json=body, timeout=30)
+    with stack.client() as api:
+        answer = api.post("/workflow", json=body)
     assert answer.status_code == 200, answer.text
     return str(answer.json()["metadata"]["workflowId"])
 
@@ -177,11 +182,10 @@ def test_terminate_a_running_execution(page: Page, stack: RunningStack) -> None:
 
 def test_executions_page_filters_by_status(page: Page, stack: RunningStack) -> None:
     workflow_id = create_workflow(stack, f"orders-{uuid.uuid4().hex[:8]}", ORDERS_SPEC)
-    for body in ('{"orderId": 7}', "{}"):
-        started = httpx.post(
-            f"{stack.url}/workflows/v1/execution/{workflow_id}/start", content=body, timeout=30
-        )
-        assert started.status_code == 200, started.text
+    with stack.client() as api:
+        for body in ('{"orderId": 7}', "{}"):
+            started = api.post(f"/execution/{workflow_id}/start", content=body)
+            assert started.status_code == 200, started.text
     page.goto(f"/#/executions?workflow={workflow_id}")
     rows = page.locator("table.list tbody tr")
     expect(rows).to_have_count(2)
@@ -204,3 +208,97 @@ def test_validation_problems_are_listed_and_marked_on_their_lines(page: Page) ->
     expect(problems.first).to_contain_text("line 2 col 8: start: no step named 'nope'")
     expect(page.locator(".gutter div.bad")).to_have_text(["2", "6"])
     expect(page.locator("h2")).to_have_text("New workflow")
+
+
+def open_credentials(page: Page) -> Locator:
+    """The header's Credentials panel, opened."""
+    panel = page.locator("header details.credentials")
+    panel.locator("summary").click()
+    return panel
+
+
+def test_every_api_request_is_signed_with_the_dev_stack_root_key(page: Page) -> None:
+    requests: list[Request] = []
+    page.on("request", lambda r: requests.append(r) if API in r.url else None)
+    page.goto("/#/workflow-new")
+    expect(page.locator("header details.credentials summary")).to_have_text(
+        "Signed as stepline-dev (dev stack)"
+    )
+    page.get_by_label("name").fill(f"hello-{uuid.uuid4().hex[:8]}")
+    page.get_by_label("specification").fill(
+        'yawl: "0.1"\nstart: done\nsteps:\n  done:\n    success: {}\n'
+    )
+    page.get_by_role("button", name="Create workflow").click()
+    expect(page.locator("h2")).to_contain_text("Workflow ")
+    start_with_input(page, '{"note": "signed & sent"}')
+    expect(page.locator("section.summary .badge")).to_have_text("FINISHED", timeout=FINISH)
+
+    methods = {r.method for r in requests}
+    assert {"GET", "POST"} <= methods, methods
+    for request in requests:
+        headers = request.all_headers()
+        found = DEV_SIGNATURE.fullmatch(headers.get("authorization", ""))
+        assert found, f"{request.method} {request.url}: {headers}"
+        assert headers["x-amz-date"].startswith(found.group(1)), headers
+        assert "x-amz-security-token" not in headers
+        response = request.response()
+        assert response is not None and response.status == 200, request.url
+
+
+def test_a_wrong_secret_shows_the_gateway_refusal(page: Page) -> None:
+    page.goto("/#/workflows")
+    expect(page.locator("table.list tbody tr").first).to_be_visible()
+    panel = open_credentials(page)
+    panel.get_by_label("access key id").fill("stepline-dev")
+    panel.get_by_label("secret access key").fill("not-the-secret")
+    panel.get_by_role("button", name="Save").click()
+    expect(page.locator("header details.credentials summary")).to_have_text(
+        "Signed as stepline-dev"
+    )
+    expect(page.get_by_role("alert")).to_have_text(
+        re.compile(r"^PERMISSION_DENIED: The request signature we calculated does not match")
+    )
+
+    open_credentials(page).get_by_role("button", name="Clear").click()
+    expect(page.locator("table.list tbody tr").first).to_be_visible()
+    expect(page.get_by_role("alert")).to_have_count(0)
+
+
+def test_a_session_token_is_signed_and_sent(page: Page) -> None:
+    page.goto("/#/workflows")
+    panel = open_credentials(page)
+    for label, value in [("access key id", "stepline-dev"), ("secret access key", "stepline-dev")]:
+        panel.get_by_label(label).fill(value)
+    panel.get_by_label("session token (optional)").fill("a-session-token")
+    with page.expect_request(lambda r: API in r.url) as sent:
+        panel.get_by_role("button", name="Save").click()
+    headers = sent.value.all_headers()
+    assert headers["x-amz-security-token"] == "a-session-token"
+    assert "SignedHeaders=host;x-amz-date;x-amz-security-token," in headers["authorization"]
+    expect(page.locator("table.list tbody tr").first).to_be_visible()
+
+
+def test_an_unsigned_request_shows_forbidden(page: Page) -> None:
+    def strip_signature(route: Route) -> None:
+        headers = route.request.headers
+        route.continue_(headers={k: v for k, v in headers.items() if k != "authorization"})
+
+    page.route(f"**{API}**", strip_signature)
+    page.goto("/#/workflows")
+    expect(page.get_by_role("alert")).to_have_text("PERMISSION_DENIED: Forbidden")
+
+
+def test_another_endpoint_without_credentials_asks_for_them(page: Page) -> None:
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if API in r.url else None)
+    page.goto("/#/workflows")
+    expect(page.locator("table.list tbody tr").first).to_be_visible()
+    sent.clear()
+    endpoint = page.get_by_label("API endpoint")
+    endpoint.fill("https://api.example.invalid")
+    endpoint.dispatch_event("change")
+    expect(page.locator("header details.credentials summary")).to_have_text("Credentials needed")
+    expect(page.get_by_role("alert")).to_have_text(
+        re.compile(r"^UNAUTHENTICATED: no credentials for https://api\.example\.invalid: ")
+    )
+    assert sent == []

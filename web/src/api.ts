@@ -1,4 +1,7 @@
-// The public HTTP API (ExecutionService + WorkflowService), as the CLI uses it.
+// The public HTTP API (ExecutionService + WorkflowService), as the CLI uses it: every request
+// SigV4-signed (see auth.ts), as API Gateway's AWS_IAM authorization requires.
+
+import { sign, signingFor } from "./auth";
 
 export interface ExecutionPreview {
   id: string;
@@ -44,10 +47,12 @@ export interface Workflow extends WorkflowPreview {
 }
 
 const CODE_NAMES: Record<number, string> = {
-  3: "INVALID_ARGUMENT", 5: "NOT_FOUND", 6: "ALREADY_EXISTS", 7: "PERMISSION_DENIED",
-  8: "RESOURCE_EXHAUSTED", 9: "FAILED_PRECONDITION", 10: "ABORTED", 13: "INTERNAL",
-  14: "UNAVAILABLE", 16: "UNAUTHENTICATED",
+  2: "UNKNOWN", 3: "INVALID_ARGUMENT", 4: "DEADLINE_EXCEEDED", 5: "NOT_FOUND", 6: "ALREADY_EXISTS",
+  7: "PERMISSION_DENIED", 8: "RESOURCE_EXHAUSTED", 9: "FAILED_PRECONDITION", 10: "ABORTED", 13: "INTERNAL",
+  12: "UNIMPLEMENTED", 14: "UNAVAILABLE", 16: "UNAUTHENTICATED",
 };
+// The code of an answer API Gateway gives itself (`{"message": ...}`, no code), by HTTP status.
+const HTTP_CODES: Record<number, number> = { 400: 3, 401: 16, 403: 7, 404: 5, 429: 8, 502: 14, 503: 14, 504: 4 };
 
 export class ApiError extends Error {
   constructor(readonly code: number, message: string) {
@@ -76,13 +81,16 @@ export function setEndpoint(url: string): void {
 async function call<T>(method: string, path: string, query?: Record<string, string>, body?: unknown): Promise<T> {
   const url = new URL(`${endpoint()}/workflows/v1${path}`);
   for (const [key, value] of Object.entries(query ?? {})) if (value) url.searchParams.set(key, value);
+  const signing = signingFor(endpoint());
+  if ("problem" in signing) throw new ApiError(16, signing.problem);
+  const request = await sign(url, {
+    method,
+    headers: body === undefined ? {} : { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  }, signing.credentials);
   let response: Response;
   try {
-    response = await fetch(url, {
-      method,
-      headers: body === undefined ? {} : { "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    response = await fetch(request);
   } catch (err) {
     throw new ApiError(14, `cannot reach ${endpoint()}: ${String(err)}`);
   }
@@ -94,11 +102,17 @@ async function call<T>(method: string, path: string, query?: Record<string, stri
     data = null;
   }
   if (response.ok && data && typeof data === "object") return data as T;
-  if (data && typeof data === "object" && "code" in data) {
-    const err = data as { code: number; message?: string };
-    throw new ApiError(Number(err.code), err.message ?? "");
-  }
-  throw new ApiError(2, `HTTP ${response.status}: ${text || response.statusText}`);
+  throw answerError(response, data, text);
+}
+
+/** The ApiError of a failed answer: the API's `{code, message}`, or API Gateway's own refusal. */
+function answerError(response: Response, data: unknown, text: string): ApiError {
+  const answer = (data && typeof data === "object" ? data : {}) as { code?: unknown; message?: unknown; Message?: unknown };
+  if (answer.code !== undefined) return new ApiError(Number(answer.code), String(answer.message ?? ""));
+  const code = HTTP_CODES[response.status] ?? 2;
+  const message = answer.message ?? answer.Message; // API Gateway's 403s: {"message"} or {"Message"}
+  if (typeof message === "string" && message) return new ApiError(code, message);
+  return new ApiError(code, `HTTP ${response.status}: ${text || response.statusText}`);
 }
 
 export interface Page<T> {

@@ -1,6 +1,7 @@
 // The console's entry: header, hash routes, one page at a time.
 
 import { endpoint, setEndpoint } from "./api";
+import { credentialsPanel } from "./credentials";
 import { clear, h } from "./dom";
 import { executionPage } from "./execution";
 import { executionsPage } from "./executions";
@@ -25,15 +26,18 @@ function route(): void {
 }
 
 function header(): void {
+  const credentials = credentialsPanel(endpoint, route);
   const input = h("input", { value: endpoint(), "aria-label": "API endpoint", size: 28 }) as HTMLInputElement;
   input.addEventListener("change", () => {
     setEndpoint(input.value.trim());
+    credentials.refresh();
     route();
   });
   clear(document.getElementById("header") as HTMLElement,
     h("a.brand", { href: "#/executions" }, "Stepline"),
     h("nav", null, h("a", { href: "#/executions" }, "Executions"), h("a", { href: "#/workflows" }, "Workflows")),
-    h("label.endpoint", null, "API ", input));
+    h("label.endpoint", null, "API ", input),
+    credentials.element);
 }
 
 header();
