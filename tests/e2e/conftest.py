@@ -12,7 +12,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 READY = "Stepline dev stack ready: "
@@ -26,14 +28,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def signed_client(base_url: str, **options: Any) -> httpx.Client:
+    """An HTTP client that signs every request as the dev stack's account root (SigV4)."""
+    from stepline.cli.client import SigV4
+
+    return httpx.Client(base_url=base_url, auth=SigV4(base_url, None, None), **options)
+
+
 @dataclass
 class RunningStack:
     """The dev stack process and what it printed."""
 
     url: str
     aws_endpoint: str
+    public_url: str
     process: subprocess.Popen[str]
     lines: list[str]
+
+    def client(self) -> httpx.Client:
+        """A signed client of the API (``/workflows/v1``)."""
+        return signed_client(self.url + "/workflows/v1", timeout=30)
 
     def workflow_id(self, name: str) -> str:
         """The id the stack printed for an example workflow."""
@@ -43,7 +57,7 @@ class RunningStack:
 
 def launch_dev_stack(*extra: str) -> RunningStack:
     """Start ``stepline dev`` (plus ``extra`` options) in a subprocess; return once it serves."""
-    port, aws_port = free_port(), free_port()
+    port, aws_port, public_port = free_port(), free_port(), free_port()
     command = [
         sys.executable,
         "-m",
@@ -53,6 +67,8 @@ def launch_dev_stack(*extra: str) -> RunningStack:
         str(port),
         "--aws-port",
         str(aws_port),
+        "--public-port",
+        str(public_port),
         *extra,
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
@@ -82,7 +98,8 @@ def launch_dev_stack(*extra: str) -> RunningStack:
             pytest.fail("dev stack did not start:\n" + "\n".join(lines))
         ready.wait(0.1)
     url = next(line for line in lines if line.startswith(READY))[len(READY) :]
-    return RunningStack(url, f"http://127.0.0.1:{aws_port}", process, lines)
+    public = f"http://127.0.0.1:{public_port}"
+    return RunningStack(url, f"http://127.0.0.1:{aws_port}", public, process, lines)
 
 
 def stop_dev_stack(stack: RunningStack) -> None:

@@ -27,8 +27,10 @@ def _create(client: httpx.Client, name: str, spec: str) -> str:
 
 
 def test_a_workflow_chains_sqs_dynamodb_s3_and_a_child(dev_stack: RunningStack) -> None:
-    aws = boto3.session.Session(
-        aws_access_key_id="x", aws_secret_access_key="x", region_name="us-east-1"
+    aws = boto3.session.Session(  # the dev account's root key
+        aws_access_key_id="stepline-dev",
+        aws_secret_access_key="stepline-dev",
+        region_name="us-east-1",
     )
     sqs = aws.client("sqs", endpoint_url=dev_stack.aws_endpoint)
     dynamodb = aws.client("dynamodb", endpoint_url=dev_stack.aws_endpoint)
@@ -42,7 +44,7 @@ def test_a_workflow_chains_sqs_dynamodb_s3_and_a_child(dev_stack: RunningStack) 
     )
     s3.create_bucket(Bucket="stepline-archive")
 
-    client = httpx.Client(base_url=dev_stack.url + "/workflows/v1", timeout=30)
+    client = dev_stack.client()
     child = _create(client, "receipt", (EXAMPLES / "receipt.yaml").read_text())
     spec = (EXAMPLES / "order_pipeline.yaml").read_text().replace("CHILD_WORKFLOW_ID", child)
     parent = _create(client, "order-pipeline", spec)

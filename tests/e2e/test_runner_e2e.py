@@ -59,7 +59,7 @@ def runner_stack() -> Iterator[RunningStack]:
 @pytest.fixture(scope="module")
 def api(runner_stack: RunningStack) -> Iterator[httpx.Client]:
     """The Workflows REST API of the stack."""
-    with httpx.Client(base_url=runner_stack.url + "/workflows/v1", timeout=30) as client:
+    with runner_stack.client() as client:
         yield client
 
 

@@ -32,7 +32,7 @@ def stack() -> Iterator[RunningStack]:
 
 @pytest.fixture(scope="module")
 def api(stack: RunningStack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.url + "/workflows/v1", timeout=30) as client:
+    with stack.client() as client:
         yield client
 
 

@@ -1,26 +1,43 @@
-"""Handlers fed API Gateway events from tests/events/, on moto, resources from template.yaml."""
+"""The whole stack of template.yaml deployed on moto with IAM enforced; handlers fed events.
+
+Each test module gets an emulated account of its own (a moto server on a free port): the
+template is deployed whole, each function runs in its own sandbox with its deployed
+environment and role, and every AWS call is authorised against that role's policies. Tests
+call the functions with the API Gateway events of ``tests/events/*.json``, and drive the
+runner's core with :class:`Services` signed as the runner's role.
+"""
 
 from __future__ import annotations
 
 import copy
 import json
 import os
+import socket
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from stepline.dev import resources, template
-from stepline.dev.gateway import Functions
+from stepline.dev import authorizer
+from stepline.dev.stack import EMULATOR_ENVIRONMENT, ROOT_ENVIRONMENT, EmulatedStack, root_clients
 
 EVENTS = Path(__file__).parents[1] / "events"
+FUNCTIONS = Path(__file__).parents[1] / "functions"
 SPEC = "yawl: '0.1'\nstart: done\nsteps:\n  done:\n    success: {}\n"
+# Parks at once and stays active: for tests of calls on executions that have not ended.
+PARKED = "yawl: '0.1'\nstart: nap\nsteps:\n  nap:\n    wait: {duration: 10000h}\n"
+TIME_SCALE = 0.001
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -33,11 +50,12 @@ class Reply:
 
 
 class Api:
-    """Calls handlers the way API Gateway does, with events built from the fixture files."""
+    """Calls the deployed functions as API Gateway does, with the fixture files' events."""
 
-    def __init__(self, functions: Functions, routes: list[template.Route]) -> None:
-        self.functions = functions
-        self.by_route = {f"{r.method} {r.path}": r.function for r in routes}
+    def __init__(self, stack: EmulatedStack) -> None:
+        self.stack = stack
+        routes = [r for r in stack.deployment.routes if r.api_id == stack.deployment.api_id]
+        self.by_route = {r.route_key: r.function_arn for r in routes}
 
     def call(
         self,
@@ -67,7 +85,10 @@ class Api:
             event["rawQueryString"] = urlencode(query)
         if headers:
             event["headers"] |= {k.lower(): v for k, v in headers.items()}
-        result = self.functions.invoke(self.by_route[event["routeKey"]], event)
+        function = self.stack.deployment.function_by_arn(self.by_route[event["routeKey"]])
+        answer = self.stack.functions.invoke(function, json.dumps(event).encode())
+        assert answer.function_error is None, answer.payload
+        result = json.loads(answer.payload)
         return Reply(
             status=result["statusCode"],
             body=json.loads(result["body"]) if result.get("body") else {},
@@ -92,41 +113,59 @@ class Api:
 
 
 @pytest.fixture(scope="module")
-def aws() -> Iterator[dict[str, str]]:
-    """One emulated account per test module, resources created from template.yaml.
+def stack() -> Iterator[EmulatedStack]:
+    """template.yaml deployed whole on a moto server of this module's, IAM enforced.
 
-    Module scope (with ``--dist loadfile``) keeps the emulator from outliving the module, so
-    other test folders that start their own emulators never see these resources.
+    The test process itself acts as the account root (its boto3 clients reach the emulator
+    with the root key), as an operator's tools would; the functions never see that key.
     """
-    saved = dict(os.environ)
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_NAMESPACE": "Stepline",
-        }
-    )
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    with mock_aws():
-        physical = resources.provision(boto3.client, stack_name="stepline-test")
-        env = resources.environment(physical)
-        os.environ.update(env)
-        from stepline.service.deps import services
+    import logging
 
-        services.cache_clear()
-        yield physical
-        services.cache_clear()
-    os.environ.clear()
-    os.environ.update(saved)
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    saved = dict(os.environ)
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    os.environ.update(EMULATOR_ENVIRONMENT | ROOT_ENVIRONMENT | {"AWS_ENDPOINT_URL": endpoint})
+    os.environ.update(
+        {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_NAMESPACE": "Stepline"}
+    )
+    import boto3
+
+    boto3.DEFAULT_SESSION = None  # its credentials were read from an earlier environment
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(endpoint.rsplit(":", 1)[1]))
+    server.start()
+    try:
+        with authorizer.enforcing():
+            emulated = EmulatedStack(
+                endpoint,
+                stack_name="stepline-test",
+                parameters={"AllowedPrivateHosts": "*"},
+                local_functions=FUNCTIONS,
+                time_scale=TIME_SCALE,
+            ).deploy()
+            yield emulated
+            emulated.close()
+    finally:
+        from moto.moto_api._internal.models import moto_api_backend
+
+        moto_api_backend.reset()  # the next module's account starts empty
+        server.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+        boto3.DEFAULT_SESSION = None
 
 
 @pytest.fixture(scope="module")
-def api(aws: dict[str, str]) -> Api:
-    """The API, through the real handlers."""
-    routes = template.routes()
-    return Api(Functions(routes), routes)
+def aws(stack: EmulatedStack) -> dict[str, str]:
+    """Logical id → physical id of every deployed resource."""
+    return stack.deployment.physical
+
+
+@pytest.fixture(scope="module")
+def api(stack: EmulatedStack) -> Api:
+    """The API, through the deployed functions."""
+    return Api(stack)
 
 
 @pytest.fixture
@@ -137,13 +176,21 @@ def folder() -> str:
 
 @pytest.fixture
 def workflow_id(api: Api, folder: str) -> str:
-    """A fresh ACTIVE workflow."""
+    """A fresh ACTIVE workflow whose executions end at once."""
     return api.create_workflow(folder)
+
+
+@pytest.fixture
+def parked_id(api: Api, folder: str) -> str:
+    """A fresh ACTIVE workflow whose executions wait (10,000 h) and never end by themselves."""
+    return api.create_workflow(folder, name="parked", spec=PARKED)
 
 
 @pytest.fixture
 def steps_queue(aws: dict[str, str]) -> Iterator[Any]:
     """A function that drains the steps queue and returns the message bodies."""
+    import boto3
+
     sqs = boto3.client("sqs")
     url = aws["StepsQueue"]
 
@@ -162,46 +209,54 @@ def steps_queue(aws: dict[str, str]) -> Iterator[Any]:
     yield drain
 
 
-@pytest.fixture(scope="session")
-def local_functions() -> Iterator[str]:
-    """tests/functions/*.py served through the Lambda Invoke API on a free port."""
-    import threading
-
-    from stepline.dev.lambdas import LambdaServer, LocalFunctions
-
-    server = LambdaServer(("127.0.0.1", 0), LocalFunctions(Path(__file__).parents[1] / "functions"))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
-
-
 @pytest.fixture(scope="module")
-def svc(aws: dict[str, str], local_functions: str) -> Any:
-    """Core services for runner tests: local functions, waits and delays 1000x faster."""
-    from dataclasses import replace
+def local_functions(stack: EmulatedStack) -> str:
+    """The stack's Lambda endpoint, which serves tests/functions/*.py by file name."""
+    return stack.lambda_endpoint
 
-    from stepline.service.deps import Services, Settings
 
+def cached(factory: Callable[..., Any]) -> Callable[[str], Any]:
+    """One client per service from ``factory``."""
     clients: dict[str, Any] = {}
 
     def client(service: str) -> Any:
         if service not in clients:
-            endpoint = local_functions if service == "lambda" else None
-            clients[service] = boto3.client(service, endpoint_url=endpoint)
+            clients[service] = factory(service)
         return clients[service]
 
-    settings = replace(
-        Settings.from_env(), time_scale=0.001, allowed_private_hosts=frozenset({"*"})
+    return client
+
+
+@pytest.fixture(scope="module")
+def svc(stack: EmulatedStack) -> Any:
+    """The runner's core services: its deployed settings, signed as its role, 1000x faster."""
+    from stepline.service.deps import Services, Settings
+
+    settings = Settings.from_env(stack.function("RunnerFunction").environment)
+    return Services(
+        replace(settings, time_scale=TIME_SCALE), cached(stack.role_clients("RunnerFunction"))
     )
-    return Services(settings, client)
+
+
+@pytest.fixture(scope="module")
+def admin(stack: EmulatedStack) -> Any:
+    """Start's settings as the account root, the first hop through the queue.
+
+    Runner tests set up workflows and executions with it and then drive the runner
+    themselves from the steps queue.
+    """
+    from stepline.service.deps import Services, Settings
+
+    settings = Settings.from_env(stack.function("StartFunction").environment)
+    settings = replace(settings, runner_function=None, time_scale=TIME_SCALE)
+    return Services(settings, cached(root_clients(stack.aws_endpoint)))
 
 
 class Runs:
     """Creates workflows and starts executions through the core, for runner tests."""
 
     def __init__(self, services: Any) -> None:
-        self.svc = services
+        self.svc = services  # the account root's: setting up is not the runner's job
 
     def workflow(self, spec: str) -> str:
         """A new workflow (in a folder of its own) with this spec."""
@@ -230,6 +285,6 @@ class Runs:
 
 
 @pytest.fixture
-def runs(svc: Any) -> Runs:
+def runs(admin: Any) -> Runs:
     """Workflows and executions for runner tests."""
-    return Runs(svc)
+    return Runs(admin)

@@ -7,6 +7,7 @@ capacity, chunking and index rules must give the figures worked out by hand here
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -26,6 +27,19 @@ steps:
   done:
     success: {}
 """
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[dict[str, str]]:
+    """The bench's own emulated account: the table, queues and bucket, no IAM.
+
+    The cost bench drives the core in this process (its meter counts every request the
+    orchestrator makes); this module checks that meter, not the deployed stack.
+    """
+    from stepline.dev import resources
+
+    with cost.emulated_aws():
+        yield resources.provision(boto3.client, stack_name="stepline-cost-test")
 
 
 @pytest.fixture

@@ -4,25 +4,22 @@ cannot go that way, or fails on it, goes through the steps queue."""
 from __future__ import annotations
 
 import json
-import queue
-import threading
-from collections.abc import Iterator
+import time
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from stepline.api.http import tracer
 from stepline.dev import drive
-from stepline.dev.gateway import LambdaContext
-from stepline.dev.lambdas import LambdaServer, LocalFunctions
+from stepline.dev.lambdas import LambdaContext
+from stepline.dev.stack import EmulatedStack
 from stepline.service import executions, runner
 from stepline.service.deps import Services
 from stepline.store.queue import StepMessage
-from tests.integration.conftest import Runs
+from tests.integration.conftest import Api, Runs, cached
 
-RUNNER = "stepline-test-runner"
+DEADLINE = 20.0
 TWO_STEPS = """\
 yawl: "0.1"
 start: a
@@ -32,57 +29,53 @@ steps:
   done:
     success: {}
 """
+SLOW_CALL = """\
+yawl: "0.1"
+start: nap
+steps:
+  nap:
+    functionCall: {functionId: stepline-slow, input: '\\({seconds: 5})', next: done}
+  done:
+    success: {}
+"""
 
 
-@pytest.fixture
-def handed(tmp_path: Path) -> Iterator[tuple[str, queue.SimpleQueue[Any]]]:
-    """A Lambda endpoint where the runner function takes Event invocations into a queue."""
-    received: queue.SimpleQueue[Any] = queue.SimpleQueue()
-    server = LambdaServer(("127.0.0.1", 0), LocalFunctions(tmp_path), {RUNNER: received.put})
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}", received
-    server.shutdown()
-    server.server_close()
+def status_of(api: Api, execution_id: str) -> str:
+    reply = api.call("get", path={"executionId": execution_id})
+    assert reply.status == 200, reply.body
+    return str(reply.body["execution"]["status"])
 
 
-def _services(svc: Services, lambda_url: str, function: str) -> Services:
-    import boto3
-
-    def client(service: str) -> Any:
-        if service == "lambda":
-            return boto3.client("lambda", endpoint_url=lambda_url)
-        return svc.client_factory(service)
-
-    return Services(replace(svc.settings, runner_function=function), client)
+def wait_status(api: Api, execution_id: str, wanted: str) -> None:
+    end = time.monotonic() + DEADLINE
+    while (status := status_of(api, execution_id)) != wanted:
+        assert time.monotonic() < end, f"still {status}"
+        time.sleep(0.05)
 
 
 def test_start_hands_the_execution_to_the_runner_function(
-    svc: Services, runs: Runs, steps_queue: Any, handed: tuple[str, Any]
+    api: Api, runs: Runs, steps_queue: Any
 ) -> None:
-    url, received = handed
-    direct = _services(svc, url, RUNNER)
     workflow_id = runs.workflow(TWO_STEPS)
 
-    execution_id = executions.start(direct, executions.StartCommand(workflow_id, "{}", "test"))
+    execution_id = api.start(workflow_id)
 
-    event = received.get(timeout=10)
-    assert event == {"executionId": execution_id, "seq": 0}
-    assert steps_queue() == []  # nothing went through the queue
-    runner.process_direct(direct, event, LambdaContext(function_name=RUNNER), tracer())
-    assert executions.get(direct, execution_id)["execution"]["status"] == "FINISHED"
+    wait_status(api, execution_id, "FINISHED")  # the deployed runner ran it
+    assert steps_queue() == []  # and nothing went through the queue
 
 
 def test_a_runner_that_cannot_be_invoked_leaves_the_message_on_the_queue(
-    svc: Services, runs: Runs, steps_queue: Any, handed: tuple[str, Any]
+    stack: EmulatedStack, admin: Services, runs: Runs, steps_queue: Any
 ) -> None:
-    url, received = handed
-    direct = _services(svc, url, "no-such-function")
+    as_start = Services(
+        replace(admin.settings, runner_function="stepline-test-no-such-runner"),
+        cached(stack.role_clients("StartFunction")),
+    )
     workflow_id = runs.workflow(TWO_STEPS)
 
-    execution_id = executions.start(direct, executions.StartCommand(workflow_id, "{}", "test"))
+    execution_id = executions.start(as_start, executions.StartCommand(workflow_id, "{}", "test"))
 
     assert steps_queue() == [{"executionId": execution_id, "seq": 0}]
-    assert received.empty()
 
 
 def test_an_error_on_the_first_hop_puts_the_message_on_the_queue(
@@ -102,21 +95,31 @@ def test_an_error_on_the_first_hop_puts_the_message_on_the_queue(
     monkeypatch.setattr(runner, "handle", flaky)
     event = {"executionId": execution_id, "seq": 0}
 
-    runner.process_direct(svc, event, LambdaContext(function_name=RUNNER), tracer())
+    runner.process_direct(svc, event, LambdaContext(function_name="runner"), tracer())
     drive.run_to_end(svc, execution_id)  # the queue delivers it again
 
     assert len(calls) == 2
     assert executions.get(svc, execution_id)["execution"]["status"] == "FINISHED"
 
 
-def test_an_invocation_that_died_reaches_the_queue_as_its_failure_record() -> None:
-    record = {
-        "version": "1.0",
-        "timestamp": "2026-11-28T10:00:00.000Z",
-        "requestContext": {"condition": "RetriesExhausted", "approximateInvokeCount": 1},
-        "requestPayload": {"executionId": "swabc-1", "seq": 0},
-        "responseContext": {"statusCode": 200, "functionError": "Unhandled"},
-        "responsePayload": {"errorMessage": "Task timed out after 900.00 seconds"},
-    }
+def test_a_runner_invocation_that_fails_reaches_the_queue_as_its_failure_record(
+    stack: EmulatedStack, api: Api, runs: Runs, steps_queue: Any
+) -> None:
+    lam = stack.clients("lambda")
+    name = stack.function("RunnerFunction").name
+    lam.update_function_configuration(FunctionName=name, Handler="app.no_such_handler")
+    try:
+        execution_id = api.start(runs.workflow(TWO_STEPS))
+        end = time.monotonic() + DEADLINE
+        records: list[dict[str, Any]] = []
+        while not records:
+            assert time.monotonic() < end, "no failure record reached the steps queue"
+            records = steps_queue()
+            time.sleep(0.05)
+    finally:
+        lam.update_function_configuration(FunctionName=name, Handler="app.lambda_handler")
 
-    assert StepMessage.from_json(json.dumps(record)) == StepMessage("swabc-1", 0)
+    (record,) = records  # the template's EventInvokeConfig: no retry, on failure the queue
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["responseContext"]["functionError"] == "Unhandled"
+    assert StepMessage.from_json(json.dumps(record)) == StepMessage(execution_id, 0)

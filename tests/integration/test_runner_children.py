@@ -16,7 +16,7 @@ start: work
 steps:
   work:
     functionCall:
-      functionId: double
+      functionId: stepline-double
       input: '\({value: .input.value})'
 """
 

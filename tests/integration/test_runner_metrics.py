@@ -16,7 +16,7 @@ start: call
 steps:
   call:
     functionCall:
-      functionId: flaky
+      functionId: stepline-flaky
       input: '\({key: .key, failures: 1})'
       retryPolicy:
         errorList: [FUNCTION_CALL_INVALID_RESPONSE]

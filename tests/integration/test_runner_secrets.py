@@ -17,7 +17,7 @@ start: call
 steps:
   call:
     functionCall:
-      functionId: echo
+      functionId: stepline-echo
       input: '\({auth: "Bearer \(lockboxPayload("stepline-api"; "token"))", user: .input.user})'
       output: '\({sent: .echo.auth | length})'
 """

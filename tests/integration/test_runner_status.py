@@ -31,7 +31,7 @@ start: slow
 steps:
   slow:
     functionCall:
-      functionId: slow
+      functionId: stepline-slow
       input: '\({seconds: 3})'
 """
 
@@ -62,8 +62,8 @@ def test_a_short_wait_shows_running_in_get_and_queued_in_list(svc: Any, runs: Ru
     assert _status(svc, execution_id) == "RUNNING"
     history = executions.history(svc, execution_id, size=None, token=None)
     assert history["execution"]["status"] == "RUNNING"
-    assert execution_id in _listed(svc, workflow_id, "QUEUED")
-    assert execution_id not in _listed(svc, workflow_id, "RUNNING")
+    assert execution_id in _listed(runs.svc, workflow_id, "QUEUED")
+    assert execution_id not in _listed(runs.svc, workflow_id, "RUNNING")
 
 
 def test_a_wait_past_running_after_is_listed_running_at_once(svc: Any, runs: Runs) -> None:
@@ -74,8 +74,8 @@ def test_a_wait_past_running_after_is_listed_running_at_once(svc: Any, runs: Run
     _first_stretch(svc, execution_id)
 
     assert _status(svc, execution_id) == "RUNNING"
-    assert execution_id in _listed(svc, workflow_id, "RUNNING")
-    assert execution_id not in _listed(svc, workflow_id, "QUEUED")
+    assert execution_id in _listed(runs.svc, workflow_id, "RUNNING")
+    assert execution_id not in _listed(runs.svc, workflow_id, "QUEUED")
 
 
 def test_a_long_call_is_listed_running_while_it_runs(
@@ -89,11 +89,11 @@ def test_a_long_call_is_listed_running_while_it_runs(
     thread.start()
 
     deadline = time.monotonic() + 10
-    while execution_id not in _listed(svc, workflow_id, "RUNNING"):
+    while execution_id not in _listed(runs.svc, workflow_id, "RUNNING"):
         assert thread.is_alive(), "the call ended before List showed the execution RUNNING"
         assert time.monotonic() < deadline
         time.sleep(0.05)
     thread.join(timeout=10)
 
     assert _status(svc, execution_id) == "FINISHED"
-    assert _listed(svc, workflow_id, "RUNNING") == []
+    assert _listed(runs.svc, workflow_id, "RUNNING") == []

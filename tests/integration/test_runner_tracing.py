@@ -17,7 +17,7 @@ start: call
 steps:
   call:
     functionCall:
-      functionId: double
+      functionId: stepline-double
       input: '\({value: 2})'
 """
 

@@ -4,47 +4,44 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from stepline.dev import scheduler, template
-from stepline.dev.gateway import Functions
+from stepline.dev import scheduler
+from stepline.dev.stack import EmulatedStack
 from stepline.service import schedules
 
 from .conftest import SPEC, Api
 
 EVENTS = Path(__file__).parents[1] / "events"
-SCHEDULE_VARIABLES = (
-    "SCHEDULE_GROUP",
-    "SCHEDULE_TARGET_ARN",
-    "SCHEDULE_ROLE_ARN",
-    "SCHEDULE_DEAD_LETTER_ARN",
-)
 DAILY = {"cronExpression": "0 9 * * ? *", "timezone": "Europe/Moscow"}
 
 
-@pytest.fixture(scope="module")
-def group(aws: dict[str, str]) -> Iterator[Any]:
-    """Schedules materialised in the emulator, as template.yaml configures the functions."""
-    import os
+@dataclass
+class Group:
+    """The deployed schedule group, read as the account root."""
 
-    saved = dict(os.environ)
-    os.environ.update(scheduler.schedule_environment(boto3.client, aws))
-    yield boto3.client("scheduler")
-    for name in SCHEDULE_VARIABLES:
-        if name not in saved:
-            os.environ.pop(name, None)
+    client: Any
+    name: str
 
 
 @pytest.fixture(scope="module")
-def trigger(aws: dict[str, str]) -> Functions:
-    """The trigger function, loaded from functions/trigger/."""
-    return Functions([template.function_route(scheduler.TRIGGER)])
+def group(stack: EmulatedStack) -> Group:
+    """The schedule group template.yaml gives the workflows function."""
+    name = stack.function("WorkflowsFunction").environment["SCHEDULE_GROUP"]
+    return Group(stack.clients("scheduler"), name)
+
+
+@pytest.fixture(scope="module")
+def trigger(stack: EmulatedStack) -> Callable[[dict[str, Any]], Any]:
+    """The deployed trigger function, invoked as Scheduler invokes it."""
+    return lambda event: stack.invoke("TriggerFunction", event)
 
 
 def create(
@@ -55,16 +52,16 @@ def create(
     return reply.status, reply.body
 
 
-def schedule_of(group: Any, workflow_id: str) -> dict[str, Any] | None:
+def schedule_of(group: Group, workflow_id: str) -> dict[str, Any] | None:
     try:
-        reply: dict[str, Any] = group.get_schedule(Name=workflow_id, GroupName=scheduler.DEV_GROUP)
-    except group.exceptions.ResourceNotFoundException:
+        reply: dict[str, Any] = group.client.get_schedule(Name=workflow_id, GroupName=group.name)
+    except group.client.exceptions.ResourceNotFoundException:
         return None
     return reply
 
 
-def schedule_names(group: Any) -> set[str]:
-    pages = group.get_paginator("list_schedules").paginate(GroupName=scheduler.DEV_GROUP)
+def schedule_names(group: Group) -> set[str]:
+    pages = group.client.get_paginator("list_schedules").paginate(GroupName=group.name)
     return {s["Name"] for page in pages for s in page["Schedules"]}
 
 
@@ -113,7 +110,7 @@ def test_update_refuses_a_bad_cron_expression(api: Api, workflow_id: str) -> Non
 
 
 def test_create_materialises_the_schedule_with_trigger_target_and_dead_letter_queue(
-    api: Api, group: Any, folder: str
+    api: Api, stack: EmulatedStack, group: Group, folder: str
 ) -> None:
     status, body = create(api, folder, schedule=DAILY)
     assert status == 200, body
@@ -122,7 +119,13 @@ def test_create_materialises_the_schedule_with_trigger_target_and_dead_letter_qu
     assert found is not None
     assert found["ScheduleExpression"] == "cron(0 9 * * ? *)"
     assert found["ScheduleExpressionTimezone"] == "Europe/Moscow"
-    assert found["Target"]["Arn"].endswith(":function:TriggerFunction")
+    assert found["Target"]["Arn"] == stack.function("TriggerFunction").arn
+    assert (
+        found["Target"]["RoleArn"]
+        == stack.clients("iam").get_role(RoleName=stack.deployment.physical["SchedulerRole"])[
+            "Role"
+        ]["Arn"]
+    )
     assert "TriggerDeadLetterQueue" in found["Target"]["DeadLetterConfig"]["Arn"]
     assert json.loads(found["Target"]["Input"]) == {
         "trigger": "schedule",
@@ -132,7 +135,7 @@ def test_create_materialises_the_schedule_with_trigger_target_and_dead_letter_qu
     }
 
 
-def test_update_moves_the_schedule_and_null_removes_it(api: Api, group: Any, folder: str) -> None:
+def test_update_moves_the_schedule_and_null_removes_it(api: Api, group: Group, folder: str) -> None:
     _, body = create(api, folder, schedule=DAILY)
     workflow_id = body["metadata"]["workflowId"]
     hourly = {"cronExpression": "cron(15 * * * ? *)", "timezone": "UTC"}
@@ -148,14 +151,14 @@ def test_update_moves_the_schedule_and_null_removes_it(api: Api, group: Any, fol
     assert schedule_of(group, workflow_id) is None
 
 
-def test_delete_removes_the_schedule(api: Api, group: Any, folder: str) -> None:
+def test_delete_removes_the_schedule(api: Api, group: Group, folder: str) -> None:
     _, body = create(api, folder, schedule=DAILY)
     workflow_id = body["metadata"]["workflowId"]
     assert api.call("workflow_delete", path={"workflowId": workflow_id}).status == 200
     assert schedule_of(group, workflow_id) is None
 
 
-def test_failed_create_leaves_no_schedule_behind(api: Api, group: Any, folder: str) -> None:
+def test_failed_create_leaves_no_schedule_behind(api: Api, group: Group, folder: str) -> None:
     create(api, folder, name="taken")
     before = schedule_names(group)
     status, body = create(api, folder, name="taken", schedule=DAILY)
@@ -163,7 +166,7 @@ def test_failed_create_leaves_no_schedule_behind(api: Api, group: Any, folder: s
     assert schedule_names(group) == before
 
 
-def test_failed_update_puts_the_previous_schedule_back(api: Api, group: Any, folder: str) -> None:
+def test_failed_update_puts_the_previous_schedule_back(api: Api, group: Group, folder: str) -> None:
     create(api, folder, name="taken")
     _, body = create(api, folder, name="mine", schedule=DAILY)
     workflow_id = body["metadata"]["workflowId"]
@@ -176,7 +179,7 @@ def test_failed_update_puts_the_previous_schedule_back(api: Api, group: Any, fol
 
 
 def test_a_fire_starts_one_execution_with_the_documented_input(
-    api: Api, group: Any, trigger: Functions, folder: str
+    api: Api, group: Group, trigger: Callable[[dict[str, Any]], Any], folder: str
 ) -> None:
     _, body = create(api, folder, schedule=DAILY)
     workflow_id = body["metadata"]["workflowId"]
@@ -185,7 +188,7 @@ def test_a_fire_starts_one_execution_with_the_documented_input(
     text = scheduler.fill_context(
         found["Target"]["Input"], scheduled=datetime(2026, 11, 28, 6, tzinfo=UTC), arn="arn"
     )
-    result = trigger.invoke(scheduler.TRIGGER, json.loads(text))
+    result = trigger(json.loads(text))
     execution = api.call("get", path={"executionId": result["executionId"]}).body["execution"]
     assert json.loads(execution["input"]["inputJson"]) == {
         "scheduledTime": "2026-11-28T06:00Z",
@@ -194,47 +197,47 @@ def test_a_fire_starts_one_execution_with_the_documented_input(
 
 
 def test_two_fires_within_one_minute_start_one_execution(
-    api: Api, group: Any, trigger: Functions, folder: str
+    api: Api, group: Group, trigger: Callable[[dict[str, Any]], Any], folder: str
 ) -> None:
     _, body = create(api, folder, schedule=DAILY)
     workflow_id = body["metadata"]["workflowId"]
-    first = trigger.invoke(scheduler.TRIGGER, fire_event(workflow_id, "2026-11-28T06:00:00Z"))
-    again = trigger.invoke(scheduler.TRIGGER, fire_event(workflow_id, "2026-11-28T06:00:41Z"))
+    first = trigger(fire_event(workflow_id, "2026-11-28T06:00:00Z"))
+    again = trigger(fire_event(workflow_id, "2026-11-28T06:00:41Z"))
     assert first["executionId"] == again["executionId"]
-    later = trigger.invoke(scheduler.TRIGGER, fire_event(workflow_id, "2026-11-29T06:00:00Z"))
+    later = trigger(fire_event(workflow_id, "2026-11-29T06:00:00Z"))
     assert later["executionId"] != first["executionId"]
     assert len(executions_of(api, workflow_id)) == 2
 
 
 def test_a_schedule_whose_workflow_is_gone_removes_itself(
-    api: Api, group: Any, trigger: Functions, folder: str
+    api: Api, admin: Any, group: Group, trigger: Callable[[dict[str, Any]], Any], folder: str
 ) -> None:
-    from stepline.service.deps import services
-
     _, body = create(api, folder, schedule=DAILY)
     workflow_id = body["metadata"]["workflowId"]
-    record = services().workflows.get(workflow_id)
+    record = admin.workflows.get(workflow_id)
     assert record is not None
-    services().workflows.delete(record)  # the table write of a Delete whose schedule call was lost
-    result = trigger.invoke(scheduler.TRIGGER, fire_event(workflow_id, "2026-11-28T06:00:00Z"))
+    admin.workflows.delete(record)  # the table write of a Delete whose schedule call was lost
+    result = trigger(fire_event(workflow_id, "2026-11-28T06:00:00Z"))
     assert result["executionId"] is None
     assert schedule_of(group, workflow_id) is None
 
 
 def test_a_stale_schedule_is_realigned_with_the_table_and_starts_nothing(
-    api: Api, group: Any, trigger: Functions, folder: str
+    api: Api,
+    stack: EmulatedStack,
+    group: Group,
+    trigger: Callable[[dict[str, Any]], Any],
+    folder: str,
 ) -> None:
     _, body = create(api, folder, schedule=DAILY)
     workflow_id = body["metadata"]["workflowId"]
     stale = {"cronExpression": "0 3 * * ? *", "timezone": "UTC"}
-    result = trigger.invoke(
-        scheduler.TRIGGER, fire_event(workflow_id, "2026-11-28T03:00:00Z", stale)
-    )
+    result = trigger(fire_event(workflow_id, "2026-11-28T03:00:00Z", stale))
     assert result["executionId"] is None
     found = schedule_of(group, workflow_id)
     assert found is not None
     assert found["ScheduleExpression"] == "cron(0 9 * * ? *)"
-    assert found["Target"]["Arn"].endswith(":function:TriggerFunction")
+    assert found["Target"]["Arn"] == stack.function("TriggerFunction").arn
     assert executions_of(api, workflow_id) == []
 
 
@@ -248,19 +251,23 @@ class _SteppedScheduler(scheduler.DevScheduler):
 
 
 def test_dev_scheduler_fires_due_schedules_once_per_fire_time(
-    api: Api, group: Any, trigger: Functions, folder: str
+    api: Api,
+    stack: EmulatedStack,
+    group: Group,
+    trigger: Callable[[dict[str, Any]], Any],
+    folder: str,
 ) -> None:
     every_minute = {"cronExpression": "* * * * ? *", "timezone": "UTC"}
     _, body = create(api, folder, schedule=every_minute)
     workflow_id = body["metadata"]["workflowId"]
     delivered: list[dict[str, Any]] = []
 
-    def invoke(event: dict[str, Any]) -> Any:
+    def invoke(target: str, role: str, event: dict[str, Any]) -> Any:
         if event["workflowId"] == workflow_id:
             delivered.append(copy.deepcopy(event))
-        return trigger.invoke(scheduler.TRIGGER, event)
+        stack.fire_schedule(target, role, event)  # as Scheduler: the schedule's role invokes
 
-    dev = _SteppedScheduler(group, scheduler.DEV_GROUP, invoke)
+    dev = _SteppedScheduler(group.client, group.name, invoke)
     dev.tick()  # first sight of the schedule: nothing is back-filled
     assert delivered == []
     dev.clock += timedelta(seconds=45)  # 06:00:15
@@ -273,7 +280,10 @@ def test_dev_scheduler_fires_due_schedules_once_per_fire_time(
         "2026-11-28T06:00:00Z",
         "2026-11-28T06:01:00Z",
     ]
-    assert len(executions_of(api, workflow_id)) == 2
+    end = time.monotonic() + 10  # Scheduler invokes asynchronously
+    while len(executions_of(api, workflow_id)) < 2:
+        assert time.monotonic() < end, executions_of(api, workflow_id)
+        time.sleep(0.05)
 
 
 def test_target_input_keeps_the_scheduled_time_placeholder() -> None:

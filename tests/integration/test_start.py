@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import json
+import time
 
 import boto3
 
 from tests.integration.conftest import Api
 
 
-def test_start_creates_a_queued_execution_and_enqueues_one_message(
+def test_start_creates_the_execution_and_the_runner_takes_it_without_the_queue(
     api: Api, workflow_id: str, steps_queue
 ) -> None:
     execution_id = api.start(workflow_id, '{"orderId": 42}')
 
     got = api.call("get", path={"executionId": execution_id}).body["execution"]
-    assert got["status"] == "QUEUED"
+    assert got["status"] in ("QUEUED", "RUNNING", "FINISHED")
     assert got["workflowId"] == workflow_id
     assert json.loads(got["input"]["inputJson"]) == {"orderId": 42}
     assert execution_id.startswith(f"{workflow_id}-")
-    assert steps_queue() == [{"executionId": execution_id, "seq": 0}]
+    end = time.monotonic() + 20
+    while got["status"] != "FINISHED":
+        assert time.monotonic() < end, got
+        got = api.call("get", path={"executionId": execution_id}).body["execution"]
+    assert steps_queue() == []
 
 
 def test_start_without_input_means_empty_object(api: Api, workflow_id: str) -> None:
@@ -119,7 +124,8 @@ def test_idempotency_key_returns_the_same_execution(
     assert first == second
     listed = api.call("list", query={"workflowId": workflow_id}).body["executions"]
     assert [e["id"] for e in listed] == [first]
-    assert {m["executionId"] for m in steps_queue()} == {first}
+    # A replay while the head is still QUEUED re-sends the first message (harmless duplicate).
+    assert {m["executionId"] for m in steps_queue()} <= {first}
 
 
 def test_idempotency_key_with_a_different_body_conflicts(api: Api, workflow_id: str) -> None:

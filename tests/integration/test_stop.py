@@ -9,8 +9,8 @@ from tests.integration.conftest import Api
 
 
 @pytest.mark.parametrize("call", ["stop", "terminate"])
-def test_stop_moves_a_queued_execution_to_stopped(api: Api, workflow_id: str, call: str) -> None:
-    execution_id = api.start(workflow_id)
+def test_stop_moves_an_active_execution_to_stopped(api: Api, parked_id: str, call: str) -> None:
+    execution_id = api.start(parked_id)
 
     reply = api.call(call, path={"executionId": execution_id})
 
@@ -30,9 +30,9 @@ def test_stopping_again_succeeds(api: Api, workflow_id: str, call: str) -> None:
 
 
 def test_stop_records_what_was_asked_for_the_runner(
-    api: Api, workflow_id: str, aws: dict[str, str]
+    api: Api, parked_id: str, aws: dict[str, str]
 ) -> None:
-    stopped, terminated = api.start(workflow_id), api.start(workflow_id)
+    stopped, terminated = api.start(parked_id), api.start(parked_id)
     api.call("stop", path={"executionId": stopped})
     api.call("terminate", path={"executionId": terminated})
 

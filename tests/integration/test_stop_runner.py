@@ -20,7 +20,7 @@ start: slow
 steps:
   slow:
     functionCall:
-      functionId: slow
+      functionId: stepline-slow
       input: '\({seconds: 6})'
       next: after
   after:
@@ -50,7 +50,7 @@ def test_stop_lets_the_running_step_finish_and_starts_nothing_after(svc: Any, ru
     execution_id = runs.start(SLOW_THEN_NEXT)
     thread = _run_in_background(svc, execution_id)
 
-    executions.stop(svc, execution_id, terminate=False)
+    executions.stop(runs.svc, execution_id, terminate=False)
     thread.join(timeout=20)
 
     assert executions.get(svc, execution_id)["execution"]["status"] == "STOPPED"
@@ -61,7 +61,7 @@ def test_terminate_cancels_the_running_step(svc: Any, runs: Runs) -> None:
     execution_id = runs.start(SLOW_THEN_NEXT)
     thread = _run_in_background(svc, execution_id)
 
-    executions.stop(svc, execution_id, terminate=True)
+    executions.stop(runs.svc, execution_id, terminate=True)
     thread.join(timeout=20)
 
     assert executions.get(svc, execution_id)["execution"]["status"] == "STOPPED"
@@ -72,7 +72,7 @@ def test_terminate_cancels_the_running_step(svc: Any, runs: Runs) -> None:
 
 def test_nothing_starts_once_stop_has_returned(svc: Any, runs: Runs) -> None:
     execution_id = runs.start(SLOW_THEN_NEXT)
-    executions.stop(svc, execution_id, terminate=False)
+    executions.stop(runs.svc, execution_id, terminate=False)
 
     runner.handle(svc, StepMessage(execution_id, 0), runner.Invocation())
 
@@ -107,7 +107,7 @@ def test_a_poison_message_fails_its_execution_on_the_last_receive(svc: Any, runs
     execution_id = runs.start(SLOW_THEN_NEXT)
     head = svc.executions.get(execution_id)
     # Lose the pinned spec version: every attempt to advance now fails.
-    svc.table.delete(keys.workflow_version(head.workflow_id, head.spec_version))
+    runs.svc.table.delete(keys.workflow_version(head.workflow_id, head.spec_version))
 
     try:
         runner.process_record(svc, _record(execution_id, 1), _Context(), no_tracer())
@@ -141,7 +141,7 @@ def test_stop_closes_a_parked_wait_at_once(svc: Any, runs: Runs) -> None:
     runner.handle(svc, StepMessage(execution_id, 0), runner.Invocation())
     assert _history(svc, execution_id) == [("nap", "STARTED")]
 
-    executions.stop(svc, execution_id, terminate=True)
+    executions.stop(runs.svc, execution_id, terminate=True)
     drive.drain(svc, until=lambda: _history(svc, execution_id) == [("nap", "CANCELLED")])
 
 
@@ -152,7 +152,7 @@ def test_a_stop_after_the_invocation_read_the_head_is_seen_before_calls_start(
     read_log = svc.log.last
 
     def stop_then_read(execution: str) -> Any:
-        executions.stop(svc, execution_id, terminate=False)  # lands after the head was read
+        executions.stop(runs.svc, execution_id, terminate=False)  # lands after the head was read
         return read_log(execution)
 
     monkeypatch.setattr(svc.log, "last", stop_then_read)

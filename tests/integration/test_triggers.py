@@ -5,16 +5,17 @@ from __future__ import annotations
 import copy
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from stepline.dev import scheduler, template
-from stepline.dev.gateway import Functions
-from stepline.service.triggers import TriggerError
+from stepline.dev import scheduler
+from stepline.dev.pump import QueuePump
+from stepline.dev.stack import EmulatedStack
 
 from .conftest import Api
 
@@ -27,18 +28,48 @@ def fixture(name: str) -> dict[str, Any]:
     return event
 
 
-@pytest.fixture(scope="module")
-def trigger(aws: dict[str, str]) -> Functions:
-    """The trigger function, loaded from functions/trigger/."""
-    return Functions([template.function_route(scheduler.TRIGGER)])
+class Trigger:
+    """The deployed trigger function, invoked as its event sources invoke it."""
+
+    def __init__(self, stack: EmulatedStack) -> None:
+        self.stack = stack
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        """Its answer; fails the test when the function fails."""
+        return self.stack.invoke("TriggerFunction", event)
+
+    def error(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The function error it answers (Lambda's errorType/errorMessage)."""
+        function = self.stack.function("TriggerFunction")
+        result = self.stack.functions.invoke(function, json.dumps(event).encode())
+        assert result.function_error == "Unhandled", result.payload
+        answer: dict[str, Any] = json.loads(result.payload)
+        return answer
+
+    @contextmanager
+    def configured(self, **variables: str | None) -> Iterator[None]:
+        """Change the deployed function's environment (as a stack update would), then restore."""
+        lam = self.stack.clients("lambda")
+        name = self.stack.function("TriggerFunction").name
+        before = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+        after = {k: v for k, v in (before | variables).items() if v is not None}
+        lam.update_function_configuration(FunctionName=name, Environment={"Variables": after})
+        try:
+            yield
+        finally:
+            lam.update_function_configuration(FunctionName=name, Environment={"Variables": before})
 
 
 @pytest.fixture(scope="module")
-def relay(aws: dict[str, str], trigger: Functions) -> scheduler.EventRelay:
-    """The template's trigger rules on the emulated default bus, delivering to the trigger."""
-    return scheduler.EventRelay(
-        boto3.client, aws, lambda event: trigger.invoke(scheduler.TRIGGER, event)
-    )
+def trigger(stack: EmulatedStack) -> Trigger:
+    """The trigger function of the deployed stack."""
+    return Trigger(stack)
+
+
+@pytest.fixture(scope="module")
+def relay(stack: EmulatedStack) -> scheduler.EventRelay:
+    """The deployed trigger rules on the emulated default bus, delivering as EventBridge does."""
+    return scheduler.EventRelay(stack.clients, stack.deployment.rules, stack.deliver_event)
 
 
 def executions_of(api: Api, workflow_id: str) -> list[dict[str, Any]]:
@@ -99,43 +130,44 @@ def test_events_of_other_sources_do_not_match_the_rule(
 
 
 def test_redelivered_event_starts_no_second_execution(
-    api: Api, trigger: Functions, workflow_id: str
+    api: Api, trigger: Trigger, workflow_id: str
 ) -> None:
     event = fixture("trigger_event") | {"resources": [f"stepline:workflow/{workflow_id}"]}
-    first = trigger.invoke(scheduler.TRIGGER, copy.deepcopy(event))
-    again = trigger.invoke(scheduler.TRIGGER, copy.deepcopy(event))
+    first = trigger.invoke(copy.deepcopy(event))
+    again = trigger.invoke(copy.deepcopy(event))
     assert first["executionId"] == again["executionId"]
     assert len(executions_of(api, workflow_id)) == 1
 
 
 def test_event_without_a_workflow_uses_the_configured_default(
-    api: Api, trigger: Functions, workflow_id: str, monkeypatch: pytest.MonkeyPatch
+    api: Api, trigger: Trigger, workflow_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("EVENT_WORKFLOW_ID", workflow_id)
-    result = trigger.invoke(scheduler.TRIGGER, fixture("trigger_event"))
+    with trigger.configured(EVENT_WORKFLOW_ID=workflow_id):
+        result = trigger.invoke(fixture("trigger_event"))
     assert result["executionId"].startswith(workflow_id)
 
 
 def test_event_without_any_workflow_fails_so_it_is_retried_and_dead_lettered(
-    trigger: Functions, monkeypatch: pytest.MonkeyPatch
+    trigger: Trigger,
 ) -> None:
-    monkeypatch.delenv("EVENT_WORKFLOW_ID", raising=False)
-    with pytest.raises(TriggerError, match="names no workflow"):
-        trigger.invoke(scheduler.TRIGGER, fixture("trigger_event"))
+    with trigger.configured(EVENT_WORKFLOW_ID=""):
+        error = trigger.error(fixture("trigger_event"))
+    assert error["errorType"] == "TriggerError"
+    assert "names no workflow" in error["errorMessage"]
 
 
 def test_object_created_in_the_trigger_bucket_starts_one_execution(
     api: Api,
     aws: dict[str, str],
     relay: scheduler.EventRelay,
+    trigger: Trigger,
     workflow_id: str,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("OBJECT_WORKFLOW_ID", workflow_id)
-    boto3.client("s3").put_object(
-        Bucket=aws["TriggerBucket"], Key=f"{workflow_id}/orders.csv", Body=b"id\n1\n"
-    )
-    wait_for(lambda: len(executions_of(api, workflow_id)) == 1, relay)
+    with trigger.configured(OBJECT_WORKFLOW_ID=workflow_id):
+        boto3.client("s3").put_object(
+            Bucket=aws["TriggerBucket"], Key=f"{workflow_id}/orders.csv", Body=b"id\n1\n"
+        )
+        wait_for(lambda: len(executions_of(api, workflow_id)) == 1, relay)
     given = input_of(api, executions_of(api, workflow_id)[0]["id"])
     assert given["source"] == "aws.s3"
     assert given["detail-type"] == "Object Created"
@@ -144,17 +176,17 @@ def test_object_created_in_the_trigger_bucket_starts_one_execution(
 
 
 def test_object_event_delivered_twice_starts_one_execution(
-    api: Api, trigger: Functions, workflow_id: str, monkeypatch: pytest.MonkeyPatch
+    api: Api, trigger: Trigger, workflow_id: str
 ) -> None:
-    monkeypatch.setenv("OBJECT_WORKFLOW_ID", workflow_id)
     event = fixture("trigger_event") | {
         "id": "17793124-05d4-b198-2fde-7ededc63b103",
         "source": "aws.s3",
         "detail-type": "Object Created",
         "detail": {"bucket": {"name": "b"}, "object": {"key": "k", "sequencer": "61"}},
     }
-    first = trigger.invoke(scheduler.TRIGGER, copy.deepcopy(event))
-    again = trigger.invoke(scheduler.TRIGGER, copy.deepcopy(event))
+    with trigger.configured(OBJECT_WORKFLOW_ID=workflow_id):
+        first = trigger.invoke(copy.deepcopy(event))
+        again = trigger.invoke(copy.deepcopy(event))
     assert first["executionId"] == again["executionId"]
     assert len(executions_of(api, workflow_id)) == 1
 
@@ -173,16 +205,16 @@ def record(message_id: str, body: str, workflow_id: str | None = None) -> dict[s
 
 
 def test_each_queue_message_starts_one_execution_and_bad_ones_fail_alone(
-    api: Api, trigger: Functions, workflow_id: str, monkeypatch: pytest.MonkeyPatch
+    api: Api, trigger: Trigger, workflow_id: str
 ) -> None:
-    monkeypatch.delenv("QUEUE_WORKFLOW_ID", raising=False)
     batch = queue_batch(
         record("m-1", '{"orderId": 1}', workflow_id),
         record("m-2", "plain text", workflow_id),
         record("m-3", '{"orderId": 3}'),  # names no workflow, and there is no default
         record("m-4", '{"orderId": 4}', "swnosuchworkflow000"),
     )
-    result = trigger.invoke(scheduler.TRIGGER, batch)
+    with trigger.configured(QUEUE_WORKFLOW_ID=""):
+        result = trigger.invoke(batch)
     failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
     assert failed == {"m-3", "m-4"}
     inputs = sorted(
@@ -192,30 +224,52 @@ def test_each_queue_message_starts_one_execution_and_bad_ones_fail_alone(
 
 
 def test_redelivered_queue_batch_starts_no_second_execution(
-    api: Api, trigger: Functions, workflow_id: str, monkeypatch: pytest.MonkeyPatch
+    api: Api, trigger: Trigger, workflow_id: str
 ) -> None:
-    monkeypatch.setenv("QUEUE_WORKFLOW_ID", workflow_id)
     batch = queue_batch(record("r-1", '{"n": 1}'), record("r-2", '{"n": 2}'))
-    assert trigger.invoke(scheduler.TRIGGER, copy.deepcopy(batch))["batchItemFailures"] == []
-    assert trigger.invoke(scheduler.TRIGGER, copy.deepcopy(batch))["batchItemFailures"] == []
+    with trigger.configured(QUEUE_WORKFLOW_ID=workflow_id):
+        assert trigger.invoke(copy.deepcopy(batch))["batchItemFailures"] == []
+        assert trigger.invoke(copy.deepcopy(batch))["batchItemFailures"] == []
     assert len(executions_of(api, workflow_id)) == 2
 
 
 def test_same_message_id_on_another_queue_is_another_execution(
-    api: Api, trigger: Functions, workflow_id: str, monkeypatch: pytest.MonkeyPatch
+    api: Api, trigger: Trigger, workflow_id: str
 ) -> None:
-    monkeypatch.setenv("QUEUE_WORKFLOW_ID", workflow_id)
     here = queue_batch(record("same-id", "{}"))
     there = copy.deepcopy(here)
     there["Records"][0]["eventSourceARN"] = "arn:aws:sqs:us-east-1:123456789012:other"
-    trigger.invoke(scheduler.TRIGGER, here)
-    trigger.invoke(scheduler.TRIGGER, there)
+    with trigger.configured(QUEUE_WORKFLOW_ID=workflow_id):
+        trigger.invoke(here)
+        trigger.invoke(there)
     assert len(executions_of(api, workflow_id)) == 2
 
 
-def test_unknown_event_shapes_are_refused(trigger: Functions) -> None:
-    with pytest.raises(TriggerError, match="not a schedule fire"):
-        trigger.invoke(scheduler.TRIGGER, {"hello": "world"})
+def test_unknown_event_shapes_are_refused(trigger: Trigger) -> None:
+    error = trigger.error({"hello": "world"})
+    assert error["errorType"] == "TriggerError"
+    assert "not a schedule fire" in error["errorMessage"]
+
+
+def test_a_message_on_the_trigger_queue_starts_its_workflow_through_the_mapping(
+    api: Api, stack: EmulatedStack, aws: dict[str, str], workflow_id: str
+) -> None:
+    (mapping,) = [m for m in stack.deployment.mappings if "TriggerQueue" in m.queue_arn]
+    pump = QueuePump(mapping, stack.functions, pollers=1)
+    pump.start()  # Lambda's poller, with the trigger function's role
+    try:
+        boto3.client("sqs").send_message(
+            QueueUrl=aws["TriggerQueue"],
+            MessageBody='{"orderId": 42}',
+            MessageAttributes={"workflowId": {"DataType": "String", "StringValue": workflow_id}},
+        )
+        end = time.monotonic() + DEADLINE
+        while not executions_of(api, workflow_id):
+            assert time.monotonic() < end, "the queue message started no execution"
+            time.sleep(0.05)
+    finally:
+        pump.stop()
+    assert input_of(api, executions_of(api, workflow_id)[0]["id"]) == {"orderId": 42}
 
 
 def make_public(api: Api, workflow_id: str) -> None:

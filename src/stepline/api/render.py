@@ -53,7 +53,9 @@ def execution(
     return body
 
 
-def workflow_preview(record: WorkflowRecord, base_url: str) -> dict[str, Any]:
+def workflow_preview(
+    record: WorkflowRecord, base_url: str, public_url: str | None = None
+) -> dict[str, Any]:
     """WorkflowPreview: the workflow without specification and schedule."""
     body: dict[str, Any] = {
         "id": record.id,
@@ -71,14 +73,18 @@ def workflow_preview(record: WorkflowRecord, base_url: str) -> dict[str, Any]:
         "serviceAccountId": record.service_account_id,
         "express": record.express,
         "isPublic": record.is_public,
-        "executionUrl": execution_url(base_url, record.id),
+        "executionUrl": execution_url(
+            public_url if record.is_public and public_url else base_url, record.id
+        ),
     }
     return body
 
 
-def workflow(record: WorkflowRecord, base_url: str) -> dict[str, Any]:
+def workflow(
+    record: WorkflowRecord, base_url: str, public_url: str | None = None
+) -> dict[str, Any]:
     """Workflow: the preview plus specification and schedule."""
-    body = workflow_preview(record, base_url)
+    body = workflow_preview(record, base_url, public_url)
     body["specification"] = {"specYaml": record.spec_yaml}
     if record.schedule is not None:
         body["schedule"] = record.schedule

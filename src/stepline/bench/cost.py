@@ -566,7 +566,7 @@ class Meter:
 
         from stepline.api.http import tracer
         from stepline.dev import drive
-        from stepline.dev.gateway import LambdaContext
+        from stepline.dev.lambdas import LambdaContext
         from stepline.service import runner
 
         with mock.patch.object(runner, "handle", self.timed_runner(runner.handle)):
@@ -883,13 +883,12 @@ def measure(
     import boto3
 
     from stepline.dev import resources
-    from stepline.dev.lambdas import LambdaServer, LocalFunctions
+    from stepline.dev.lambdas import Invoker, LambdaServer, LocalFunctions
     from stepline.service.executions import StartCommand
 
     handed: queue.SimpleQueue[Any] = queue.SimpleQueue()  # Start's invocations of the runner
-    lambdas = LambdaServer(
-        ("127.0.0.1", 0), LocalFunctions(functions or Path("functions")), {RUNNER: handed.put}
-    )
+    local = LocalFunctions(functions or Path("functions"))
+    lambdas = LambdaServer(("127.0.0.1", 0), Invoker(None, local, {RUNNER: handed.put}))
     http = LocalHttp()
     with emulated_aws(), _served(lambdas), _served(http):
         physical = resources.provision(boto3.client, stack_name="stepline-cost")

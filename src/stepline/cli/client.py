@@ -55,7 +55,7 @@ class ApiError(Exception):
 
 
 def is_loopback(endpoint: str) -> bool:
-    """True when the endpoint is on this machine (the dev stack): no signing needed."""
+    """True when the endpoint is on this machine (the dev stack)."""
     host = urlsplit(endpoint).hostname or ""
     if host == "localhost":
         return True
@@ -65,12 +65,27 @@ def is_loopback(endpoint: str) -> bool:
         return False
 
 
+# The dev stack's account root (its emulator and gateway accept this key as the root user).
+DEV_CREDENTIALS = ("stepline-dev", "stepline-dev")
+DEV_REGION = "us-east-1"
+
+
 class SigV4(httpx.Auth):
-    """Signs each request with SigV4 for API Gateway (service ``execute-api``)."""
+    """Signs each request with SigV4 for API Gateway (service ``execute-api``).
+
+    A loopback endpoint (the dev stack) is signed with the dev stack's root key unless a
+    profile is named; anything else with the standard AWS credential chain.
+    """
 
     requires_request_body = True
 
     def __init__(self, endpoint: str, profile: str | None, region: str | None) -> None:
+        if is_loopback(endpoint) and profile is None:
+            from botocore.credentials import Credentials
+
+            self.credentials: Any = Credentials(*DEV_CREDENTIALS)
+            self.region: str = region or DEV_REGION
+            return
         import boto3
         from botocore.exceptions import BotoCoreError
 
@@ -86,7 +101,7 @@ class SigV4(httpx.Auth):
         chosen = region or (found.group(1) if found else None) or session.region_name
         if not chosen:
             raise ApiError(3, "no AWS region: pass --region or set AWS_REGION")
-        self.region: str = chosen
+        self.region = chosen
         self.credentials = credentials
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
@@ -118,7 +133,7 @@ class Client:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
-        auth = None if is_loopback(self.endpoint) else SigV4(self.endpoint, profile, region)
+        auth = SigV4(self.endpoint, profile, region)
         self._http = httpx.Client(
             base_url=self.endpoint + API_PREFIX, timeout=TIMEOUT, auth=auth, transport=transport
         )

@@ -1,8 +1,15 @@
-"""Local Lambda functions: every ``DIR/<name>.py`` with ``handler(event, context)`` is served
-through the Lambda Invoke API, so the runner's boto3 code path is the one it uses in AWS.
+"""The dev stack's Lambda Invoke endpoint: the stack's own functions and the user's local ones.
 
-The stack's own functions that are invoked asynchronously (the runner, by Start) are served
-too, by name: an ``Event`` invocation is answered 202 at once and handled in a thread.
+``POST /2015-03-31/functions/<name>/invocations`` is authenticated and authorised as Lambda
+does it: the SigV4 signature (service ``lambda``) against the emulated account's keys, then
+``lambda:InvokeFunction`` on the function's ARN against the caller's policies (the runner's
+role for a FunctionCall, Start's role for the first hop, Scheduler's role for a schedule). A
+refusal answers Lambda's ``AccessDeniedException``.
+
+Behind it: the deployed stack's functions (:class:`~stepline.dev.functions.StackFunctions`,
+``RequestResponse`` or ``Event``), and every ``DIR/<name>.py`` with
+``handler(event, context)`` in a folder of local functions — the functions workflows call,
+served under their file name and reloaded when the file changes.
 """
 
 from __future__ import annotations
@@ -11,17 +18,44 @@ import importlib.util
 import json
 import sys
 import threading
+import time
 import traceback
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 from urllib.parse import unquote
 
-from stepline.dev.gateway import LambdaContext
+from stepline.dev import authorizer, sigv4
+from stepline.dev.functions import StackFunctions
 
 _PREFIX = "/2015-03-31/functions/"
+REGION = "us-east-1"
+
+
+@dataclass
+class LambdaContext:
+    """The parts of the Lambda context object that local functions read."""
+
+    function_name: str
+    timeout_seconds: float = 30.0
+    memory_limit_in_mb: int = 128
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def invoked_function_arn(self) -> str:
+        """The function ARN as Lambda would report it."""
+        return f"arn:aws:lambda:{REGION}:{authorizer.ACCOUNT}:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before the function's timeout."""
+        left = self.timeout_seconds - (time.monotonic() - self.started)
+        return max(0, int(left * 1000))
 
 
 class LocalFunctions:
@@ -53,13 +87,15 @@ class LocalFunctions:
                 self._modules[name] = cached
         return getattr(cached[1], "handler", None)
 
+    def exists(self, name: str) -> bool:
+        """A local function of that name exists."""
+        return self._handler(name) is not None
+
     def invoke(self, name: str, payload: bytes) -> tuple[int, dict[str, str], bytes]:
         """Run a function the way Lambda's Invoke API reports it."""
         handler = self._handler(name)
         if handler is None:
-            body = {"Type": "User", "message": f"Function not found: {name}"}
-            headers = {"x-amzn-errortype": "ResourceNotFoundException"}
-            return 404, headers, json.dumps(body).encode()
+            return _not_found(name)
         try:
             event = json.loads(payload or b"{}")
             result = handler(event, LambdaContext(function_name=name))
@@ -73,17 +109,112 @@ class LocalFunctions:
             return 200, {"x-amz-function-error": "Unhandled"}, json.dumps(error).encode()
 
 
-def _invoke_async(
-    target: Callable[[Any], None], payload: bytes
-) -> tuple[int, dict[str, str], bytes]:
-    """An Event invocation: accepted at once (202), handled in a thread."""
-    try:
-        event = json.loads(payload or b"{}")
-    except ValueError:
-        headers = {"x-amzn-errortype": "InvalidRequestContentException"}
-        return 400, headers, b'{"message": "Could not parse request body into json"}'
-    threading.Thread(target=target, args=(event,), daemon=True).start()
-    return 202, {}, b""
+Reply = tuple[int, dict[str, str], bytes]
+
+
+def _error(status: int, error_type: str, message: str) -> Reply:
+    body = {"Type": "User", "Message": message, "message": message}
+    return status, {"x-amzn-errortype": error_type}, json.dumps(body).encode()
+
+
+def _not_found(name: str) -> Reply:
+    arn = f"arn:aws:lambda:{REGION}:{authorizer.ACCOUNT}:function:{name}"
+    return _error(404, "ResourceNotFoundException", f"Function not found: {arn}")
+
+
+def function_name(path: str) -> str:
+    """The function a ``/2015-03-31/functions/<name>/invocations`` path names."""
+    name = unquote(path[len(_PREFIX) : -len("/invocations")])
+    if name.startswith("arn:"):
+        return name.split(":")[6]
+    return name.split(":")[-1] if name.count(":") == 1 else name.split(":")[0]
+
+
+@dataclass
+class Invoker:
+    """Authorises Invoke calls and dispatches them to the stack's or the local functions.
+
+    ``captured`` maps function names whose ``Event`` invocations go to a callable instead
+    (harnesses that drive the runner in this process, such as the cost benchmark).
+    Authorisation applies while :func:`stepline.dev.authorizer.enforcing` is on.
+    """
+
+    stack: StackFunctions | None
+    local: LocalFunctions | None
+    captured: dict[str, Callable[[Any], None]] = field(default_factory=dict)
+
+    def authorize(
+        self, method: str, target: str, headers: dict[str, str], body: bytes, arn: str
+    ) -> Reply | None:
+        """None when the signed caller may invoke ``arn``, else Lambda's refusal."""
+        if not authorizer.is_enforcing():
+            return None
+        try:
+            signer = sigv4.verify(
+                method, target, headers, body, secret_for=authorizer.secret_for, service="lambda"
+            )
+        except sigv4.SignatureError as exc:
+            return _error(403, "InvalidSignatureException", exc.message)
+        if signer is None:
+            return _error(
+                403, "MissingAuthenticationTokenException", "Missing Authentication Token"
+            )
+        if signer.access_key_id == authorizer.ROOT_ACCESS_KEY:
+            return None
+        principal = authorizer.find_principal(signer.access_key_id)
+        if principal is None or principal.session_token != signer.session_token:
+            return _error(403, "UnrecognizedClientException", sigv4.UNKNOWN_KEY)
+        check = authorizer.Check("lambda:InvokeFunction", arn)
+        denied = authorizer.evaluate(principal.arn, principal.policies, [check])
+        if denied is not None:
+            return _error(
+                403, "AccessDeniedException", authorizer.denial_message(principal.arn, denied)
+            )
+        return None
+
+    def invoke(self, target: str, headers: dict[str, str], payload: bytes) -> Reply:
+        """Serve one Invoke call."""
+        path = target.split("?", 1)[0]
+        name = function_name(path)
+        arn = f"arn:aws:lambda:{REGION}:{authorizer.ACCOUNT}:function:{name}"
+        refused = self.authorize("POST", target, headers, payload, arn)
+        if refused is not None:
+            return refused
+        asynchronous = (headers.get("x-amz-invocation-type") or "").lower() == "event"
+        if name in self.captured:
+            return self._capture(name, payload, asynchronous)
+        function = self.stack.find(name) if self.stack else None
+        if function is not None and self.stack is not None:
+            try:
+                json.loads(payload or b"{}")
+            except ValueError:
+                return _error(
+                    400, "InvalidRequestContentException", "Could not parse request body into json"
+                )
+            if asynchronous:
+                self.stack.invoke_async(function, payload)
+                return 202, {}, b""
+            result = self.stack.invoke(function, payload)
+            extra = {"x-amz-function-error": result.function_error} if result.function_error else {}
+            return 200, {"x-amz-executed-version": "$LATEST"} | extra, result.payload
+        if self.local is None or not self.local.exists(name):
+            return _not_found(name)
+        if asynchronous:
+            threading.Thread(target=self.local.invoke, args=(name, payload), daemon=True).start()
+            return 202, {}, b""
+        return self.local.invoke(name, payload)
+
+    def _capture(self, name: str, payload: bytes, asynchronous: bool) -> Reply:
+        if not asynchronous:
+            message = "the stack's own functions take Event invocations only"
+            return _error(400, "InvalidParameterValueException", message)
+        try:
+            event = json.loads(payload or b"{}")
+        except ValueError:
+            message = "Could not parse request body into json"
+            return _error(400, "InvalidRequestContentException", message)
+        threading.Thread(target=self.captured[name], args=(event,), daemon=True).start()
+        return 202, {}, b""
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -93,22 +224,15 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         payload = self.rfile.read(length) if length else b""
         path = self.path.split("?", 1)[0]
-        headers: dict[str, str]
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        out: dict[str, str]
         if not (path.startswith(_PREFIX) and path.endswith("/invocations")):
-            status, headers, body = 404, {}, b'{"message": "unknown Lambda API call"}'
+            status, out, body = 404, {}, b'{"message": "unknown Lambda API call"}'
         else:
-            name = unquote(path[len(_PREFIX) : -len("/invocations")]).rsplit(":", 1)[-1]
-            target = self.server.targets.get(name)
-            if target is None:
-                status, headers, body = self.server.functions.invoke(name, payload)
-            elif self.headers.get("x-amz-invocation-type") != "Event":
-                status, headers = 400, {"x-amzn-errortype": "InvalidParameterValueException"}
-                body = b'{"message": "the stack\'s own functions take Event invocations only"}'
-            else:
-                status, headers, body = _invoke_async(target, payload)
+            status, out, body = self.server.invoker.invoke(self.path, headers, payload)
         self.send_response(status)
         self.send_header("content-type", "application/json")
-        for key, value in headers.items():
+        for key, value in out.items():
             self.send_header(key, value)
         self.send_header("content-length", str(len(body)))
         self.end_headers()
@@ -123,13 +247,6 @@ class LambdaServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(
-        self,
-        address: tuple[str, int],
-        functions: LocalFunctions,
-        targets: dict[str, Callable[[Any], None]] | None = None,
-    ) -> None:
+    def __init__(self, address: tuple[str, int], invoker: Invoker) -> None:
         super().__init__(address, _Handler)
-        self.functions = functions
-        # The stack's own functions by name → what handles their asynchronous invocations.
-        self.targets = dict(targets or {})
+        self.invoker = invoker

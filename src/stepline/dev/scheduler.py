@@ -3,10 +3,8 @@
 The emulator stores EventBridge Scheduler schedules but never fires them, and invokes no
 Lambda targets. :class:`DevScheduler` reads the schedules Stepline wrote, evaluates their cron
 expressions on a clock that runs ``1 / time_scale`` times faster than the real one, and hands
-each fire to the trigger function as Scheduler would. :class:`EventRelay` puts the template's
-EventBridge rules on the emulator's default bus with a queue as their target (the emulator
-does deliver to queues, S3 object-created events included) and passes what arrives to the
-trigger function.
+each fire to the schedule's target as Scheduler would (with the schedule's role).
+:class:`EventRelay` delivers what the deployed EventBridge rules match to their targets.
 """
 
 from __future__ import annotations
@@ -21,34 +19,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from stepline.dev import template
+from stepline.dev.deploy import Rule
 from stepline.service import cron
 
-TRIGGER = "TriggerFunction"
-DEV_GROUP = "stepline-dev"
-DEV_ACCOUNT = "123456789012"
 MAX_FIRES_PER_TICK = 10
 
-Invoke = Callable[[dict[str, Any]], Any]
+# (target function ARN, role ARN Scheduler assumes, the fire's input)
+Invoke = Callable[[str, str, dict[str, Any]], Any]
+# (rule, target function ARN, the event)
+Deliver = Callable[["Rule", str, dict[str, Any]], Any]
 
 
 def queue_arn(sqs: Any, url: str) -> str:
     """The ARN of a queue given its URL."""
     reply = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
     return str(reply["Attributes"]["QueueArn"])
-
-
-def schedule_environment(client_factory: Any, physical: dict[str, str]) -> dict[str, str]:
-    """Create the schedule group; the variables template.yaml gives the workflows function."""
-    client_factory("scheduler").create_schedule_group(Name=DEV_GROUP)
-    region = "us-east-1"
-    dead_letter = queue_arn(client_factory("sqs"), physical["TriggerDeadLetterQueue"])
-    return {
-        "SCHEDULE_GROUP": DEV_GROUP,
-        "SCHEDULE_TARGET_ARN": f"arn:aws:lambda:{region}:{DEV_ACCOUNT}:function:{TRIGGER}",
-        "SCHEDULE_ROLE_ARN": f"arn:aws:iam::{DEV_ACCOUNT}:role/stepline-scheduler/dev",
-        "SCHEDULE_DEAD_LETTER_ARN": dead_letter,
-    }
 
 
 def fill_context(text: str, *, scheduled: datetime, arn: str) -> str:
@@ -72,6 +57,8 @@ class _Known:
     arn: str
     input_text: str
     last: datetime
+    target: str = ""
+    role: str = ""
 
 
 @dataclass
@@ -121,6 +108,8 @@ class DevScheduler:
             arn=str(detail["Arn"]),
             input_text=str(detail["Target"].get("Input") or "{}"),
             last=last,
+            target=str(detail["Target"]["Arn"]),
+            role=str(detail["Target"].get("RoleArn") or ""),
         )
 
     def tick(self) -> int:
@@ -133,14 +122,14 @@ class DevScheduler:
                 due = list(known.expression.between(known.last, now, known.zone))
                 for moment in due[-MAX_FIRES_PER_TICK:]:
                     payload = fill_context(known.input_text, scheduled=moment, arn=known.arn)
-                    self._deliver(json.loads(payload))
+                    self._deliver(known, json.loads(payload))
                     fired += 1
             known.last = now
         return fired
 
-    def _deliver(self, event: dict[str, Any]) -> None:
+    def _deliver(self, known: _Known, event: dict[str, Any]) -> None:
         try:
-            self.invoke(event)
+            self.invoke(known.target, known.role, event)
         except Exception as exc:  # Scheduler would retry, then use the dead-letter queue
             print(f"schedule fire failed: {exc}")
 
@@ -162,65 +151,47 @@ class DevScheduler:
         self._stopping.set()
 
 
-def _resolve(value: Any, physical: dict[str, str], parameters: dict[str, Any]) -> Any:
-    """Template values with ``Ref`` to resources and parameter defaults filled in."""
-    if isinstance(value, dict):
-        if set(value) == {"Ref"}:
-            ref = value["Ref"]
-            if ref in physical:
-                return physical[ref]
-            return str(parameters.get(ref, {}).get("Default", ""))
-        return {k: _resolve(v, physical, parameters) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_resolve(v, physical, parameters) for v in value]
-    return value
-
-
-def rule_patterns(physical: dict[str, str], function: str = TRIGGER) -> dict[str, dict[str, Any]]:
-    """The EventBridgeRule patterns of a function in template.yaml, by event name."""
-    loaded = template.load()
-    parameters = loaded.get("Parameters", {})
-    events = loaded["Resources"][function]["Properties"].get("Events", {})
-    return {
-        name: _resolve(event["Properties"]["Pattern"], physical, parameters)
-        for name, event in events.items()
-        if event.get("Type") == "EventBridgeRule"
-    }
-
-
 class EventRelay:
-    """The template's trigger rules on the emulator's default bus, delivered to the trigger."""
+    """The deployed rules' patterns on the emulator's default bus, delivered to their targets.
 
-    def __init__(self, client_factory: Any, physical: dict[str, str], invoke: Invoke) -> None:
+    For each deployed rule a shadow rule with the same pattern sends matching events to a
+    relay queue (the emulator delivers to queues, S3 object-created events included); what
+    arrives goes to the original rule's Lambda targets, asynchronously as EventBridge invokes
+    them, and only where the target's resource policy lets ``events.amazonaws.com`` invoke it
+    for that rule.
+    """
+
+    def __init__(self, client_factory: Any, rules: list[Rule], deliver: Deliver) -> None:
         self.sqs = client_factory("sqs")
-        self.invoke = invoke
-        self.url = self.sqs.create_queue(QueueName="stepline-dev-event-relay")["QueueUrl"]
-        events, arn = client_factory("events"), queue_arn(self.sqs, self.url)
-        for name, pattern in rule_patterns(physical).items():
-            rule = f"stepline-dev-{name}"
-            events.put_rule(Name=rule, EventPattern=json.dumps(pattern))
-            events.put_targets(Rule=rule, Targets=[{"Id": "trigger", "Arn": arn}])
-        # The template enables EventBridge notifications on the bucket; the emulator's
-        # CloudFormation does not apply them.
-        client_factory("s3").put_bucket_notification_configuration(
-            Bucket=physical["TriggerBucket"],
-            NotificationConfiguration={"EventBridgeConfiguration": {}},
-        )
+        self.deliver = deliver
+        events = client_factory("events")
+        self.queues: list[tuple[str, Rule]] = []
+        for i, rule in enumerate(rules):
+            url = self.sqs.create_queue(QueueName=f"dev-event-relay-{i}")["QueueUrl"]
+            shadow = f"dev-event-relay-{i}"
+            events.put_rule(Name=shadow, EventPattern=json.dumps(rule.pattern))
+            target = {"Id": "relay", "Arn": queue_arn(self.sqs, url)}
+            events.put_targets(Rule=shadow, Targets=[target])
+            self.queues.append((url, rule))
         self._stopping = threading.Event()
 
     def poll_once(self, wait_seconds: int = 1) -> int:
-        """Deliver the events waiting in the relay queue; returns how many."""
-        reply = self.sqs.receive_message(
-            QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds
-        )
-        messages = reply.get("Messages", [])
-        for message in messages:
-            try:
-                self.invoke(json.loads(message["Body"]))
-            except Exception as exc:  # EventBridge would retry, then use the dead-letter queue
-                print(f"event delivery failed: {exc}")
-            self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
-        return len(messages)
+        """Deliver the events waiting in the relay queues; returns how many."""
+        delivered = 0
+        for url, rule in self.queues:
+            reply = self.sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds
+            )
+            for message in reply.get("Messages", []):
+                event = json.loads(message["Body"])
+                for target in rule.targets:
+                    try:
+                        self.deliver(rule, target, event)
+                    except Exception as exc:  # EventBridge would retry, then dead-letter it
+                        print(f"event delivery failed: {exc}")
+                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                delivered += 1
+        return delivered
 
     def run(self) -> None:
         """Deliver until :meth:`stop`."""

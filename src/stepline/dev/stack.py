@@ -1,30 +1,257 @@
-"""``stepline dev``: emulator, resources from template.yaml, the handlers over HTTP, examples."""
+"""``stepline dev``: the whole of template.yaml deployed on an emulator, run as AWS runs it.
+
+:class:`EmulatedStack` is the stack on an emulated account — what the dev stack and the
+tests share. The emulator (moto) enforces IAM (:mod:`stepline.dev.authorizer`); the template
+is deployed whole (:mod:`stepline.dev.deploy`); each function runs in sandboxes of its own with
+its deployed environment and role (:mod:`stepline.dev.functions`); and the event sources come
+from the deployed resources: HTTP API routes (:mod:`stepline.dev.gateway`), SQS event source
+mappings (:mod:`stepline.dev.pump`), EventBridge rules and Scheduler schedules
+(:mod:`stepline.dev.scheduler`), asynchronous invocations through the local Lambda endpoint
+(:mod:`stepline.dev.lambdas`).
+
+:class:`DevStack` adds what a person at a terminal needs: ports, the example workflows, logs.
+"""
 
 from __future__ import annotations
 
-import itertools
+import json
 import logging
 import os
 import re
 import threading
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stepline.dev import resources, scheduler, template
-from stepline.dev.gateway import DEV_CALLER, Functions, Gateway, GatewayServer
-from stepline.dev.lambdas import LambdaServer, LocalFunctions
+from stepline.dev import authorizer, iam, scheduler, template
+from stepline.dev.deploy import Deployment, Function, Rule, deploy_template
+from stepline.dev.functions import StackFunctions
+from stepline.dev.gateway import Gateway, GatewayServer
+from stepline.dev.lambdas import Invoker, LambdaServer, LocalFunctions
 from stepline.dev.pump import QueuePump
 
-DEV_ENVIRONMENT = {
-    "AWS_ACCESS_KEY_ID": "stepline-dev",
-    "AWS_SECRET_ACCESS_KEY": "stepline-dev",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "POWERTOOLS_TRACE_DISABLED": "true",
+REGION = "us-east-1"
+ROOT_CALLER = f"arn:aws:iam::{authorizer.ACCOUNT}:root"
+ROOT_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": authorizer.ROOT_ACCESS_KEY,
+    "AWS_SECRET_ACCESS_KEY": authorizer.ROOT_SECRET_KEY,
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
 }
-DEV_RUNNER = "stepline-dev-runner"
-QUIET_ENVIRONMENT = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
+# The emulator must know AWS's managed policies before its IAM backend is first used: roles
+# attach AWSLambdaBasicExecutionRole, AWSLambdaSQSQueueExecutionRole and others by ARN.
+EMULATOR_ENVIRONMENT = {"MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
+# What the dev stack deploys with, unlike AWS's defaults: HTTP steps may reach this machine.
+DEV_PARAMETERS = {"AllowedPrivateHosts": "*"}
+
+
+def root_clients(endpoint: str) -> Callable[..., Any]:
+    """boto3 clients of the emulated account's root user on ``endpoint``."""
+    import boto3
+
+    def client(service: str, **kwargs: Any) -> Any:
+        options: dict[str, Any] = {
+            "endpoint_url": endpoint,
+            "region_name": REGION,
+            "aws_access_key_id": authorizer.ROOT_ACCESS_KEY,
+            "aws_secret_access_key": authorizer.ROOT_SECRET_KEY,
+        }
+        return boto3.client(service, **(options | kwargs))  # type: ignore[call-overload]
+
+    return client
+
+
+def detach_emulator_invokers() -> None:
+    """Stop the emulator invoking functions itself (it would run them in Docker, or fail).
+
+    Deployed queue mappings and rule targets stay as they are (the describe calls show
+    them); :class:`QueuePump` and :class:`~stepline.dev.scheduler.EventRelay` deliver to the
+    functions instead. The emulator runs in this process, so its queues and rules are at hand.
+    """
+    from moto.events.models import Rule
+    from moto.sqs.models import sqs_backends
+
+    for queue in sqs_backends[authorizer.ACCOUNT][REGION].queues.values():
+        queue.lambda_event_source_mappings.clear()
+    if getattr(Rule.send_to_targets, "_lambda_targets_skipped", False):
+        return
+    original = Rule.send_to_targets
+
+    def send_to_targets(self: Any, *args: Any, **kwargs: Any) -> None:
+        targets = self.targets
+        self.targets = [t for t in targets if ":lambda:" not in t["Arn"]]
+        try:
+            original(self, *args, **kwargs)
+        finally:
+            self.targets = targets
+
+    send_to_targets._lambda_targets_skipped = True  # type: ignore[attr-defined]
+    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+
+@dataclass
+class EmulatedStack:
+    """template.yaml deployed on an emulator at ``aws_endpoint``, its functions runnable."""
+
+    aws_endpoint: str
+    host: str = "127.0.0.1"
+    stack_name: str = "stepline-dev"
+    parameters: dict[str, str] = field(default_factory=dict)
+    local_functions: Path | None = None
+    time_scale: float = 1.0
+    log: Callable[[str, str], None] | None = None
+    deployment: Deployment = field(init=False)
+    functions: StackFunctions = field(init=False)
+    lambda_endpoint: str = field(init=False)
+    _lambda: LambdaServer = field(init=False)
+    _sources: list[Any] = field(default_factory=list)
+
+    def deploy(self) -> EmulatedStack:
+        """Deploy the template and start the local Lambda endpoint."""
+        clients = root_clients(self.aws_endpoint)
+        self.deployment = deploy_template(clients, self.stack_name, self.parameters)
+        detach_emulator_invokers()
+        local = LocalFunctions(self.local_functions) if self.local_functions else None
+        self._lambda = LambdaServer((self.host, 0), Invoker(None, local))
+        self.lambda_endpoint = f"http://{self.host}:{self._lambda.server_port}"
+        passthrough = {
+            "AWS_ENDPOINT_URL": self.aws_endpoint,
+            "AWS_ENDPOINT_URL_LAMBDA": self.lambda_endpoint,
+            "STEPLINE_PROJECT_ROOT": str(template.project_root()),
+            "STEPLINE_TIME_SCALE": str(self.time_scale),
+        }
+        self.functions = StackFunctions(
+            self.deployment, clients, passthrough, log=self.log, time_scale=self.time_scale
+        )
+        self._lambda.invoker.stack = self.functions
+        threading.Thread(target=self._lambda.serve_forever, daemon=True).start()
+        return self
+
+    def point_at_local_apis(self, public_url: str) -> None:
+        """Tell the workflows function where the public API listens on this machine.
+
+        In AWS ``PUBLIC_API_URL`` is the public API's execute-api host; here that API is a
+        loopback listener, so the function's configuration is updated to name it (as one would
+        for a custom domain).
+        """
+        lam = self.clients("lambda")
+        name = self.function("WorkflowsFunction").name
+        variables = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+        environment = {"Variables": variables | {"PUBLIC_API_URL": public_url}}
+        lam.update_function_configuration(FunctionName=name, Environment=environment)
+
+    def clients(self, service: str, **kwargs: Any) -> Any:
+        """A root client of the emulated account."""
+        return root_clients(self.aws_endpoint)(service, **kwargs)
+
+    def function(self, logical_id: str) -> Function:
+        """A deployed function by its logical id in template.yaml."""
+        return self.deployment.functions[logical_id]
+
+    def role_clients(self, logical_id: str) -> Callable[..., Any]:
+        """Clients signed as a function's execution role (the Lambda endpoint for Invoke)."""
+        function = self.function(logical_id)
+        credentials = self.functions.role_credentials(
+            function.role, function.name, "lambda.amazonaws.com"
+        )
+
+        def client(service: str, **kwargs: Any) -> Any:
+            import boto3
+
+            endpoint = self.lambda_endpoint if service == "lambda" else self.aws_endpoint
+            return boto3.client(  # type: ignore[call-overload]
+                service,
+                endpoint_url=endpoint,
+                region_name=REGION,
+                aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+                aws_session_token=credentials["AWS_SESSION_TOKEN"],
+                **kwargs,
+            )
+
+        return client
+
+    def invoke(self, logical_id: str, event: Any) -> Any:
+        """Invoke a function synchronously, as its event source would; its decoded answer."""
+        result = self.functions.invoke(self.function(logical_id), json.dumps(event).encode())
+        answer = json.loads(result.payload or b"null")
+        if result.function_error is not None:
+            raise RuntimeError(f"{logical_id} failed: {answer}")
+        return answer
+
+    # --- event sources ------------------------------------------------------------------
+
+    def gateway(self, allow_unsigned: bool = False) -> Gateway:
+        """The HTTP API's edge (routes, IAM authorizer, proxy integration)."""
+        api_id = self.deployment.api_id
+        routes = [r for r in self.deployment.routes if r.api_id == api_id]
+        return Gateway(routes, self.functions, api_id, allow_unsigned=allow_unsigned)
+
+    def public_gateway(self) -> Gateway:
+        """The public start-by-link API's edge."""
+        api_id = self.deployment.public_api_id
+        routes = [r for r in self.deployment.routes if r.api_id == api_id]
+        return Gateway(routes, self.functions, api_id)
+
+    def start_sources(self) -> None:
+        """Run the queue mappings, the rules and the schedules of the deployment."""
+        self._sources = [QueuePump(m, self.functions) for m in self.deployment.mappings]
+        self._sources.append(
+            scheduler.EventRelay(self.clients, self.deployment.rules, self.deliver_event)
+        )
+        group = self.function("WorkflowsFunction").environment["SCHEDULE_GROUP"]
+        self._sources.append(
+            scheduler.DevScheduler(
+                self.clients("scheduler"), group, self.fire_schedule, self.time_scale
+            )
+        )
+        for source in self._sources:
+            source.start()
+
+    def deliver_event(self, rule: Rule, target: str, event: dict[str, Any]) -> None:
+        """What EventBridge does for a matched rule: an asynchronous invoke, if permitted."""
+        function = self.deployment.function_by_arn(target)
+        policy = self.clients("lambda").get_policy(FunctionName=function.name)["Policy"]
+        request = iam.Request(
+            "lambda:InvokeFunction",
+            function.arn,
+            principal="events.amazonaws.com",
+            context={"aws:SourceArn": rule.arn, "aws:SourceAccount": authorizer.ACCOUNT},
+        )
+        if iam.evaluate_resource_policy(policy, request) is not iam.Decision.ALLOW:
+            raise PermissionError(f"{function.name} does not let {rule.name} invoke it")
+        self.functions.invoke_async(function, json.dumps(event).encode())
+
+    def fire_schedule(self, target: str, role_arn: str, event: dict[str, Any]) -> None:
+        """What Scheduler does for a fire: assume the schedule's role, invoke the target."""
+        import boto3
+
+        credentials = self.functions.role_credentials(
+            role_arn,
+            "scheduler",
+            "scheduler.amazonaws.com",
+            {"aws:SourceAccount": authorizer.ACCOUNT},
+        )
+        client = boto3.client(
+            "lambda",
+            endpoint_url=self.lambda_endpoint,
+            region_name=REGION,
+            aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=credentials["AWS_SESSION_TOKEN"],
+        )
+        client.invoke(FunctionName=target, InvocationType="Event", Payload=json.dumps(event))
+
+    def close(self) -> None:
+        """Stop the event sources, the sandboxes and the Lambda endpoint."""
+        for source in self._sources:
+            source.stop()
+        if hasattr(self, "functions"):
+            self.functions.close()
+        if hasattr(self, "_lambda"):
+            self._lambda.shutdown()
+            self._lambda.server_close()
 
 
 @dataclass
@@ -33,23 +260,28 @@ class DevStack:
 
     port: int = 8080
     aws_port: int = 4566
+    public_port: int | None = None
     host: str = "127.0.0.1"
     verbose: bool = False
     examples_dir: Path | None = None
     functions_dir: Path | None = None
     time_scale: float = 1.0
-    runners: int = 4
+    allow_unsigned: bool = False
     registered: dict[str, str] = field(default_factory=dict)
     _emulator: Any = None
-    _server: GatewayServer | None = None
-    _lambda: LambdaServer | None = None
-    _pump: QueuePump | None = None
-    _triggers: list[Any] = field(default_factory=list)
+    _servers: list[GatewayServer] = field(default_factory=list)
+    _stack: EmulatedStack | None = None
 
     @property
     def url(self) -> str:
         """Base URL of the API."""
-        port = self._server.server_port if self._server else self.port
+        port = self._servers[0].server_port if self._servers else self.port
+        return f"http://{self.host}:{port}"
+
+    @property
+    def public_url(self) -> str:
+        """Base URL of the public start-by-link API."""
+        port = self._servers[1].server_port if len(self._servers) > 1 else self.port + 1
         return f"http://{self.host}:{port}"
 
     @property
@@ -58,94 +290,56 @@ class DevStack:
         return f"http://{self.host}:{self.aws_port}"
 
     def start(self) -> str:
-        """Start the emulator, create resources, register examples, serve the API."""
+        """Start the emulator, deploy the template, register examples, serve the API."""
         from moto.server import ThreadedMotoServer
 
         if not self.verbose:
             logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        os.environ.update(EMULATOR_ENVIRONMENT)
+        authorizer.install()
+        self._enforcing = authorizer.enforcing()
+        self._enforcing.__enter__()
         self._emulator = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
         self._emulator.start()
-        os.environ.update(DEV_ENVIRONMENT | {"AWS_ENDPOINT_URL": self.aws_endpoint})
-        import boto3
-
-        physical = resources.provision(boto3.client)
-        # Start hands new executions to the runner function by name (an asynchronous invoke);
-        # here the local Lambda endpoint passes them to the runner instances the pump feeds.
-        physical[resources.RUNNER] = DEV_RUNNER
-        runner = template.function_route(resources.RUNNER)
-        workers = [replace(runner, function=f"{runner.function}-{i}") for i in range(self.runners)]
-        instances = Functions(workers)
-        turn = itertools.cycle([w.function for w in workers])
-
-        def run_direct(event: Any) -> None:
-            instances.invoke(next(turn), event)
-
-        functions_dir = self.functions_dir or template.project_root() / "examples" / "functions"
-        self._lambda = LambdaServer(
-            (self.host, 0), LocalFunctions(functions_dir), {DEV_RUNNER: run_direct}
+        os.environ.update(ROOT_ENVIRONMENT | {"AWS_ENDPOINT_URL": self.aws_endpoint})
+        root = template.project_root()
+        self._stack = EmulatedStack(
+            self.aws_endpoint,
+            host=self.host,
+            parameters=dict(DEV_PARAMETERS),
+            local_functions=self.functions_dir or root / "examples" / "functions",
+            time_scale=self.time_scale,
+            log=self._log if self.verbose else None,
+        ).deploy()
+        main = GatewayServer(
+            (self.host, self.port), self._stack.gateway(self.allow_unsigned), verbose=self.verbose
         )
-        threading.Thread(target=self._lambda.serve_forever, daemon=True).start()
-        os.environ.update(resources.environment(physical))
-        os.environ.update(scheduler.schedule_environment(boto3.client, physical))
-        os.environ.update(
-            {
-                # FunctionCall reaches the local functions through the Lambda Invoke API.
-                "AWS_ENDPOINT_URL_LAMBDA": f"http://{self.host}:{self._lambda.server_port}",
-                "ALLOWED_PRIVATE_HOSTS": "*",
-                "STEPLINE_TIME_SCALE": str(self.time_scale),
-            }
+        public_port = self.port + 1 if self.public_port is None else self.public_port
+        public = GatewayServer(
+            (self.host, public_port if self.port else 0),
+            self._stack.public_gateway(),
+            verbose=self.verbose,
         )
-        if not self.verbose:
-            os.environ.update(QUIET_ENVIRONMENT)
-        from stepline.service.deps import services
-
-        services.cache_clear()
-        routes = template.routes()
-        self._server = GatewayServer(
-            (self.host, self.port), Gateway(routes, Functions(routes)), verbose=self.verbose
-        )
+        self._servers = [main, public]
+        for server in self._servers:
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+        self._stack.point_at_local_apis(self.public_url)
+        self._stack.start_sources()
         self.registered = register_examples(
-            self.examples_dir or template.project_root() / "examples", self.url
+            self._stack, self.examples_dir or root / "examples", self.url
         )
-        self._pump = QueuePump(
-            boto3.client("sqs"), physical["StepsQueue"], instances, [w.function for w in workers]
-        )
-        self._pump.start()
-        self._start_triggers(boto3.client, physical)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self.url
 
-    def _start_triggers(self, client_factory: Any, physical: dict[str, str]) -> None:
-        """Schedules fire, rule-matched events and trigger-queue messages reach the trigger."""
-        trigger = Functions([template.function_route(scheduler.TRIGGER)])
-
-        def invoke(event: dict[str, Any]) -> Any:
-            return trigger.invoke(scheduler.TRIGGER, event)
-
-        self._triggers = [
-            scheduler.DevScheduler(
-                client_factory("scheduler"), scheduler.DEV_GROUP, invoke, self.time_scale
-            ),
-            scheduler.EventRelay(client_factory, physical, invoke),
-            QueuePump(
-                client_factory("sqs"), physical["TriggerQueue"], trigger, [scheduler.TRIGGER]
-            ),
-        ]
-        for part in self._triggers:
-            part.start()
+    def _log(self, function: str, line: str) -> None:
+        print(f"[{function.split('-')[-2] if '-' in function else function}] {line}", flush=True)
 
     def stop(self) -> None:
         """Stop serving and shut the emulator down."""
-        for part in self._triggers:
-            part.stop()
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._pump:
-            self._pump.stop()
-        if self._lambda:
-            self._lambda.shutdown()
-            self._lambda.server_close()
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+        if self._stack:
+            self._stack.close()
         if self._emulator:
             self._emulator.stop()
 
@@ -156,29 +350,32 @@ def example_name(path: Path) -> str:
     return name[:63] or "example"
 
 
-def register_examples(folder: Path, base_url: str) -> dict[str, str]:
-    """Create a workflow per ``*.yaml`` file in ``folder``; returns name → workflow id."""
+def register_examples(stack: EmulatedStack, folder: Path, base_url: str) -> dict[str, str]:
+    """Create a workflow per ``*.yaml`` file in ``folder`` (stable ids); name → workflow id.
+
+    Seeded as the account root through the workflows function's own code and deployed
+    settings, the way an operator's migration would write them.
+    """
     from stepline.api.errors import ApiError
     from stepline.api.models import CreateWorkflowRequest
     from stepline.service import ids, workflows
-    from stepline.service.deps import services
+    from stepline.service.deps import Services, Settings
 
+    environment = stack.function("WorkflowsFunction").environment
+    svc = Services(Settings.from_env(environment), root_clients(stack.aws_endpoint))
     registered = {}
     for path in sorted(folder.glob("*.y*ml")):
         name = example_name(path)
         request = CreateWorkflowRequest.model_validate(
             {"folderId": "default", "name": name, "specification": {"specYaml": path.read_text()}}
         )
+        workflow_id = ids.stable_workflow_id("default", name)
         try:
             workflows.create(
-                services(),
-                request,
-                caller=DEV_CALLER,
-                base_url=base_url,
-                workflow_id=ids.stable_workflow_id("default", name),
+                svc, request, caller=ROOT_CALLER, base_url=base_url, workflow_id=workflow_id
             )
         except ApiError as exc:
             print(f"skipped {path}: {exc.message}")
             continue
-        registered[name] = ids.stable_workflow_id("default", name)
+        registered[name] = workflow_id
     return registered

@@ -33,6 +33,8 @@ class Settings:
     max_receive_count: int = 5
     runner_function: str | None = None
     """Name of the runner function new executions are handed to; unset: the steps queue."""
+    public_api_url: str | None = None
+    """Base URL of the public start-by-link API: the ``executionUrl`` of isPublic workflows."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -53,6 +55,7 @@ class Settings:
             ),
             max_receive_count=int(env.get("STEPS_MAX_RECEIVE_COUNT") or 5),
             runner_function=env.get("RUNNER_FUNCTION") or None,
+            public_api_url=env.get("PUBLIC_API_URL") or None,
         )
 
 

@@ -65,7 +65,7 @@ def create(
         workflow_id=record.id,
         created_by=caller,
         at=now,
-        response=render.workflow(record, base_url),
+        response=render.workflow(record, base_url, svc.settings.public_api_url),
     )
 
 
@@ -79,7 +79,9 @@ def _get(svc: Services, workflow_id: str) -> WorkflowRecord:
 
 def get(svc: Services, workflow_id: str, *, base_url: str) -> dict[str, Any]:
     """``{workflow: Workflow}``."""
-    return {"workflow": render.workflow(_get(svc, workflow_id), base_url)}
+    return {
+        "workflow": render.workflow(_get(svc, workflow_id), base_url, svc.settings.public_api_url)
+    }
 
 
 def update(
@@ -112,7 +114,7 @@ def update(
         workflow_id=new.id,
         created_by=caller,
         at=svc.clock(),
-        response=render.workflow(new, base_url),
+        response=render.workflow(new, base_url, svc.settings.public_api_url),
     )
 
 
@@ -183,9 +185,11 @@ def list_workflows(
         items = items[:limit]
         last = items[-1]
         resume = {n: last[n] for n in (keys.PK, keys.SK, *keys.INDEXES[keys.BY_FOLDER_NAME])}
-    body: dict[str, Any] = {
-        "workflows": [render.workflow_preview(WorkflowRecord.from_item(i), base_url) for i in items]
-    }
+    public = svc.settings.public_api_url
+    previews = [
+        render.workflow_preview(WorkflowRecord.from_item(i), base_url, public) for i in items
+    ]
+    body: dict[str, Any] = {"workflows": previews}
     if resume:
         body["nextPageToken"] = svc.tokens.issue(resume, scope)
     return body
