@@ -36,8 +36,8 @@ def start() -> dict[str, str]:
 
 @app.post("/workflows/v1/execution/<workflowId>/start")
 def start_by_link(workflowId: str) -> dict[str, str]:
-    # This route has no API Gateway authorizer (isPublic workflows are started without one);
-    # a request API Gateway did not authenticate carries no requestContext.authorizer.iam.
+    # On the main API this route is AWS_IAM: the caller is in requestContext.authorizer.iam.
+    # The public API serves it without an authorizer, and those requests carry no identity.
     context = app.current_event.raw_event.get("requestContext") or {}
     signed = bool((context.get("authorizer") or {}).get("iam"))
     triggers.check_public(services(), workflowId, authenticated=signed)

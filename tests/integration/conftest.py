@@ -112,12 +112,17 @@ class Api:
         return str(reply.body["executionId"])
 
 
+def _print_log(function: str, line: str) -> None:
+    print(f"[{function}] {line[:500]}")  # STEPLINE_TEST_LOGS=1: the functions' own output
+
+
 @pytest.fixture(scope="module")
-def stack() -> Iterator[EmulatedStack]:
+def stack(request: pytest.FixtureRequest) -> Iterator[EmulatedStack]:
     """template.yaml deployed whole on a moto server of this module's, IAM enforced.
 
     The test process itself acts as the account root (its boto3 clients reach the emulator
-    with the root key), as an operator's tools would; the functions never see that key.
+    with the root key), as an operator's tools would; the functions never see that key. A
+    module may name its stack with ``STACK_NAME``.
     """
     import logging
 
@@ -139,10 +144,11 @@ def stack() -> Iterator[EmulatedStack]:
         with authorizer.enforcing():
             emulated = EmulatedStack(
                 endpoint,
-                stack_name="stepline-test",
+                stack_name=getattr(request.module, "STACK_NAME", "stepline-test"),
                 parameters={"AllowedPrivateHosts": "*"},
                 local_functions=FUNCTIONS,
                 time_scale=TIME_SCALE,
+                log=_print_log if os.environ.get("STEPLINE_TEST_LOGS") else None,
             ).deploy()
             yield emulated
             emulated.close()

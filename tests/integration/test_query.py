@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -269,3 +270,23 @@ def test_list_of_started_execution_shows_it_queued(api: Api, workflow_id: str) -
     body = api.call("list", query={"workflow_id": workflow_id, "filter": "status=QUEUED"}).body
     assert [e["id"] for e in body["executions"]] == [execution_id]
     assert set(body["executions"][0]) == {"id", "workflowId", "status", "startedAt", "duration"}
+
+
+def test_get_of_a_run_in_progress_answers_running_through_the_deployed_function(
+    api: Api, folder: str
+) -> None:
+    # The head stays QUEUED for a run's first seconds; Get reads the log (a Query) to show it
+    # RUNNING, which the Get function's role must allow.
+    spec = (
+        "yawl: '0.1'\nstart: nap\nsteps:\n  nap:\n    functionCall:\n"
+        "      functionId: stepline-slow\n      input: '\\({seconds: 2})'\n"
+    )
+    execution_id = api.start(api.create_workflow(folder, name="slow", spec=spec))
+    end = time.monotonic() + 10
+    while True:
+        reply = api.call("get", path={"executionId": execution_id})
+        assert reply.status == 200, reply.body
+        if reply.body["execution"]["status"] == "RUNNING":
+            break
+        assert time.monotonic() < end, reply.body
+        time.sleep(0.05)

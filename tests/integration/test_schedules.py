@@ -262,10 +262,10 @@ def test_dev_scheduler_fires_due_schedules_once_per_fire_time(
     workflow_id = body["metadata"]["workflowId"]
     delivered: list[dict[str, Any]] = []
 
-    def invoke(target: str, role: str, event: dict[str, Any]) -> Any:
-        if event["workflowId"] == workflow_id:
-            delivered.append(copy.deepcopy(event))
-        stack.fire_schedule(target, role, event)  # as Scheduler: the schedule's role invokes
+    def invoke(fire: scheduler.Fire) -> Any:
+        if fire.event["workflowId"] == workflow_id:
+            delivered.append(copy.deepcopy(fire.event))
+        stack.fire_schedule(fire)  # as Scheduler: the schedule's role invokes
 
     dev = _SteppedScheduler(group.client, group.name, invoke)
     dev.tick()  # first sight of the schedule: nothing is back-filled

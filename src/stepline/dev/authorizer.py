@@ -49,6 +49,7 @@ class Call:
     action: str
     resource: str
     allowed: bool
+    context: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def role(self) -> str | None:
@@ -200,8 +201,18 @@ def _json_body(response: Any) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
+# SQS authorises a batch call as the single-message action it repeats.
+_SQS_BATCHES = {
+    "SendMessageBatch": "SendMessage",
+    "DeleteMessageBatch": "DeleteMessage",
+    "ChangeMessageVisibilityBatch": "ChangeMessageVisibility",
+}
+
+
 def checks_for(service: str, action: str, response: Any, moto_resource: str) -> list[Check]:
     """The checks AWS makes for one request that moto is about to serve."""
+    if service == "sqs":
+        action = _SQS_BATCHES.get(action, action)
     region = str(getattr(response, "region", "us-east-1"))
     url = urlsplit(str(getattr(response, "uri", "")))
     body = _json_body(response)
@@ -245,14 +256,18 @@ def _documents(policies: list[Any]) -> list[Any]:
     return documents
 
 
+def permits(principal: str, policies: list[Any], check: Check) -> bool:
+    """The policies (documents or moto's policy objects) allow the check."""
+    request = iam.Request(check.action, check.resource, principal, check.context)
+    return iam.evaluate(_documents(policies), request) is iam.Decision.ALLOW
+
+
 def evaluate(principal: str, policies: list[Any], checks: list[Check]) -> Check | None:
     """The first check the policies do not allow (recorded in :data:`CALLS`), else None."""
-    documents = _documents(policies)
     denied = None
     for check in checks:
-        request = iam.Request(check.action, check.resource, principal, check.context)
-        allowed = iam.evaluate(documents, request) is iam.Decision.ALLOW
-        CALLS.add(Call(principal, check.action, check.resource, allowed))
+        allowed = permits(principal, policies, check)
+        CALLS.add(Call(principal, check.action, check.resource, allowed, dict(check.context)))
         if not allowed and denied is None:
             denied = check
     return denied

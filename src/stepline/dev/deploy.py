@@ -12,7 +12,9 @@ created through each service's own API, in the order CloudFormation would:
 - after it (they refer to stack resources): the HTTP API's routes and integrations from its
   OpenAPI body (with each route's authorization type, as API Gateway imports it),
   ``AWS::ApiGatewayV2::Stage``, ``AWS::Lambda::EventInvokeConfig``, ``AWS::SQS::QueuePolicy``
-  and ``AWS::CloudWatch::Alarm``; function layers, which the emulator's CloudFormation drops.
+  and ``AWS::CloudWatch::Alarm``; function layers, role managed policies and bucket
+  notifications, which the emulator's CloudFormation drops. A function's dead-letter queue
+  the emulator cannot hold at all: the :class:`Deployment` carries it.
 
 :func:`deploy` returns the :class:`Deployment` read back from the emulator's APIs — functions
 with their configuration, routes, event source mappings, rules — which is all the dev stack
@@ -67,6 +69,8 @@ class Function:
     environment: dict[str, str]
     layers: tuple[str, ...]
     code_dir: Path
+    dead_letter_target: str | None = None
+    """``DeadLetterConfig.TargetArn`` as deployed (the emulator's Lambda keeps none)."""
 
 
 @dataclass(frozen=True)
@@ -396,10 +400,10 @@ def deploy_template(
     for logical, resource in early.items():
         if kinds[logical] in AFTER_STACK:
             _create_after(logical, resource, clients, resolver)
-    _attach_layers(stack_body, physical, clients, resolver)
+    dead_letters = _complete_functions(stack_body, physical, clients, resolver)
     _attach_managed_policies(stack_body, physical, clients)
     _apply_bucket_notifications(stack_body, physical, clients)
-    return read_back(clients, stack_name, physical, values)
+    return read_back(clients, stack_name, physical, values, dead_letters)
 
 
 def _record(
@@ -498,17 +502,24 @@ class _Substituted:
         return _SUB.sub(one, text)
 
 
-def _attach_layers(
+def _complete_functions(
     cfn: dict[str, Any], physical: dict[str, str], clients: ClientFactory, resolver: _Resolver
-) -> None:
-    """Give functions the layers the template lists (the emulator's CloudFormation drops them)."""
+) -> dict[str, str]:
+    """Give functions the layers the template lists (the emulator's CloudFormation drops
+    them); returns their dead-letter targets, which the emulator cannot hold at all."""
     lam = clients("lambda")
+    dead_letters = {}
     for logical, resource in cfn["Resources"].items():
         if resource["Type"] != "AWS::Lambda::Function":
             continue
-        layers = resolver.resolve(resource["Properties"].get("Layers", []))
+        props = resource["Properties"]
+        layers = resolver.resolve(props.get("Layers", []))
         if layers:
             lam.update_function_configuration(FunctionName=physical[logical], Layers=layers)
+        target = resolver.resolve(props.get("DeadLetterConfig", {})).get("TargetArn")
+        if target:
+            dead_letters[logical] = str(target)
+    return dead_letters
 
 
 def _attach_managed_policies(
@@ -537,7 +548,11 @@ def _apply_bucket_notifications(
 
 
 def read_back(
-    clients: ClientFactory, stack_name: str, physical: dict[str, str], parameters: dict[str, str]
+    clients: ClientFactory,
+    stack_name: str,
+    physical: dict[str, str],
+    parameters: dict[str, str],
+    dead_letters: dict[str, str] | None = None,
 ) -> Deployment:
     """The deployment as the emulator's APIs describe it."""
     loaded = template.load()["Resources"]
@@ -561,6 +576,7 @@ def read_back(
             environment={k: str(v) for k, v in variables.items()},
             layers=tuple(layer["Arn"] for layer in config.get("Layers", [])),
             code_dir=root / str(loaded[logical]["Properties"]["CodeUri"]),
+            dead_letter_target=(dead_letters or {}).get(logical),
         )
     outputs = {
         o["OutputKey"]: o["OutputValue"]

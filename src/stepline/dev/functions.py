@@ -175,8 +175,7 @@ class StackFunctions:
             "Destination"
         )
         current = self.clients("lambda").get_function_configuration(FunctionName=function.name)
-        dead_letter = (current.get("DeadLetterConfig") or {}).get("TargetArn")
-        target = destination or dead_letter
+        target = destination or function.dead_letter_target
         if not target or ":sqs:" not in str(target):
             return
         if destination:
@@ -192,8 +191,9 @@ class StackFunctions:
             aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
             aws_session_token=credentials["AWS_SESSION_TOKEN"],
         )
-        name = str(target).rsplit(":", 1)[1]
-        sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"], MessageBody=body)
+        name = str(target).rsplit(":", 1)[1]  # Lambda sends by ARN: only SendMessage is the role's
+        url = self.clients("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody=body)
 
     def close(self) -> None:
         """Stop every sandbox."""

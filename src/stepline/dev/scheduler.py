@@ -24,8 +24,18 @@ from stepline.service import cron
 
 MAX_FIRES_PER_TICK = 10
 
-# (target function ARN, role ARN Scheduler assumes, the fire's input)
-Invoke = Callable[[str, str, dict[str, Any]], Any]
+
+@dataclass(frozen=True)
+class Fire:
+    """One fire of a schedule, as Scheduler hands it to its target."""
+
+    target: str
+    role: str
+    dead_letter: str | None
+    event: dict[str, Any]
+
+
+Invoke = Callable[[Fire], Any]
 # (rule, target function ARN, the event)
 Deliver = Callable[["Rule", str, dict[str, Any]], Any]
 
@@ -59,6 +69,7 @@ class _Known:
     last: datetime
     target: str = ""
     role: str = ""
+    dead_letter: str | None = None
 
 
 @dataclass
@@ -110,6 +121,7 @@ class DevScheduler:
             last=last,
             target=str(detail["Target"]["Arn"]),
             role=str(detail["Target"].get("RoleArn") or ""),
+            dead_letter=(detail["Target"].get("DeadLetterConfig") or {}).get("Arn"),
         )
 
     def tick(self) -> int:
@@ -129,7 +141,7 @@ class DevScheduler:
 
     def _deliver(self, known: _Known, event: dict[str, Any]) -> None:
         try:
-            self.invoke(known.target, known.role, event)
+            self.invoke(Fire(known.target, known.role, known.dead_letter, event))
         except Exception as exc:  # Scheduler would retry, then use the dead-letter queue
             print(f"schedule fire failed: {exc}")
 

@@ -223,25 +223,38 @@ class EmulatedStack:
             raise PermissionError(f"{function.name} does not let {rule.name} invoke it")
         self.functions.invoke_async(function, json.dumps(event).encode())
 
-    def fire_schedule(self, target: str, role_arn: str, event: dict[str, Any]) -> None:
-        """What Scheduler does for a fire: assume the schedule's role, invoke the target."""
+    def fire_schedule(self, fire: scheduler.Fire) -> None:
+        """What Scheduler does for a fire: assume the schedule's role, invoke the target
+        asynchronously; a fire the target refuses goes to the schedule's dead-letter queue,
+        sent with the same role."""
         import boto3
+        from botocore.exceptions import ClientError
 
         credentials = self.functions.role_credentials(
-            role_arn,
+            fire.role,
             "scheduler",
             "scheduler.amazonaws.com",
             {"aws:SourceAccount": authorizer.ACCOUNT},
         )
-        client = boto3.client(
-            "lambda",
-            endpoint_url=self.lambda_endpoint,
-            region_name=REGION,
-            aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=credentials["AWS_SESSION_TOKEN"],
-        )
-        client.invoke(FunctionName=target, InvocationType="Event", Payload=json.dumps(event))
+        keys = {
+            "region_name": REGION,
+            "aws_access_key_id": credentials["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": credentials["AWS_SECRET_ACCESS_KEY"],
+            "aws_session_token": credentials["AWS_SESSION_TOKEN"],
+        }
+        client = boto3.client("lambda", endpoint_url=self.lambda_endpoint, **keys)  # type: ignore[call-overload]
+        try:
+            client.invoke(
+                FunctionName=fire.target, InvocationType="Event", Payload=json.dumps(fire.event)
+            )
+        except ClientError:
+            if not fire.dead_letter:
+                raise
+            sqs = boto3.client("sqs", endpoint_url=self.aws_endpoint, **keys)  # type: ignore[call-overload]
+            name = fire.dead_letter.rsplit(":", 1)[1]
+            url = self.clients("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+            sqs.send_message(QueueUrl=url, MessageBody=json.dumps(fire.event))
+            raise
 
     def close(self) -> None:
         """Stop the event sources, the sandboxes and the Lambda endpoint."""
