@@ -77,7 +77,12 @@ def test_a_schedule_fires_on_the_scaled_clock_until_it_is_removed(
         aws_access_key_id="stepline-dev",
         aws_secret_access_key="stepline-dev",
     )
-    names = [s["Name"] for s in scheduler.list_schedules(GroupName="stepline-dev")["Schedules"]]
+    (group,) = [
+        g["Name"]
+        for g in scheduler.list_schedule_groups()["ScheduleGroups"]
+        if "ScheduleGroup" in g["Name"]
+    ]
+    names = [s["Name"] for s in scheduler.list_schedules(GroupName=group)["Schedules"]]
     assert workflow_id not in names
 
 
