@@ -1,4 +1,9 @@
-"""Creates the stack's stateful resources (table, queues, bucket, secret) from template.yaml."""
+"""The stack's stateful resources (table, queues, buckets, secret) from template.yaml, alone.
+
+For benchmarks that drive the core in this process on moto without IAM or functions (the
+cost and speed benches): they get the resources and one merged environment. The dev stack
+and the integration tests deploy the whole template instead (:mod:`stepline.dev.deploy`).
+"""
 
 from __future__ import annotations
 

@@ -322,7 +322,7 @@ class DevStack:
             parameters=dict(DEV_PARAMETERS),
             local_functions=self.functions_dir or root / "examples" / "functions",
             time_scale=self.time_scale,
-            log=self._log if self.verbose else None,
+            log=self._log,
         ).deploy()
         main = GatewayServer(
             (self.host, self.port), self._stack.gateway(self.allow_unsigned), verbose=self.verbose
@@ -344,7 +344,11 @@ class DevStack:
         return self.url
 
     def _log(self, function: str, line: str) -> None:
-        print(f"[{function.split('-')[-2] if '-' in function else function}] {line}", flush=True)
+        """A function's output line: all of it with ``--verbose``, else its errors only."""
+        if not self.verbose and '"level":"ERROR"' not in line and not line.startswith("[ERROR]"):
+            return
+        name = function.split("-")[-2] if function.count("-") >= 2 else function
+        print(f"[{name}] {line}", flush=True)
 
     def stop(self) -> None:
         """Stop serving and shut the emulator down."""

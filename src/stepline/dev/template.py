@@ -1,7 +1,8 @@
 """Reads template.yaml: the one description of resources, functions and routes.
 
-The dev stack and the tests build their table, queues and bucket from it and route HTTP
-requests with the events it declares, so local and cloud cannot drift apart.
+:func:`transformed` is what the dev stack and the integration tests deploy on the emulator
+(:mod:`stepline.dev.deploy`); the rest serves the benchmarks' in-process harness
+(:mod:`stepline.dev.resources`).
 """
 
 from __future__ import annotations
