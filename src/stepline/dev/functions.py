@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -52,6 +51,7 @@ class StackFunctions:
     max_instances: int = 10
     _deployed: dict[str, _Deployed] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _closed: threading.Event = field(default_factory=threading.Event)
 
     def find(self, name_or_arn: str) -> Function | None:
         """The stack's function with this name, ARN or partial ARN, if it is one."""
@@ -132,13 +132,21 @@ class StackFunctions:
         return request_id
 
     def _run_async(self, function: Function, payload: bytes, request_id: str) -> None:
+        try:
+            self._run_async_attempts(function, payload, request_id)
+        except Exception as exc:  # the stack closing under it, or the emulator gone
+            if not self._closed.is_set() and self.log is not None:
+                self.log(function.name, f"[ERROR] asynchronous invocation {request_id}: {exc}")
+
+    def _run_async_attempts(self, function: Function, payload: bytes, request_id: str) -> None:
         config = self._invoke_config(function)
         retries = int(config.get("MaximumRetryAttempts", DEFAULT_ASYNC_RETRIES))
         result = None
         for attempt in range(retries + 1):
             if attempt:
                 delay = ASYNC_RETRY_DELAYS[min(attempt - 1, len(ASYNC_RETRY_DELAYS) - 1)]
-                time.sleep(delay * self.time_scale)  # Lambda's own retry delay, scaled
+                if self._closed.wait(delay * self.time_scale):  # Lambda's retry delay, scaled
+                    return
             try:
                 result = self.invoke(function, payload)
             except Exception as exc:  # the sandbox could not run it at all
@@ -197,6 +205,7 @@ class StackFunctions:
 
     def close(self) -> None:
         """Stop every sandbox."""
+        self._closed.set()
         with self._lock:
             for deployed in self._deployed.values():
                 deployed.sandbox.close()
