@@ -1,11 +1,14 @@
 """IAM on the emulator: every request is authenticated and authorised as AWS would do it.
 
-moto authenticates a request (the signature, and its access key → an IAM user or an
-assumed-role session) and collects the principal's policies, but it checks the action only,
-never the resource. :func:`install` puts this module in front of it: for each request it names
-the checks AWS makes — action, resource ARN and condition context, several for a transaction —
-and evaluates each with :mod:`stepline.dev.iam`. A denied check answers the error AWS answers
-(``AccessDeniedException`` for JSON services, ``AccessDenied`` for S3 and the query protocol).
+moto knows the principals (IAM users' access keys, assumed-role sessions) and their
+policies, but checks a request's action only, never its resource. :func:`install` puts this
+module in front of its request authorisation: the signature is verified by
+:mod:`stepline.dev.sigv4` (moto's own check mis-signs REST calls with a query string; S3's,
+with its chunked and unsigned payloads, stays moto's), the access key is resolved to its
+principal, and the checks AWS makes — action, resource ARN and condition context, several
+for a transaction — are evaluated with :mod:`stepline.dev.iam`. A denied check answers the
+error AWS answers (``AccessDeniedException`` for JSON services, ``AccessDenied`` for S3 and
+the query protocol).
 
 The emulated account's own key (:data:`ROOT_ACCESS_KEY`) is the account root: allowed
 everything, as the root user is in AWS. Tools, tests and the dev stack's own set-up use it;
