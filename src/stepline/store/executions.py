@@ -1,7 +1,15 @@
-"""Executions in the table: heads, history log items, idempotency records, List queries."""
+"""Executions in the table: heads, history log items, idempotency records, List queries.
+
+Every conditional write here is recognisable as its own: a head update stores a fresh write
+token (``wtok``), and an execution's id is new when it is created. When a write's response
+is lost and botocore retries it, the retry fails its own condition; the store then reads the
+item back, and a token (or id) of its own there means the first attempt landed — success,
+not a lost race.
+"""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -48,7 +56,11 @@ class ExecutionStore:
     ) -> None:
         """Store a new execution; with an idempotency record, both or neither (a transaction)."""
         if idempotency is None:
-            self.table.put(record.to_item(), ITEM_ABSENT)
+            try:
+                self.table.put(record.to_item(), ITEM_ABSENT)
+            except ConditionFailed:
+                if not self._landed(record):
+                    raise
             return
         unused = Condition(
             "attribute_not_exists(PK) OR #ttl < :now",
@@ -59,12 +71,19 @@ class ExecutionStore:
         try:
             self.table.transact(ops)
         except TransactionConflict as exc:
+            if self._landed(record):  # both items were written: a transaction is atomic
+                return
             existing = self.table.get(keys.idempotency(idempotency.digest))
             if exc.failed_at(1) and existing:
                 raise IdempotencyKeyUsed(
                     IdempotencyRecord.from_item(existing, idempotency.digest)
                 ) from exc
             raise
+
+    def _landed(self, record: ExecutionRecord) -> bool:
+        """The head of this new execution is in the table: our own write (ids are new)."""
+        item = self.table.get(keys.execution(record.id))
+        return item is not None and item.get("startedAt") == record.to_item().get("startedAt")
 
     def get(self, execution_id: str) -> ExecutionRecord | None:
         """The execution head, or None."""
@@ -103,7 +122,8 @@ class ExecutionStore:
         names = {f"#f{i}": name for i, name in enumerate(present)} | {"#status": "status"}
         assignments = "".join(f"#f{i} = :f{i}, " for i in range(len(present)))
         values: dict[str, Any] = {f":f{i}": value for i, value in enumerate(present.values())}
-        values |= {":status": status, ":one": 1}
+        token = secrets.token_urlsafe(9)
+        values |= {":status": status, ":one": 1, ":tok": token}
         values |= {f":a{i}": s for i, s in enumerate(allowed)}
         active = ", ".join(f":a{i}" for i in range(len(allowed)))
         try:
@@ -112,13 +132,16 @@ class ExecutionStore:
                 # Status last: DynamoDB applies an update at once, but the emulator the dev
                 # stack runs on applies it action by action, and a reader polling for the end
                 # must not see FINISHED before the result.
-                f"SET rev = rev + :one, {assignments}#status = :status",
+                f"SET rev = rev + :one, wtok = :tok, {assignments}#status = :status",
                 names=names,
                 values=values,
                 condition=Condition(f"attribute_exists(PK) AND #status IN ({active})"),
             )
         except ConditionFailed as exc:
-            raise NotActive(self.get(execution_id)) from exc
+            item = self.table.get(keys.execution(execution_id))
+            if item is not None and item.get("wtok") == token:
+                return  # the first attempt landed; its response was lost and retried
+            raise NotActive(ExecutionRecord.from_item(item) if item else None) from exc
 
     def history_page(self, execution_id: str, *, from_seq: int, limit: int) -> Page:
         """History log items from ``from_seq`` on, oldest first."""

@@ -8,6 +8,7 @@ so two runners racing on one execution race on the same ``seq`` and exactly one 
 from __future__ import annotations
 
 import json
+import secrets
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -86,8 +87,12 @@ class ExecutionLog:
 
     def append(self, execution_id: str, item: LogItem) -> None:
         """Write a new log position; raises LostRace when it is taken."""
+        token = secrets.token_urlsafe(
+            9
+        )  # recognises our own write when a retry fails its condition
         record: Item = {
             **keys.history_item(execution_id, item.seq),
+            "wtok": token,
             "by": item.by,
             "at": item.at,
             "wake": item.wake,
@@ -107,6 +112,9 @@ class ExecutionLog:
         try:
             self.table.put(record, Condition("attribute_not_exists(SK)"))
         except ConditionFailed as exc:
+            written = self.table.get(keys.history_item(execution_id, item.seq))
+            if written is not None and written.get("wtok") == token:
+                return  # the first attempt landed; its response was lost and retried
             raise LostRace(f"{execution_id} position {item.seq}") from exc
 
     def _decode(self, execution_id: str, item: Item, *, with_machine: bool = True) -> LogItem:

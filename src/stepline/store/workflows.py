@@ -45,9 +45,18 @@ class WorkflowStore:
         try:
             self.table.transact(ops)
         except TransactionConflict as exc:
+            if self._holds(record):
+                return  # our own write landed and its answer was lost (the id is new)
             if exc.failed_at(0):
                 raise NameTaken(record.name) from exc
             raise ConcurrentChange(record.id) from exc
+
+    def _holds(self, record: WorkflowRecord) -> bool:
+        """The table holds exactly this head: the write that failed its condition was ours."""
+        item = self.table.get(keys.workflow(record.id))
+        return item is not None and item == {
+            k: v for k, v in record.to_item().items() if v is not None
+        }
 
     def get(self, workflow_id: str) -> WorkflowRecord | None:
         """The workflow head, or None."""
@@ -72,6 +81,8 @@ class WorkflowStore:
         try:
             self.table.transact(ops)
         except TransactionConflict as exc:
+            if self._holds(new):
+                return  # our own write landed and its answer was lost
             if claim_index is not None and exc.failed_at(claim_index):
                 raise NameTaken(new.name) from exc
             raise ConcurrentChange(old.id) from exc
@@ -85,6 +96,8 @@ class WorkflowStore:
         try:
             self.table.transact(ops)
         except TransactionConflict as exc:
+            if self.get(record.id) is None:
+                return  # gone: our own delete landed and its answer was lost
             raise ConcurrentChange(record.id) from exc
 
     def list_page(
