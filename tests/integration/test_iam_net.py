@@ -313,6 +313,21 @@ def _schedules(stack: EmulatedStack, api: Api, folder: str) -> None:
     )
 
 
+def _dead_letters(stack: EmulatedStack, api: Api, folder: str) -> None:
+    """A child's message dead-lettered: the child fails, its parent hears of it."""
+    child = api.create_workflow(folder, name="child", spec=PARKED)
+    parent = "yawl: '0.1'\nstart: c\nsteps:\n  c:\n    workflow: {workflowId: CHILD}\n"
+    parent_id = api.start(
+        api.create_workflow(folder, name="parent", spec=parent.replace("CHILD", child))
+    )
+    started = poll(lambda: _executions(api, child), lambda found: len(found) == 1)
+    boto3.client("sqs").send_message(
+        QueueUrl=stack.deployment.physical["StepsDeadLetterQueue"],
+        MessageBody=json.dumps({"executionId": started[0]["id"], "seq": 1}),
+    )
+    assert ended(api, parent_id)["status"] == "FAILED"
+
+
 class _Stepped(scheduler.DevScheduler):
     clock: datetime = datetime(2026, 11, 28, 5, 59, 30, tzinfo=UTC)
 
@@ -337,15 +352,22 @@ def tour(stack: EmulatedStack, api: Api) -> Iterator[list[authorizer.Call]]:
     """Every check the emulator made while the tour drove every function."""
     authorizer.CALLS.clear()
     _resources(stack)
-    (steps,) = [m for m in stack.deployment.mappings if "StepsQueue" in m.queue_arn]
-    runner = QueuePump(steps, stack.functions, pollers=2)  # waits and children go this way
-    runner.start()
+    queues = ("StepsQueue", "StepsDeadLetterQueue")  # waits, children; dead letters
+    pumps = [
+        QueuePump(m, stack.functions, pollers=2)
+        for m in stack.deployment.mappings
+        if m.queue_arn.rsplit(":", 1)[1].split("-")[1] in queues
+    ]
+    for each in pumps:
+        each.start()
     try:
         _api_calls(api, "tour-api")
         _every_integration(api, "tour-steps")
         _triggers(stack, api, "tour-triggers")
+        _dead_letters(stack, api, "tour-dead")
     finally:
-        runner.stop()
+        for each in pumps:
+            each.stop()
     yield authorizer.CALLS.snapshot()
 
 

@@ -600,6 +600,22 @@ def fail_poisoned(svc: Services, execution_id: str, reason: str) -> None:
         svc.executions.end(head, "FAILED", svc.clock(), error=error)
     except NotActive:
         return
+    children.notify_parent(svc, head)  # a parent waiting on this child goes on
+
+
+def process_dead_letter(svc: Services, record: Any) -> None:
+    """A steps message the queue gave up on: its execution ends FAILED, never stays active.
+
+    It got there by failing every receive without the runner failing it itself — a crash or
+    a timeout on the last one, or an invocation that died (its on-failure record).
+    """
+    message = _parsed(record.body)
+    if message is None:
+        return
+    receives = record.attributes.approximate_receive_count or "?"
+    fail_poisoned(
+        svc, message.execution_id, f"its message reached the dead-letter queue ({receives} tries)"
+    )
 
 
 def process_record(svc: Services, record: Any, context: Any, tracer: Any) -> None:
