@@ -23,11 +23,13 @@ def drain(
     until: Callable[[], bool],
     deadline: float = 30.0,
     on_message: Callable[[StepMessage], None] | None = None,
+    invocation: Callable[[], runner.Invocation] = runner.Invocation,
 ) -> None:
     """Feed queued messages to the runner until ``until()`` holds (or fail at the deadline).
 
     ``on_message`` sees each message before the runner does (tests use it to deliver the
-    message a second time, or to crash on it).
+    message a second time, or to crash on it); ``invocation`` makes the limits of each
+    invocation (tests give it a spent time budget).
     """
     sqs = svc.queue.client
     end = time.monotonic() + deadline
@@ -47,7 +49,7 @@ def drain(
             step = StepMessage.from_json(message["Body"])
             if on_message is not None:
                 on_message(step)
-            runner.handle(svc, step, runner.Invocation())
+            runner.handle(svc, step, invocation())
             sqs.delete_message(QueueUrl=svc.queue.url, ReceiptHandle=message["ReceiptHandle"])
 
 

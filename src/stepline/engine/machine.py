@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -84,6 +84,8 @@ class Advance:
     calls: list[CallRequest] = field(default_factory=list)
     wake_at: datetime | None = None
     finished: list[dict[str, Any]] = field(default_factory=list)
+    paused: bool = False
+    """Steps were left unstarted because ``pause`` asked: go on in a new advance."""
 
     @property
     def ended(self) -> bool:
@@ -104,12 +106,28 @@ class _Tick:
     scale: float
     start_new: bool = True
     secrets: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    pause: Callable[[], bool] | None = None
     calls: list[CallRequest] = field(default_factory=list)
     finished: list[dict[str, Any]] = field(default_factory=list)
     wake: datetime | None = None
+    paused: bool = False
+    started: int = 0
 
     def want_wake(self, at: datetime) -> None:
         self.wake = at if self.wake is None else min(self.wake, at)
+
+    def may_start(self) -> bool:
+        """A new step may start now (not a Stop's advance, and no pause asked for).
+
+        A pause is honoured once a step has started in this advance, so every advance moves on.
+        """
+        if not self.start_new:
+            return False
+        if self.started and self.pause is not None and self.pause():
+            self.paused = True
+            return False
+        self.started += 1
+        return True
 
 
 def new_machine(execution_input: Any, execution_id: str = "") -> Machine:
@@ -147,13 +165,18 @@ def advance(
     scale: float = 1.0,
     start_new: bool = True,
     secrets: Mapping[str, Mapping[str, str]] | None = None,
+    pause: Callable[[], bool] | None = None,
 ) -> Advance:
     """Run every thread as far as it goes; return calls to make, a wake time, ended entries.
 
     With ``start_new=False`` only the results are taken in (Stop: the running steps finish,
-    nothing else starts).
+    nothing else starts). ``pause`` is asked before each new step but the first; once it says
+    True, no further step starts and the advance returns ``paused`` (the caller's time budget:
+    the engine itself reads no clock).
     """
-    tick = _Tick(spec, copy.deepcopy(machine), now, results or {}, scale, start_new, secrets or {})
+    tick = _Tick(
+        spec, copy.deepcopy(machine), now, results or {}, scale, start_new, secrets or {}, pause
+    )
     root = tick.machine["root"]
     if tick.machine["outcome"] is None:
         if root["step"] is None and not root["done"]:
@@ -166,8 +189,10 @@ def advance(
             pass
         except StepFailure as failure:
             _finish_failed(tick, failure)
-    wake = None if tick.machine["outcome"] is not None or tick.calls else tick.wake
-    return Advance(tick.machine, tick.calls, wake, tick.finished)
+    paused = tick.paused and tick.machine["outcome"] is None
+    # A paused advance goes on at once in the next one: its wake-up would come too late.
+    wake = None if tick.machine["outcome"] is not None or tick.calls or paused else tick.wake
+    return Advance(tick.machine, tick.calls, wake, tick.finished, paused)
 
 
 def fail(machine: Machine, failure: StepFailure, now: datetime) -> Machine:
@@ -213,7 +238,7 @@ def _run(tick: _Tick, thread: Thread) -> None:
         step_id = thread["step"]
         step = block.steps[step_id]
         if thread["task"] is None:
-            if not tick.start_new:
+            if not tick.may_start():
                 return
             _start(tick, thread, step_id, step)
         if thread["task"] is not None and not _resume(tick, thread, step):
@@ -489,7 +514,7 @@ def _run_children(tick: _Tick, children: list[Thread], limit: int) -> None:
         if child["done"]:
             continue
         if not child.get("started"):
-            if len(running) >= limit or not tick.start_new:
+            if len(running) >= limit or not tick.may_start():
                 continue
             child["started"] = True
             running.append(child)

@@ -228,6 +228,7 @@ def _drive(run: _Run) -> None:
             run.results,
             scale=run.svc.settings.time_scale,
             secrets=run.secrets,
+            pause=lambda: run.invocation.time_left() <= 0,  # an inline stretch is bounded too
         )
         run.machine, run.results = adv.machine, {}
         run.finished.extend(adv.finished)
@@ -247,7 +248,7 @@ def _drive(run: _Run) -> None:
             if not _active_after_calls(run):
                 return
             continue
-        _hand_over(run, adv.wake_at, more_calls=bool(calls), waiting=waiting)
+        _hand_over(run, adv.wake_at, more_calls=bool(calls) or adv.paused, waiting=waiting)
         return
 
 
