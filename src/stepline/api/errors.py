@@ -2,13 +2,15 @@
 
 Every error raised from the core for bad input or a missing resource is an :class:`ApiError`;
 one exception handler (:mod:`stepline.api.http`) renders it as ``{code, message, details}``.
+Errors that a later retry may cure (RESOURCE_EXHAUSTED, UNAVAILABLE) also carry a
+``Retry-After`` header (:data:`RETRY_AFTER_SECONDS`).
 """
 
 from __future__ import annotations
 
 from enum import IntEnum
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Final
 
 
 class Code(IntEnum):
@@ -46,6 +48,14 @@ HTTP_STATUS: dict[Code, HTTPStatus] = {
 }
 
 
+RETRY_AFTER_SECONDS: Final[dict[Code, int]] = {
+    Code.RESOURCE_EXHAUSTED: 1,
+    Code.UNAVAILABLE: 2,
+}
+"""The ``Retry-After`` of the codes a retry may cure: AWS throttling eases within a second or
+so (the SDK has already backed off once); an outage or a lost connection takes longer."""
+
+
 class ApiError(Exception):
     """An error the API reports to its caller with a gRPC code and a message."""
 
@@ -60,6 +70,11 @@ class ApiError(Exception):
     def http_status(self) -> int:
         """The HTTP status that carries this error."""
         return int(HTTP_STATUS.get(self.code, HTTPStatus.INTERNAL_SERVER_ERROR))
+
+    @property
+    def retry_after(self) -> int | None:
+        """Seconds the caller should wait before retrying; None when a retry would not help."""
+        return RETRY_AFTER_SECONDS.get(self.code)
 
     def to_body(self) -> dict[str, Any]:
         """The JSON error body: ``{code, message, details}``."""
@@ -100,6 +115,18 @@ class Unauthenticated(ApiError):
     """The caller is not authenticated."""
 
     code = Code.UNAUTHENTICATED
+
+
+class ResourceExhausted(ApiError):
+    """Too many requests right now (AWS throttled Stepline); retry after ``Retry-After``."""
+
+    code = Code.RESOURCE_EXHAUSTED
+
+
+class Unavailable(ApiError):
+    """Stepline cannot reach or use AWS right now; retry after ``Retry-After``."""
+
+    code = Code.UNAVAILABLE
 
 
 class Internal(ApiError):

@@ -2,7 +2,15 @@
 
 Handlers build their resolver with :func:`make_app`, parse with :func:`parse_body` and
 :func:`query`, and let errors propagate: the exception handlers registered here are the only
-place where exceptions become HTTP responses.
+place where exceptions become HTTP responses:
+
+* an :class:`ApiError` → its code and status (``Retry-After`` for RESOURCE_EXHAUSTED and
+  UNAVAILABLE);
+* a pydantic ``ValidationError`` → INVALID_ARGUMENT (400), naming the field;
+* AWS throttling (store ``Throttled``) → RESOURCE_EXHAUSTED (429, ``Retry-After: 1``);
+* AWS unavailable (store ``Unavailable``: 5xx, no connection, a timeout) → UNAVAILABLE (503,
+  ``Retry-After: 2``);
+* anything else, a bug → INTERNAL (500), its message naming the request id the logs carry.
 """
 
 from __future__ import annotations
@@ -22,7 +30,15 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from pydantic import BaseModel, ValidationError
 
-from stepline.api.errors import ApiError, Internal, InvalidArgument, NotFound
+from stepline.api.errors import (
+    ApiError,
+    Internal,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    Unavailable,
+)
+from stepline.store.errors import Throttled, Transient
 
 MAX_BODY_BYTES = 6 * 1024 * 1024
 
@@ -48,10 +64,12 @@ def _compact(obj: Any) -> str:
 def _error_response(error: ApiError) -> Response[str]:
     with single_metric(name="ApiErrors", unit=MetricUnit.Count, value=1) as metric:
         metric.add_dimension(name="code", value=error.code.name)
+    retry_after = error.retry_after
     return Response(
         status_code=error.http_status,
         content_type="application/json",
         body=_compact(error.to_body()),
+        headers={"Retry-After": str(retry_after)} if retry_after is not None else None,
     )
 
 
@@ -64,9 +82,18 @@ def _on_validation_error(error: ValidationError) -> Response[str]:
     return _on_api_error(InvalidArgument(describe_validation_error(error)))
 
 
-def _on_unexpected(_: Exception) -> Response[str]:
-    logger.exception("unexpected failure")
-    return _error_response(Internal("internal error; the request id is in the logs"))
+def _on_aws_trouble(error: Transient) -> Response[str]:
+    """AWS throttled the request (RESOURCE_EXHAUSTED) or could not serve it (UNAVAILABLE)."""
+    throttled = isinstance(error, Throttled)
+    logger.warning(
+        "AWS throttled the request" if throttled else "AWS unavailable",
+        extra={"service": error.service, "reason": error.reason},
+    )
+    if throttled:
+        api_error: ApiError = ResourceExhausted("too many requests right now; retry later")
+    else:
+        api_error = Unavailable("the service is unavailable right now; retry later")
+    return _error_response(api_error)
 
 
 def make_app() -> APIGatewayHttpResolver:
@@ -77,9 +104,17 @@ def make_app() -> APIGatewayHttpResolver:
         event = app.current_event
         return _on_api_error(NotFound(f"no such call: {event.http_method} {event.path}"))
 
+    def unexpected(_: Exception) -> Response[str]:
+        logger.exception("unexpected failure")
+        context = app.current_event.raw_event.get("requestContext") or {}
+        request_id = context.get("requestId") or logger.get_correlation_id() or "unknown"
+        message = f"internal error; request id {request_id} (the logs have the details)"
+        return _error_response(Internal(message))
+
     app.exception_handler(ApiError)(_on_api_error)
     app.exception_handler(ValidationError)(_on_validation_error)
-    app.exception_handler(Exception)(_on_unexpected)
+    app.exception_handler(Transient)(_on_aws_trouble)
+    app.exception_handler(Exception)(unexpected)
     app.not_found(no_route)
     return app
 

@@ -1,4 +1,31 @@
-"""Settings and clients of the core, created once per process from the environment."""
+"""Settings and clients of the core, created once per process from the environment.
+
+The core's own clients (table, queue, payload bucket, page-token secret, runner hop, and the
+workflows function's schedules) are bounded so that no AWS call can outlast an API function
+(``Timeout: 10`` in template.yaml), however AWS fails. botocore's standard retry mode waits
+``rand(0, 1) * 2 ** (attempt - 1)`` seconds before attempt ``attempt + 1``, so a call of
+``n`` attempts takes at most ``n * (connect + read) + sum(2 ** i for i in range(n - 1))``:
+
+=====================  =======  ====  ========  ==================================  =====
+clients                connect  read  attempts  worst case                          bound
+=====================  =======  ====  ========  ==================================  =====
+dynamodb, s3, sqs,     1 s      2 s   2         2 x (1 + 2) + 1 (one backoff)       7 s
+secretsmanager,
+scheduler
+lambda (runner hop)    1 s      1 s   1         1 x (1 + 1), no retry: the queue    2 s
+                                                takes the message instead
+=====================  =======  ====  ========  ==================================  =====
+
+Start's worst path, a hop that fails and the queue send after it, is 2 + 7 = 9 s; a call that
+fails for good ends the request (429/503), so no other two bounds add up. A throttled request
+answers in milliseconds: its cost is the backoff, not the timeouts. (botocore's opt-in
+``AWS_NEW_RETRIES_2026`` mode may wait up to 5 s more for an ``x-amz-retry-after`` header;
+it is off unless that variable is set.)
+
+The runner (``Timeout: 900``) uses the same bounded core clients; its integration steps get
+their clients from :attr:`Services.client_factory` with botocore's defaults, where each step
+sets its own read timeout (``integrations.aws_errors``) and FunctionCall may wait minutes.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
 from stepline.api.proto import now
 from stepline.store.executions import ExecutionStore
@@ -17,6 +44,22 @@ from stepline.store.queue import RunnerHop, StepsQueue
 from stepline.store.table import Table
 from stepline.store.tokens import PageTokens
 from stepline.store.workflows import WorkflowStore
+
+if TYPE_CHECKING:
+    from botocore.config import Config
+
+CONNECT_TIMEOUT: Final = 1.0
+"""Seconds to open a connection to AWS (TCP and TLS)."""
+READ_TIMEOUT: Final = 2.0
+"""Seconds to wait for AWS to answer a request of the core."""
+ATTEMPTS: Final = 2
+"""Attempts per request of the core, the first included (botocore's ``total_max_attempts``)."""
+HOP_READ_TIMEOUT: Final = 1.0
+"""Seconds to wait for Lambda to accept an asynchronous invocation of the runner."""
+HOP_ATTEMPTS: Final = 1
+"""Attempts to hand a new execution to the runner: the steps queue is its retry."""
+_CORE_ONLY: Final = frozenset({"scheduler"})
+"""Services no integration step calls: ``client_factory`` gives them the core's bounds too."""
 
 
 @dataclass(frozen=True)
@@ -65,12 +108,19 @@ class Services:
 
     settings: Settings
     client_factory: Callable[[str], Any]
+    """boto3 clients by service name, for integration steps (and the core's, by default)."""
     clock: Callable[[], datetime] = field(default=now)
+    core_client_factory: Callable[[str], Any] | None = None
+    """The core's own clients (table, queue, bucket, secret, runner hop); None: client_factory."""
+
+    def core_client(self, service: str) -> Any:
+        """The client the core uses for its own resources in ``service``."""
+        return (self.core_client_factory or self.client_factory)(service)
 
     @cached_property
     def table(self) -> Table:
         """The single table."""
-        return Table(self.client_factory("dynamodb"), self.settings.table_name)
+        return Table(self.core_client("dynamodb"), self.settings.table_name)
 
     @cached_property
     def workflows(self) -> WorkflowStore:
@@ -90,35 +140,55 @@ class Services:
     @cached_property
     def queue(self) -> StepsQueue:
         """The steps queue."""
-        return StepsQueue(self.client_factory("sqs"), self.settings.steps_queue_url)
+        return StepsQueue(self.core_client("sqs"), self.settings.steps_queue_url)
 
     @cached_property
     def runner(self) -> RunnerHop:
         """The first hop of a new execution: the runner function itself, else the queue."""
         function = self.settings.runner_function
-        client = self.client_factory("lambda") if function else None
+        client = self.core_client("lambda") if function else None
         return RunnerHop(client, function, self.queue)
 
     @cached_property
     def payloads(self) -> Payloads:
         """The payload bucket."""
-        return Payloads(self.client_factory("s3"), self.settings.payload_bucket)
+        return Payloads(self.core_client("s3"), self.settings.payload_bucket)
 
     @cached_property
     def tokens(self) -> PageTokens:
         """Page tokens, keyed by the stack's secret (read once per process)."""
         key = self.settings.page_token_key
-        if key is None:
-            if not self.settings.page_token_secret_arn:
-                raise RuntimeError("set PAGE_TOKEN_SECRET_ARN or PAGE_TOKEN_KEY")
-            secrets = self.client_factory("secretsmanager")
-            reply = secrets.get_secret_value(SecretId=self.settings.page_token_secret_arn)
-            key = str(reply["SecretString"])
-        return PageTokens(key.encode())
+        if key is not None:
+            return PageTokens(key.encode())
+        if not self.settings.page_token_secret_arn:
+            raise RuntimeError("set PAGE_TOKEN_SECRET_ARN or PAGE_TOKEN_KEY")
+        secrets = self.core_client("secretsmanager")
+        return PageTokens.from_secret(secrets, self.settings.page_token_secret_arn)
+
+
+def core_client_config(service: str) -> Config:
+    """The botocore config of the core's ``service`` client (bounds in the module docstring)."""
+    from botocore.config import Config
+
+    hop = service == "lambda"
+    return Config(
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=HOP_READ_TIMEOUT if hop else READ_TIMEOUT,
+        retries={"mode": "standard", "total_max_attempts": HOP_ATTEMPTS if hop else ATTEMPTS},
+    )
+
+
+@cache
+def _core_client(service: str) -> Any:
+    import boto3
+
+    return boto3.client(service, config=core_client_config(service))  # type: ignore[call-overload]
 
 
 @cache
 def _boto3_client(service: str) -> Any:
+    if service in _CORE_ONLY:
+        return _core_client(service)
     import boto3
 
     return boto3.client(service)  # type: ignore[call-overload]
@@ -127,4 +197,4 @@ def _boto3_client(service: str) -> Any:
 @cache
 def services() -> Services:
     """The process-wide services, from the environment."""
-    return Services(Settings.from_env(), _boto3_client)
+    return Services(Settings.from_env(), _boto3_client, core_client_factory=_core_client)

@@ -1,8 +1,14 @@
-"""Large payloads (execution input, results) live in S3; items keep a pointer."""
+"""Large payloads (execution input, results) live in S3; items keep a pointer.
+
+S3 failures come out as :mod:`stepline.store.errors` (``Throttled`` for ``SlowDown``/503,
+``Unavailable``, ``Refused``), reading the body included.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from stepline.store.errors import translated
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -20,13 +26,15 @@ class Payloads:
 
     def put(self, key: str, text: str) -> str:
         """Store ``text`` under ``key`` and return the pointer to keep in the item."""
-        self.client.put_object(
-            Bucket=self.bucket, Key=key, Body=text.encode(), ContentType="application/json"
-        )
+        with translated("s3"):
+            self.client.put_object(
+                Bucket=self.bucket, Key=key, Body=text.encode(), ContentType="application/json"
+            )
         return f"s3://{self.bucket}/{key}"
 
     def get(self, pointer: str) -> str:
         """Load the text a pointer refers to."""
         bucket, _, key = pointer.removeprefix("s3://").partition("/")
-        body = self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        with translated("s3"):
+            body = self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
         return bytes(body).decode()

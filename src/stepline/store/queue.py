@@ -4,6 +4,9 @@ A new execution's first message can skip the queue: it goes to the runner as an 
 Lambda invocation (no queue requests to pay for, no poll to wait for). What that invocation
 cannot finish comes back to the queue: the runner re-queues the message on an error, and
 Lambda's on-failure destination (the steps queue) takes it when the invocation itself dies.
+
+SQS failures come out as :mod:`stepline.store.errors` (``Throttled``, ``Unavailable``,
+``Refused``); a hop the runner function refuses is no failure: the queue takes the message.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from stepline.store.errors import translated
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -66,11 +71,12 @@ class StepsQueue:
 
     def send(self, message: StepMessage, delay_seconds: int = 0) -> None:
         """Put one message on the queue."""
-        self.client.send_message(
-            QueueUrl=self.url,
-            MessageBody=message.to_json(),
-            DelaySeconds=max(0, min(MAX_DELAY_SECONDS, delay_seconds)),
-        )
+        with translated("sqs"):
+            self.client.send_message(
+                QueueUrl=self.url,
+                MessageBody=message.to_json(),
+                DelaySeconds=max(0, min(MAX_DELAY_SECONDS, delay_seconds)),
+            )
 
 
 class RunnerHop:

@@ -1,4 +1,10 @@
-"""A thin typed wrapper over the DynamoDB low-level client for the single table."""
+"""A thin typed wrapper over the DynamoDB low-level client for the single table.
+
+Every request goes through :func:`stepline.store.errors.translated`: a throttled request raises
+``Throttled``, an unreachable or failing DynamoDB ``Unavailable``, anything else ``Refused``;
+a failed condition stays ``ConditionFailed`` and a cancelled transaction ``TransactionConflict``
+(``Throttled`` when throttling is all that cancelled it).
+"""
 
 from __future__ import annotations
 
@@ -10,13 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from stepline.store.errors import ConditionFailed, TransactionConflict
+from stepline.store.errors import ConditionFailed, transaction_failure, translated
 
 if TYPE_CHECKING:
     from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
     from mypy_boto3_dynamodb import DynamoDBClient
 
 Item = dict[str, Any]
+_SERVICE = "dynamodb"
 
 
 @cache
@@ -90,9 +97,10 @@ class Table:
 
     def get(self, key: Mapping[str, str], *, consistent: bool = True) -> Item | None:
         """Read one item by primary key, or None."""
-        reply = self.client.get_item(
-            TableName=self.name, Key=to_dynamo(key), ConsistentRead=consistent
-        )
+        with translated(_SERVICE):
+            reply = self.client.get_item(
+                TableName=self.name, Key=to_dynamo(key), ConsistentRead=consistent
+            )
         raw = reply.get("Item")
         return from_dynamo(raw) if raw else None
 
@@ -142,13 +150,14 @@ class Table:
         """Write several items atomically (operations from the ``*_op`` helpers below)."""
         for op in operations:
             next(iter(op.values()))["TableName"] = self.name
-        try:
-            self.client.transact_write_items(TransactItems=operations)  # type: ignore[arg-type]
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
-            raise TransactionConflict(reasons) from exc
+        with translated(_SERVICE):
+            try:
+                self.client.transact_write_items(TransactItems=operations)  # type: ignore[arg-type]
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                cancelled = exc.response.get("CancellationReasons", [])
+                raise transaction_failure([r.get("Code", "None") for r in cancelled]) from exc
 
     def query(
         self,
@@ -182,7 +191,8 @@ class Table:
             params["ExclusiveStartKey"] = to_dynamo(start_key)
         if filter_expression:
             params["FilterExpression"] = filter_expression
-        reply = self.client.query(**params)
+        with translated(_SERVICE):
+            reply = self.client.query(**params)
         last = reply.get("LastEvaluatedKey")
         return Page(
             items=[from_dynamo(i) for i in reply.get("Items", [])],
@@ -192,12 +202,13 @@ class Table:
 
     @staticmethod
     def _conditional(call: Any, params: dict[str, Any]) -> Any:
-        try:
-            return call(**params)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise ConditionFailed(str(exc)) from exc
-            raise
+        with translated(_SERVICE):
+            try:
+                return call(**params)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                    raise ConditionFailed(str(exc)) from exc
+                raise
 
 
 def put_op(item: Mapping[str, Any], condition: Condition | None = None) -> dict[str, Any]:

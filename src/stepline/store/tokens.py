@@ -15,6 +15,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from stepline.store.errors import translated
+
 _VERSION = 1
 _MAX_TOKEN_LENGTH = 2048
 
@@ -44,6 +46,16 @@ class PageTokens:
         if not key:
             raise ValueError("page token key must not be empty")
         self._key = key
+
+    @classmethod
+    def from_secret(cls, client: Any, secret_id: str) -> PageTokens:
+        """Tokens keyed by the SecretString of ``secret_id`` (Secrets Manager ``client``).
+
+        Raises ``Throttled``, ``Unavailable`` or ``Refused`` (store errors) when it cannot be read.
+        """
+        with translated("secretsmanager"):
+            reply = client.get_secret_value(SecretId=secret_id)
+        return cls(str(reply["SecretString"]).encode())
 
     def _mac(self, payload: bytes) -> bytes:
         return hmac.new(self._key, payload, hashlib.sha256).digest()[:16]
