@@ -28,8 +28,9 @@ from stepline.dev.stack import EMULATOR_ENVIRONMENT, ROOT_ENVIRONMENT, EmulatedS
 EVENTS = Path(__file__).parents[1] / "events"
 FUNCTIONS = Path(__file__).parents[1] / "functions"
 SPEC = "yawl: '0.1'\nstart: done\nsteps:\n  done:\n    success: {}\n"
-# Parks at once and stays active: for tests of calls on executions that have not ended.
-PARKED = "yawl: '0.1'\nstart: nap\nsteps:\n  nap:\n    wait: {duration: 10000h}\n"
+# Parks at once and stays active: for tests of calls on executions that have not ended (48 h,
+# the longest Wait an execution may have, is ~3 minutes at TIME_SCALE).
+PARKED = "yawl: '0.1'\nstart: nap\nsteps:\n  nap:\n    wait: {duration: 48h}\n"
 TIME_SCALE = 0.001
 
 
@@ -188,7 +189,7 @@ def workflow_id(api: Api, folder: str) -> str:
 
 @pytest.fixture
 def parked_id(api: Api, folder: str) -> str:
-    """A fresh ACTIVE workflow whose executions wait (10,000 h) and never end by themselves."""
+    """A fresh ACTIVE workflow whose executions wait 48 h (the longest Wait) and do not end."""
     return api.create_workflow(folder, name="parked", spec=PARKED)
 
 

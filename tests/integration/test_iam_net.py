@@ -59,7 +59,7 @@ steps:
   done:
     success: {}
 """
-PARKED = "yawl: '0.1'\nstart: nap\nsteps:\n  nap:\n    wait: {duration: 10000h}\n"
+PARKED = "yawl: '0.1'\nstart: nap\nsteps:\n  nap:\n    wait: {duration: 48h}\n"
 EVERY_INTEGRATION = """\
 yawl: "0.1"
 start: call

@@ -58,8 +58,8 @@ def _ids(reply_body: dict) -> list[str]:
     return [e["id"][-2:] for e in reply_body["executions"]]
 
 
-def test_get_returns_the_full_execution(api: Api, workflow_id: str) -> None:
-    execution_id = api.start(workflow_id, '{"x": 1}')
+def test_get_returns_the_full_execution(api: Api, parked_id: str) -> None:
+    execution_id = api.start(parked_id, '{"x": 1}')  # still active: no result, no error
     body = api.call("get", path={"executionId": execution_id}).body
 
     execution = body["execution"]
@@ -108,6 +108,12 @@ def test_history_unpacks_log_items_oldest_first_and_pages_on_request(
     api: Api, aws: dict[str, str], workflow_id: str
 ) -> None:
     execution_id = api.start(workflow_id)
+    end = time.monotonic() + 10  # the runner's own log items first; these replace them
+    while api.call("get", path={"executionId": execution_id}).body["execution"]["status"] != (
+        "FINISHED"
+    ):
+        assert time.monotonic() < end
+        time.sleep(0.05)
     table = boto3.resource("dynamodb").Table(aws["Table"])
     n = 0
     for seq, ids in enumerate([["a", "b", "c"], ["d"], ["e", "f"]]):

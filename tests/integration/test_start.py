@@ -159,3 +159,28 @@ def test_execution_pins_the_spec_version_it_started_with(
     assert (first["specVersion"], second["specVersion"]) == (1, 2)
     version_one = table.get_item(Key={"PK": f"WF#{workflow_id}", "SK": "V#00000001"})["Item"]
     assert "start: done" in version_one["specYaml"]
+
+
+def test_start_refuses_input_nested_deeper_than_the_limit(api: Api, workflow_id: str) -> None:
+    deep = "[" * 10_000 + "]" * 10_000
+    reply = api.call("start", body={"workflowId": workflow_id, "input": {"inputJson": deep}})
+    assert (reply.status, reply.body["code"]) == (400, 3), reply.body
+    assert reply.body["message"] == (
+        "input.inputJson: nested deeper than 64 levels of arrays and objects"
+    )
+
+
+def test_start_by_link_refuses_a_body_beyond_the_bounds(api: Api, workflow_id: str) -> None:
+    for body, message in [
+        ("[" * 10_000 + "]" * 10_000, "body: nested deeper than 64 levels"),
+        ('{"n": ' + "9" * 5000 + "}", "body: a number literal has 5000 characters"),
+    ]:
+        reply = api.call("start_by_link", path={"workflowId": workflow_id}, raw_body=body)
+        assert (reply.status, reply.body["code"]) == (400, 3), reply.body
+        assert reply.body["message"].startswith(message)
+
+
+def test_list_refuses_a_page_size_that_is_not_plain_digits(api: Api, workflow_id: str) -> None:
+    reply = api.call("list", query={"workflowId": workflow_id, "pageSize": "5_0"})
+    assert (reply.status, reply.body["code"]) == (400, 3)
+    assert reply.body["message"] == "pageSize: '5_0' is not an integer"

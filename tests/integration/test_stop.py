@@ -20,8 +20,8 @@ def test_stop_moves_an_active_execution_to_stopped(api: Api, parked_id: str, cal
 
 
 @pytest.mark.parametrize("call", ["stop", "terminate"])
-def test_stopping_again_succeeds(api: Api, workflow_id: str, call: str) -> None:
-    execution_id = api.start(workflow_id)
+def test_stopping_again_succeeds(api: Api, parked_id: str, call: str) -> None:
+    execution_id = api.start(parked_id)
     api.call("stop", path={"executionId": execution_id})
 
     reply = api.call(call, path={"executionId": execution_id})

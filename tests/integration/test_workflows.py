@@ -221,3 +221,42 @@ def test_create_lists_every_spec_problem_with_path_and_line(api: Api, folder: st
     assert "steps.first.httpCall.next" in message and "nowhere" in message
     assert "telegramBot" in message and "not supported" in message
     assert "line 7" in message
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            "yawl: '0.1'\nstart: a\nsteps:\n  a:\n    noOp: {}\nx: " + "[" * 500 + "]" * 500,
+            "specification.specYaml: line 6 col 68: x: nested deeper than 64 levels",
+        ),
+        (
+            "".join("  " * i + f"k{i}:\n" for i in range(300)),
+            "specification.specYaml: line 65 col 129: k0.k1.k2",
+        ),
+        (
+            "yawl: '0.1'\nstart: a\nsteps:\n  a:\n    while:\n      max_iterations: "
+            + "9" * 5000
+            + "\n      do: {start: w, steps: {w: {wait: {duration: 1s}}}}\n",
+            "steps.a.while.max_iterations: a number literal has 5000 characters",
+        ),
+        (
+            "yawl: '0.1'\nstart: a\nsteps:\n  a:\n    wait: {duration: '1e300'}\n",
+            "steps.a.wait.duration: wait duration '1e300' is longer than an execution may run",
+        ),
+        (
+            "yawl: '0.1'\nstart: a\nsteps:\n  a:\n    httpCall: {url: 'https://x/\\($global.id)'}\n",
+            "steps.a.httpCall.url: $global is not defined in httpCall url",
+        ),
+    ],
+    ids=["flow-500-deep", "block-300-deep", "5000-digits", "wait-1e300", "global-in-url"],
+)
+def test_create_refuses_specs_beyond_the_bounds_with_a_located_error(
+    api: Api, folder: str, spec: str, message: str
+) -> None:
+    reply = api.call(
+        "workflow_create",
+        body={"folderId": folder, "name": "bounded", "specification": {"specYaml": spec}},
+    )
+    assert (reply.status, reply.body["code"]) == (400, 3), reply.body
+    assert message in reply.body["message"]

@@ -5,8 +5,18 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
+
+from stepline import bounds
 
 WORKFLOW_NAME = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
 LABEL_KEY = re.compile(r"^[a-z][-_./\\@0-9a-z]{0,62}$")
@@ -28,10 +38,20 @@ class ApiModel(BaseModel):
 
 
 class ExecutionInput(ApiModel):
-    """oneof ``inputJson`` (a JSON text) | ``inputValue`` (any JSON value)."""
+    """oneof ``inputJson`` (a JSON text) | ``inputValue`` (any JSON value).
+
+    ``inputValue`` must keep within :mod:`stepline.bounds` (nesting depth, number literals);
+    ``inputJson`` is checked as text by ``service.executions.check_input_json``.
+    """
 
     input_json: str | None = None
     input_value: JsonValue = None
+
+    @field_validator("input_value")
+    @classmethod
+    def _bounded(cls, value: JsonValue) -> JsonValue:
+        bounds.check_value(value)  # a BoundsError is a ValueError: pydantic names the field
+        return value
 
     @model_validator(mode="after")
     def _one_of(self) -> ExecutionInput:

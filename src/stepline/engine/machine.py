@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from stepline import bounds
 from stepline.api.proto import duration, from_stored, stored, timestamp
 from stepline.yawl import state as st
 from stepline.yawl.control import (
+    MAX_WAIT_SECONDS,
     Fail,
     Foreach,
     NoOp,
@@ -371,10 +373,7 @@ def _wait(tick: _Tick, thread: Thread, body: Wait, task: dict[str, Any]) -> bool
             try:
                 seconds = parse_wait_seconds(str(raw))
             except ValueError as exc:
-                raise StepFailure(
-                    WorkflowErrorCode.STEP_INVALID_ARGUMENT,
-                    f"wait duration {raw!r} is not a duration",
-                ) from exc
+                raise StepFailure(WorkflowErrorCode.STEP_INVALID_ARGUMENT, str(exc)) from exc
             wake = tick.now + timedelta(seconds=max(0.0, seconds) * tick.scale)
         else:
             raw = _render(tick, body.until or "", thread["state"], thread)
@@ -396,8 +395,13 @@ def _until(text: str, tick: _Tick) -> datetime:
         target = parse_timestamp(text, "until")
     except InvalidArgument as exc:
         raise StepFailure(WorkflowErrorCode.STEP_INVALID_ARGUMENT, exc.message) from exc
-    delay = max(0.0, (target - tick.now).total_seconds()) * tick.scale
-    return tick.now + timedelta(seconds=delay)
+    delay = max(0.0, (target - tick.now).total_seconds())
+    if delay > MAX_WAIT_SECONDS:
+        raise StepFailure(
+            WorkflowErrorCode.STEP_INVALID_ARGUMENT,
+            f"wait until {text[:40]!r} is more than 48h away, longer than an execution may run",
+        )
+    return tick.now + timedelta(seconds=delay * tick.scale)
 
 
 # --- integration steps ---------------------------------------------------------------------
@@ -409,7 +413,6 @@ def _call(
     n = task["n"]
     if task["kind"] == "new":
         step_input = _filter(tick, body.input, thread["state"], thread)
-        _check_size(step_input, "input")
         task.update(kind="call", input=step_input, attempt=1, wake=None, requested=False)
         _record(tick, n, step_input=step_input)
     result = tick.results.get(n)
@@ -418,8 +421,9 @@ def _call(
     task["requested"] = False
     if not result.failed:
         try:
+            if bounds.exceeds_depth(result.output):  # before anything copies it
+                raise _too_deep("output")
             output = _filter(tick, body.output, result.output, thread)
-            _check_size(output, "output")
             _apply_output(thread, output)
         except TemplateError as exc:
             code = WorkflowErrorCode.STEP_INVALID_TEMPLATE_EXPRESSION
@@ -483,7 +487,14 @@ def _failed_attempt(
 
 
 def _check_size(value: Any, what: str) -> None:
-    size = len(json.dumps(value, ensure_ascii=False).encode())
+    """REFERENCE §5.1: "Input and output of a step are each limited to 2 MB"; and, as all data
+    Stepline keeps, nested at most ``bounds.MAX_DEPTH`` deep (else STEP_DATA_LIMIT_EXCEEDED)."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+        bounds.check_depth(text)
+    except (RecursionError, bounds.BoundsError):
+        raise _too_deep(what) from None
+    size = len(text.encode())
     if size > MAX_DATA_BYTES:
         raise StepFailure(
             WorkflowErrorCode.STEP_DATA_LIMIT_EXCEEDED,
@@ -491,7 +502,15 @@ def _check_size(value: Any, what: str) -> None:
         )
 
 
+def _too_deep(what: str) -> StepFailure:
+    return StepFailure(
+        WorkflowErrorCode.STEP_DATA_LIMIT_EXCEEDED, f"step {what} is {bounds.depth_message()}"
+    )
+
+
 def _apply_output(thread: Thread, output: Any) -> None:
+    """Merge a step output (within the step data limits) into the thread's state."""
+    _check_size(output, "output")
     thread["state"] = st.merge(thread["state"], output)
     thread["last"] = output
 
@@ -595,6 +614,7 @@ def _while(tick: _Tick, thread: Thread, body: While, task: dict[str, Any]) -> bo
             raw = task.get("last", task["loop"])
             return _finish_compound(tick, thread, body.output, body.next, task, raw)
         start_state = st.while_input(body, task["loop"], task["counter"], global_state=glob)
+        _check_size(start_state, "input")
         task["child"] = _thread(
             f"{thread['path']}{thread['step']}[{task['counter']}]/",
             _child_scope(thread, "do"),
@@ -613,7 +633,6 @@ def _finish_compound(
     raw: Any,
 ) -> bool:
     output = raw if template is None else _render(tick, template, raw, thread)
-    _check_size(output, "output")
     _apply_output(thread, output)
     _complete(tick, task["n"], output)
     return _goto(thread, next_step)
@@ -623,6 +642,8 @@ def _finish_compound(
 
 
 def _record(tick: _Tick, n: int, *, step_input: Any) -> None:
+    """Check a step's input against the step data limits and note it on the step's entry."""
+    _check_size(step_input, "input")
     entry = tick.machine["entries"].get(str(n))
     if entry is not None:
         entry["input"] = {"inputJson": _redacted_json(tick, step_input)}

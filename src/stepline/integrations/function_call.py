@@ -1,4 +1,8 @@
-"""FunctionCall → Lambda Invoke (RequestResponse); the step input is the event."""
+"""FunctionCall → Lambda Invoke (RequestResponse); the step input is the event.
+
+The answer is parsed within :mod:`stepline.bounds` (nesting depth, number literals): one beyond
+them, like one that is not JSON, fails with FUNCTION_CALL_INVALID_RESPONSE.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from stepline import bounds
 from stepline.integrations import CallContext
 from stepline.yawl.errors import StepFailure, WorkflowErrorCode
 from stepline.yawl.integration import FunctionCall
@@ -42,19 +47,32 @@ def call(step: FunctionCall, step_input: Any, ctx: CallContext) -> Any:
             WorkflowErrorCode.FUNCTION_CALL_INVALID_RESPONSE,
             f"function {step.function_id} failed: {_describe_error(payload)}",
         )
+    return parse_answer(step.function_id, payload)
+
+
+def parse_answer(function_id: str, payload: bytes) -> Any:
+    """A function's answer as JSON data; FUNCTION_CALL_INVALID_RESPONSE when it is not JSON
+    or is beyond the bounds of :mod:`stepline.bounds`."""
+    if not payload:
+        return None
     try:
-        return json.loads(payload) if payload else None
+        return bounds.loads(payload)
+    except bounds.BoundsError as exc:
+        raise StepFailure(
+            WorkflowErrorCode.FUNCTION_CALL_INVALID_RESPONSE,
+            f"function {function_id} answered JSON beyond Stepline's bounds: {exc}",
+        ) from exc
     except ValueError as exc:
         raise StepFailure(
             WorkflowErrorCode.FUNCTION_CALL_INVALID_RESPONSE,
-            f"function {step.function_id} did not answer with JSON: {payload[:200]!r}",
+            f"function {function_id} did not answer with JSON: {payload[:200]!r}",
         ) from exc
 
 
 def _describe_error(payload: bytes) -> str:
     """``errorType: errorMessage`` of a Lambda error reply (its stack trace stays in the logs)."""
     try:
-        error = json.loads(payload)
+        error = bounds.loads(payload)
     except ValueError:
         return payload.decode(errors="replace")[:2000]
     if isinstance(error, dict) and "errorMessage" in error:

@@ -33,6 +33,7 @@ import json
 import zipfile
 from typing import Any
 
+from stepline import bounds
 from stepline.integrations import CallContext, aws_errors
 from stepline.yawl.errors import StepFailure, WorkflowErrorCode
 from stepline.yawl.integration import ObjectStorage
@@ -76,7 +77,9 @@ def encode(content: Any, content_type: str) -> bytes:
     if content_type == "JSON":
         if isinstance(content, str):
             try:
-                json.loads(content)
+                bounds.loads(content)
+            except bounds.BoundsError as exc:
+                raise _invalid(f"put.content is JSON beyond Stepline's bounds: {exc}") from None
             except ValueError:
                 raise _invalid("put.content is not JSON text") from None
             text = content
@@ -136,7 +139,9 @@ def decode(data: bytes, content_type: str) -> Any:
         raise _invalid(f"the object is not UTF-8 text (contentType {content_type})") from None
     if content_type == "JSON":
         try:
-            return json.loads(text)
+            return bounds.loads(text)
+        except bounds.BoundsError as exc:
+            raise _invalid(f"the object is JSON beyond Stepline's bounds: {exc}") from None
         except ValueError:
             raise _invalid("the object is not JSON") from None
     if content_type == "CSV":

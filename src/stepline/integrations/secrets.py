@@ -27,6 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from stepline import bounds
 from stepline.integrations import aws_errors
 from stepline.yawl.errors import StepFailure, WorkflowErrorCode
 from stepline.yawl.templating import secret_references
@@ -93,8 +94,8 @@ class SecretCache:
 
 def _payload(secret_id: str, text: Any) -> dict[str, str]:
     try:
-        data = json.loads(text) if isinstance(text, str) else None
-    except ValueError:
+        data = bounds.loads(text) if isinstance(text, str) else None
+    except ValueError:  # not JSON, or JSON beyond stepline.bounds
         data = None
     if not isinstance(data, dict):
         raise StepFailure(

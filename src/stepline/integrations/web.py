@@ -3,13 +3,14 @@
 Loopback, private, link-local and reserved targets are refused (``STEP_PERMISSION_DENIED``)
 unless their host is in ``ctx.allow_private_hosts`` (``*``: any) — checked on every request,
 redirects included. At most 2 MB of a reply is read (more → ``STEP_DATA_LIMIT_EXCEEDED``); the
-output is the body, JSON-decoded when it parses, else text.
+output is the body, JSON-decoded when it parses, else text. JSON beyond :mod:`stepline.bounds`
+(nested deeper than 64 levels, a number literal over 100 characters or not finite) is
+``STEP_DATA_LIMIT_EXCEEDED`` too.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import json
 import socket
 import ssl
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from stepline import bounds
 from stepline.integrations import CallContext
 from stepline.yawl.errors import CALL_STATUSES, StepFailure, WorkflowErrorCode
 
@@ -73,7 +75,11 @@ def exchange(
         )
     text = data.decode(errors="replace")
     try:
-        return json.loads(text)
+        return bounds.loads(text)
+    except bounds.BoundsError as exc:
+        raise StepFailure(
+            WorkflowErrorCode.STEP_DATA_LIMIT_EXCEEDED, f"{method} {url}: the JSON reply is {exc}"
+        ) from exc
     except ValueError:
         return text
 

@@ -37,6 +37,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from stepline import bounds
 from stepline.integrations import CallContext, aws_errors
 from stepline.yawl.errors import StepFailure, WorkflowErrorCode
 from stepline.yawl.integration import YDBDocument, YdbScan
@@ -142,7 +143,13 @@ def _object(value: Any, field: str) -> dict[str, Any]:
     """A rendered JSON object (or a string holding one) as a map of AttributeValues."""
     if isinstance(value, str):
         try:
+            bounds.check_text(value)
             value = json.loads(value, parse_float=Decimal)
+        except bounds.BoundsError as exc:
+            raise StepFailure(
+                WorkflowErrorCode.STEP_INVALID_ARGUMENT,
+                f"ydbDocument: {field} is JSON beyond Stepline's bounds: {exc}",
+            ) from None
         except ValueError:
             raise StepFailure(
                 WorkflowErrorCode.STEP_INVALID_ARGUMENT, f"ydbDocument: {field} is not JSON"

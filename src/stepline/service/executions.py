@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any
 
+from stepline import bounds
 from stepline.api import render
 from stepline.api.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from stepline.api.models import StartExecutionRequest
@@ -48,22 +49,20 @@ def input_from_request(request: StartExecutionRequest) -> str:
 
 
 def check_input_json(text: str, field: str) -> str:
-    """Refuse input that is not JSON or exceeds the 2 MB limit; empty text means ``{}``."""
+    """Refuse input that is not JSON, exceeds the 2 MB limit or the bounds of
+    :mod:`stepline.bounds` (nesting depth, number literals); empty text means ``{}``."""
     if not text.strip():
         return "{}"
     size = len(text.encode())
     if size > MAX_INPUT_BYTES:
         raise InvalidArgument(f"{field}: {size} bytes exceeds the limit of {MAX_INPUT_BYTES} bytes")
     try:
-        json.loads(text, parse_constant=_not_json)
+        bounds.loads(text)
+    except bounds.BoundsError as exc:
+        raise InvalidArgument(f"{field}: {exc}") from exc
     except ValueError as exc:
         raise InvalidArgument(f"{field}: not valid JSON ({exc})") from exc
     return text
-
-
-def _not_json(name: str) -> None:
-    """Python's json reads NaN and Infinity; JSON (and every other client) does not."""
-    raise ValueError(f"{name} is not a JSON value")
 
 
 def start(svc: Services, command: StartCommand) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from stepline.api.errors import InvalidArgument
@@ -9,18 +10,21 @@ from stepline.store.tokens import BadPageToken, PageTokens
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
+# Plain ASCII digits (an optional minus only to say "out of range"): int() would also take
+# "5_0", " 50", "+50" and digits of other scripts (Arabic-Indic ones), which no client means.
+_INTEGER = re.compile(r"-?[0-9]+")
+_MAX_DIGITS = 12
 
 
 def page_size(raw: str | None, field: str = "pageSize") -> int:
     """``pageSize``: absent or 0 → 100; 1..1000 as given; anything else is refused."""
     if raw is None or raw.strip() == "":
         return DEFAULT_PAGE_SIZE
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise InvalidArgument(f"{field}: {raw[:40]!r} is not an integer") from exc
-    if value < 0 or value > MAX_PAGE_SIZE:
-        raise InvalidArgument(f"{field}: must be between 0 and {MAX_PAGE_SIZE}, got {value}")
+    if not _INTEGER.fullmatch(raw):
+        raise InvalidArgument(f"{field}: {raw[:40]!r} is not an integer")
+    value = int(raw) if len(raw) <= _MAX_DIGITS else None
+    if value is None or value < 0 or value > MAX_PAGE_SIZE:
+        raise InvalidArgument(f"{field}: must be between 0 and {MAX_PAGE_SIZE}, got {raw[:40]}")
     return value or DEFAULT_PAGE_SIZE
 
 

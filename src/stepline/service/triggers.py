@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
+from stepline import bounds
 from stepline.api.errors import AlreadyExists, Unauthenticated
 from stepline.service import executions, ids, schedules
 from stepline.service.deps import Services
@@ -181,9 +182,15 @@ def on_event(svc: Services, event: BusEvent, settings: TriggerSettings) -> str |
 
 
 def message_input(body: str) -> str:
-    """A message's execution input: its body when that is JSON, else ``{"body": text}``."""
+    """A message's execution input: its body when that is JSON, else ``{"body": text}``.
+
+    JSON beyond the bounds of :mod:`stepline.bounds` stays as it is, for
+    ``executions.check_input_json`` to refuse by name.
+    """
     try:
-        json.loads(body)
+        bounds.loads(body)
+    except bounds.BoundsError:
+        return body
     except ValueError:
         return json.dumps({"body": body}, ensure_ascii=False)
     return body if body.strip() else "{}"

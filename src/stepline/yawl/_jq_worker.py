@@ -34,6 +34,8 @@ def _evaluate(jq: Any, cache: dict[str, Any], request: dict[str, Any]) -> dict[s
         text = json.dumps(value)
     except StopIteration:
         return {"n": 1}
+    except RecursionError:  # nested too deep for json.dumps: the caller says so by its bound
+        return {"d": 1}
     except MemoryError:
         return {"e": "template evaluation ran out of memory"}
     except Exception as exc:  # any jq failure is reported back as text

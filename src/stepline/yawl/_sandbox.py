@@ -47,6 +47,10 @@ class NoOutput(Exception):
     """The program produced no value."""
 
 
+class TooDeep(Exception):
+    """The program's value nests too deep to be encoded as JSON."""
+
+
 class _Overrun(Exception):
     pass
 
@@ -175,6 +179,8 @@ def _run(program: str, input_text: str, limits: Limits) -> str:
     _pool.release(worker)
     if "n" in reply:
         raise NoOutput
+    if "d" in reply:
+        raise TooDeep
     if "e" in reply:
         raise SandboxError(str(reply["e"]))
     return str(reply["r"])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+import math
+import re
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 from pydantic import (
     AfterValidator,
@@ -99,12 +101,26 @@ def _check_wait_duration(value: str | None) -> str | None:
     return value
 
 
+# REFERENCE §7: "One execution | 48 h | limit": a longer Wait could never end.
+MAX_WAIT_SECONDS: Final = 48 * 3600.0
+# A number of seconds as the docs write it ("5", "2.5"), plainly: float() would also take
+# "inf", "nan", "1_0" and other scripts' digits.
+_SECONDS = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
 def parse_wait_seconds(value: str) -> float:
-    """Seconds a rendered Wait `duration` denotes: a bare number of seconds or a duration."""
-    try:
-        return float(value.strip())
-    except ValueError:
-        return parse_duration(value)
+    """Seconds a rendered Wait `duration` denotes: a bare number of seconds or a duration, at
+    most 48 h (zero or less means no wait); raise ValueError otherwise."""
+    text = value.strip()
+    seconds = float(text) if _SECONDS.fullmatch(text) else parse_duration(text)
+    if not math.isfinite(seconds):
+        raise ValueError(f"invalid duration {value[:40]!r}: not a finite number of seconds")
+    if seconds > MAX_WAIT_SECONDS:
+        raise ValueError(
+            f"wait duration {value[:40]!r} is longer than an execution may run "
+            f"(48h, {MAX_WAIT_SECONDS:g}s)"
+        )
+    return seconds
 
 
 class Wait(SpecModel):

@@ -171,6 +171,23 @@ TEMPLATED_FIELDS: Mapping[str, tuple[tuple[str, TemplateKind], ...]] = {
 }
 # Template fields that may use `$counter`.
 COUNTER_FIELDS: Mapping[str, frozenset[str]] = {"while": frozenset({"input", "condition"})}
+# `$global` (REFERENCE §5.2) is the top-level state, which the engine binds in the templates of
+# steps inside a nested scope (Foreach `do`, Parallel branch, While `do`), and, at any depth, in
+# a While's own input, condition and max_iterations (stepline.engine.machine: `_variables`,
+# `_while`). An integration step's own fields (url, body, headers ...) are rendered by its
+# adapter against the step input alone (stepline.service.runner `_attempt`, service.children):
+# `$global` is never defined there.
+_GLOBAL_AT_TOP_LEVEL: Mapping[str, frozenset[str]] = {
+    "while": frozenset({"input", "condition", "max_iterations", "maxIterations"})
+}
+ENGINE_RENDERED_FIELDS = frozenset(pattern for pattern, _ in _COMMON)
+
+
+def global_defined(kind: str, pattern: str, *, nested: bool) -> bool:
+    """Whether `$global` is defined in the templated field `pattern` of a `kind` step."""
+    if kind in INTEGRATION_TYPES and pattern not in ENGINE_RENDERED_FIELDS:
+        return False
+    return nested or pattern in _GLOBAL_AT_TOP_LEVEL.get(kind, frozenset())
 
 
 class Step(SpecModel):

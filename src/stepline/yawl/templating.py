@@ -9,7 +9,8 @@
 
 Programs are compiled once and cached. Programs that are provably cheap (a conservative
 allow-list of jq, small input) run in-process; anything else runs in a worker process that is
-killed at the deadline, so a template that never ends cannot hang its caller.
+killed at the deadline, so a template that never ends cannot hang its caller. A value a
+template yields nests at most ``stepline.bounds.MAX_DEPTH`` deep, like all data Stepline keeps.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 import jq
 
+from stepline import bounds
 from stepline.yawl import _sandbox
 from stepline.yawl._base import TEMPLATE_OPEN
 from stepline.yawl._sandbox import Limits
@@ -203,7 +205,7 @@ def _run(
     values = [data, secrets or {}, *((variables or {})[name] for name in names)]
     try:
         input_text = json.dumps(values, ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise TemplateError(f"template data is not JSON: {exc}") from None
     program = _wrap(expression, names)
     compiled = _compile(program)  # compiling always terminates; it also vets worker programs
@@ -212,13 +214,26 @@ def _run(
         # Allow-listed programs cannot grow data much; measure only when a bound is in reach.
         if len(input_text) * len(expression) > limits.max_output_bytes:
             _check_size(value, expression, limits)
+        if bounds.exceeds_depth(value):
+            raise _too_deep(expression)
         return value
     try:
-        return json.loads(_sandbox.run(program, input_text, limits))
+        output = _sandbox.run(program, input_text, limits)
     except _sandbox.NoOutput:
         raise TemplateError(f"{_short(expression)} produced no value") from None
+    except _sandbox.TooDeep:
+        raise _too_deep(expression) from None
     except _sandbox.SandboxError as exc:
         raise TemplateError(f"{_short(expression)}: {_clean(str(exc))}") from None
+    try:
+        bounds.check_depth(output)
+    except bounds.BoundsError:
+        raise _too_deep(expression) from None
+    return json.loads(output)
+
+
+def _too_deep(expression: str) -> TemplateError:
+    return TemplateError(f"{_short(expression)}: the value it yields is {bounds.depth_message()}")
 
 
 def _check_size(value: Any, expression: str, limits: Limits) -> None:
@@ -269,7 +284,8 @@ def _clean(message: str) -> str:
 
 
 def check_expressions(items: Iterable[tuple[str, frozenset[str]]]) -> dict[int, str]:
-    """Compile-check jq expressions (with the variables each may use); return errors by index.
+    """Compile-check jq expressions (with the variables each may use, e.g. ``{"global"}``);
+    return errors by index.
 
     Expressions are compiled in chunks, each chunk as one jq program (one compile instead of
     hundreds); only when a chunk fails are its culprits found and compiled alone for messages.
@@ -296,7 +312,7 @@ def _batch_culprits(pending: list[tuple[int, tuple[str, frozenset[str]]]]) -> se
     starts: list[tuple[int, int]] = []  # (first line of the term, index)
     line = _CHECK_PRELUDE.count("\n") + 1
     for index, (expression, names) in pending:
-        bindings = "".join(f"null as ${name} | " for name in sorted(names | {"global"}))
+        bindings = "".join(f"null as ${name} | " for name in sorted(names))
         term = f"({bindings}({expression}\n)),\n"
         starts.append((line, index))
         terms.append(term)
@@ -319,7 +335,7 @@ def _def_at(starts: list[tuple[int, int]], line: int) -> int:
 
 
 def _check_alone(expression: str, names: frozenset[str]) -> str | None:
-    args = {name: None for name in names | {"global"}}
+    args = {name: None for name in names}
     prelude = _CHECK_PRELUDE.replace("\n", " ")
     for program in (prelude + expression, f"{prelude}({expression}\n)"):
         try:

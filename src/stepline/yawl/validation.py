@@ -18,12 +18,15 @@ from stepline.yawl.problems import Problem, SpecError
 from stepline.yawl.source import Document, PathKey, format_path
 from stepline.yawl.spec import (
     COUNTER_FIELDS,
+    ENGINE_RENDERED_FIELDS,
+    INTEGRATION_TYPES,
     NESTED_TYPES,
     STEP_META_FIELDS,
     STEP_TYPES,
     TEMPLATED_FIELDS,
     UNSUPPORTED_TYPES,
     Workflow,
+    global_defined,
 )
 from stepline.yawl.templating import TemplateError, check_expressions, parse_template
 
@@ -45,6 +48,47 @@ class _Scope:
     label: str
     start: Any
     steps: dict[str, _Step] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Expression:
+    """A jq program found in a templated field, and the variables defined there."""
+
+    path: PathKey
+    program: str
+    names: frozenset[str]
+    kind: str
+    pattern: str
+
+
+def _variables_of(step: _Step, pattern: str) -> frozenset[str]:
+    """The template variables the engine defines in field `pattern` of `step` (REFERENCE §5.2)."""
+    kind = step.kind or ""
+    names = {"counter"} if pattern in COUNTER_FIELDS.get(kind, frozenset()) else set()
+    # Top-level steps sit at ("steps", id); anything longer is inside a nested scope.
+    if global_defined(kind, pattern, nested=len(step.path) > 2):
+        names.add("global")
+    return frozenset(names)
+
+
+def _global_message(item: _Expression) -> str | None:
+    """Why `$global` is undefined, when that alone is what keeps the program from compiling."""
+    if "global" in item.names:
+        return None
+    if check_expressions([(item.program, item.names | {"global"})]):
+        return None  # something else is wrong too: jq's own message says what
+    if item.kind in INTEGRATION_TYPES and item.pattern not in ENGINE_RENDERED_FIELDS:
+        field_name = item.pattern.removesuffix(".*")
+        return (
+            f"$global is not defined in {item.kind} {field_name}: the step renders its own "
+            "fields against the step input alone; pick what they need from $global in the "
+            "step's input"
+        )
+    return (
+        "$global is not defined here: it is the top-level state, defined in the steps of a "
+        "Foreach do, a Parallel branch or a While do (and in a While's input, condition and "
+        "max_iterations)"
+    )
 
 
 class _Validator:
@@ -114,6 +158,8 @@ class _Validator:
             step_paths = {step.path for step in self.steps}
             for error in exc.errors():
                 loc = tuple(error["loc"])
+                if loc in self.document.refused:
+                    continue  # the value was refused while parsing, and said why
                 if not _reported_by_shape(loc, error, step_paths):
                     self.add(loc, _message(error), key=error["type"] == "extra_forbidden")
             return None
@@ -171,20 +217,19 @@ class _Validator:
     # -- templates -----------------------------------------------------------------------------
 
     def templates(self) -> None:
-        found: list[tuple[PathKey, str, frozenset[str]]] = []
+        found: list[_Expression] = []
         for step in self.steps:
             if step.kind is None or not isinstance(step.body, dict):
                 continue
-            counter_fields = COUNTER_FIELDS.get(step.kind, frozenset())
             for pattern, kind in TEMPLATED_FIELDS[step.kind]:
-                names = frozenset({"counter"}) if pattern in counter_fields else frozenset()
+                names = _variables_of(step, pattern)
                 for path, value in _resolve(step.body, pattern.split("."), (*step.path, step.kind)):
                     program = self._program(path, value, kind)
                     if program is not None:
-                        found.append((path, program, names))
-        errors = check_expressions((program, names) for _, program, names in found)
+                        found.append(_Expression(path, program, names, step.kind, pattern))
+        errors = check_expressions((item.program, item.names) for item in found)
         for index, message in errors.items():
-            self.add(found[index][0], message)
+            self.add(found[index].path, _global_message(found[index]) or message)
 
     def _program(self, path: PathKey, value: str, kind: str) -> str | None:
         if kind == "expression":
