@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import os
 import threading
 import time
 from typing import Any
@@ -11,6 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from stepline.service import executions, runner
 from stepline.store import keys
+from stepline.store.errors import Throttled
 from stepline.store.queue import StepMessage
 from tests.integration.conftest import Runs
 
@@ -98,30 +102,67 @@ class _Context:
         return 60_000
 
 
-def test_a_poison_message_fails_its_execution_on_the_last_receive(svc: Any, runs: Runs) -> None:
+def _no_tracer() -> Any:
     from aws_lambda_powertools import Tracer
 
-    def no_tracer() -> Tracer:
-        return Tracer(disabled=True)
+    return Tracer(disabled=True)
 
+
+def test_a_message_that_would_fail_again_fails_its_execution_at_once(svc: Any, runs: Runs) -> None:
     execution_id = runs.start(SLOW_THEN_NEXT)
     head = svc.executions.get(execution_id)
-    # Lose the pinned spec version: every attempt to advance now fails.
+    # Lose the pinned spec version: every attempt to advance would fail the same way.
     runs.svc.table.delete(keys.workflow_version(head.workflow_id, head.spec_version))
 
-    try:
-        runner.process_record(svc, _record(execution_id, 1), _Context(), no_tracer())
-    except RuntimeError:
-        pass
-    else:
-        raise AssertionError("an early receive must fail so that SQS retries it")
+    runner.process_record(svc, _record(execution_id, 1), _Context(), _no_tracer())
+
+    failed = executions.get(svc, execution_id)["execution"]
+    assert failed["status"] == "FAILED"  # on the first receive, not after five
+    assert failed["error"]["errorCode"] == "STEP_INTERNAL"
+
+
+def test_aws_trouble_is_retried_until_the_last_receive(
+    svc: Any, runs: Runs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    execution_id = runs.start(SLOW_THEN_NEXT)
+
+    def throttled(*_: Any) -> None:
+        raise Throttled("dynamodb", "Query: ProvisionedThroughputExceededException")
+
+    monkeypatch.setattr(runner, "_advance", throttled)
+    with pytest.raises(Throttled):  # an early receive fails so that SQS delivers it again
+        runner.process_record(svc, _record(execution_id, 1), _Context(), _no_tracer())
     assert svc.executions.get(execution_id).status in ("QUEUED", "RUNNING")
 
-    runner.process_record(svc, _record(execution_id, 5), _Context(), no_tracer())
+    runner.process_record(svc, _record(execution_id, 5), _Context(), _no_tracer())
 
     failed = executions.get(svc, execution_id)["execution"]
     assert failed["status"] == "FAILED"
     assert failed["error"]["errorCode"] == "STEP_INTERNAL"
+
+
+ECHO = """
+yawl: "0.1"
+start: echo
+steps:
+  echo:
+    functionCall: {functionId: stepline-echo, next: done}
+  done:
+    success: {}
+"""
+
+
+def test_a_step_whose_data_overflows_the_log_item_fails_at_once_with_the_data_limit(
+    svc: Any, runs: Runs
+) -> None:
+    big = base64.b64encode(os.urandom(300 * 1024)).decode()  # incompressible, under 2 MB
+    execution_id = runs.start(ECHO, json.dumps({"big": big}))
+
+    runner.process_record(svc, _record(execution_id, 1), _Context(), _no_tracer())
+
+    failed = executions.get(svc, execution_id)["execution"]
+    assert failed["status"] == "FAILED"
+    assert failed["error"]["errorCode"] == "STEP_DATA_LIMIT_EXCEEDED"
 
 
 NAP = """

@@ -27,6 +27,7 @@ from stepline.engine.machine import Machine
 from stepline.integrations import CallContext, adapter_for
 from stepline.service import children
 from stepline.service.deps import Services
+from stepline.store.errors import ItemTooLarge, Transient
 from stepline.store.executions import NotActive
 from stepline.store.log import LogItem, LostRace
 from stepline.store.payloads import INLINE_LIMIT
@@ -588,20 +589,47 @@ def _close_after_stop(
         return
 
 
-def fail_poisoned(svc: Services, execution_id: str, reason: str) -> None:
-    """Mark an execution FAILED (STEP_INTERNAL) when its message keeps failing."""
+def fail_poisoned(
+    svc: Services,
+    execution_id: str,
+    reason: str,
+    code: WorkflowErrorCode = WorkflowErrorCode.STEP_INTERNAL,
+) -> None:
+    """Mark an execution FAILED when its message keeps failing (or surely would)."""
     head = svc.executions.get(execution_id)
     if head is None:
         return
-    error = {
-        "message": f"internal error: {reason}"[:1000],
-        "errorCode": WorkflowErrorCode.STEP_INTERNAL.value,
-    }
+    prefix = "internal error: " if code is WorkflowErrorCode.STEP_INTERNAL else ""
+    error = {"message": f"{prefix}{reason}"[:1000], "errorCode": code.value}
     try:
         svc.executions.end(head, "FAILED", svc.clock(), error=error)
     except NotActive:
         return
     children.notify_parent(svc, head)  # a parent waiting on this child goes on
+
+
+def recurs(exc: BaseException) -> bool:
+    """Whether handling the message again would fail the same way.
+
+    Only AWS being unavailable or throttling passes with time (the store says so; a botocore
+    error that got past it is taken as passing too). Everything else — an item over the size
+    limit, an overflow, data the engine cannot take, a bug — fails every delivery alike.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return not isinstance(exc, Transient | ClientError | BotoCoreError | ConnectionError)
+
+
+def _give_up(svc: Services, message: StepMessage, exc: BaseException) -> None:
+    """End the execution of a message that cannot succeed, with the code that says why."""
+    from stepline.api.http import logger
+
+    logger.exception("failing the execution: its message cannot succeed")
+    if isinstance(exc, ItemTooLarge):
+        reason = f"a step's data does not fit the execution log ({exc})"
+        fail_poisoned(svc, message.execution_id, reason, WorkflowErrorCode.STEP_DATA_LIMIT_EXCEEDED)
+    else:
+        fail_poisoned(svc, message.execution_id, f"{type(exc).__name__}: {exc}")
 
 
 def process_dead_letter(svc: Services, record: Any) -> None:
@@ -628,26 +656,27 @@ def process_record(svc: Services, record: Any, context: Any, tracer: Any) -> Non
     try:
         _advance(svc, message, context, tracer)
     except Exception as exc:
-        if receives < svc.settings.max_receive_count:
-            raise
-        from stepline.api.http import logger
-
-        logger.exception("giving up on a message after its last receive")
-        fail_poisoned(svc, message.execution_id, f"{type(exc).__name__}: {exc}")
+        if not recurs(exc) and receives < svc.settings.max_receive_count:
+            raise  # it may pass: the queue delivers it again after its visibility timeout
+        _give_up(svc, message, exc)
 
 
 def process_direct(svc: Services, event: Any, context: Any, tracer: Any) -> None:
     """A message handed over as an asynchronous invocation (a new execution's first hop).
 
-    What fails here goes on through the queue, which retries it and, on its last receive,
-    fails the execution cleanly: the message is put there rather than left to Lambda's retries.
+    What may pass goes on through the queue, which retries it and, on its last receive, fails
+    the execution cleanly: the message is put there rather than left to Lambda's retries. What
+    would fail again ends the execution now.
     """
     message = _parsed(json.dumps(event))
     if message is None:
         return
     try:
         _advance(svc, message, context, tracer)
-    except Exception:
+    except Exception as exc:
+        if recurs(exc):
+            _give_up(svc, message, exc)
+            return
         from stepline.api.http import logger
 
         logger.exception("handing the message to the steps queue after an error")

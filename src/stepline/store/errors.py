@@ -83,6 +83,20 @@ class TransactionConflict(StoreError):
         return index < len(self.reasons) and self.reasons[index] == CONDITION_FAILED
 
 
+class ItemTooLarge(StoreError):
+    """A write would make an item larger than DynamoDB's 400 KB; nothing was written.
+
+    It recurs on every attempt: the data must shrink (or go to the payload bucket).
+    """
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"an item of {size} bytes is over DynamoDB's {ITEM_LIMIT} byte limit")
+        self.size = size
+
+
+ITEM_LIMIT: Final = 400 * 1024
+
+
 class AwsFailure(StoreError):
     """An AWS request of the store failed; ``service`` and ``reason`` say which and why."""
 

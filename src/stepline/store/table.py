@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from stepline.store.errors import ConditionFailed, transaction_failure, translated
+from stepline.store.errors import (
+    ITEM_LIMIT,
+    ConditionFailed,
+    ItemTooLarge,
+    transaction_failure,
+    translated,
+)
 
 if TYPE_CHECKING:
     from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -105,8 +111,9 @@ class Table:
         return from_dynamo(raw) if raw else None
 
     def put(self, item: Mapping[str, Any], condition: Condition | None = None) -> None:
-        """Write one item, optionally only if ``condition`` holds."""
-        params: dict[str, Any] = {"TableName": self.name, "Item": to_dynamo(item)}
+        """Write one item, optionally only if ``condition`` holds; raises ItemTooLarge first
+        when the item would be over DynamoDB's limit."""
+        params: dict[str, Any] = {"TableName": self.name, "Item": checked(to_dynamo(item))}
         if condition:
             params |= condition.params()
         self._conditional(self.client.put_item, params)
@@ -135,7 +142,8 @@ class Table:
         if merged_names:
             params["ExpressionAttributeNames"] = merged_names
         if merged_values:
-            params["ExpressionAttributeValues"] = to_dynamo(merged_values)
+            # The values an update sets bound the size it can add (the rest is already stored).
+            params["ExpressionAttributeValues"] = checked(to_dynamo(merged_values))
         reply = self._conditional(self.client.update_item, params)
         return from_dynamo(reply.get("Attributes", {}))
 
@@ -149,7 +157,9 @@ class Table:
     def transact(self, operations: list[dict[str, Any]]) -> None:
         """Write several items atomically (operations from the ``*_op`` helpers below)."""
         for op in operations:
-            next(iter(op.values()))["TableName"] = self.name
+            body = next(iter(op.values()))
+            body["TableName"] = self.name
+            checked(body.get("Item") or body.get("ExpressionAttributeValues") or {})
         with translated(_SERVICE):
             try:
                 self.client.transact_write_items(TransactItems=operations)  # type: ignore[arg-type]
@@ -209,6 +219,50 @@ class Table:
                 if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                     raise ConditionFailed(str(exc)) from exc
                 raise
+
+
+def item_size(attributes: Mapping[str, Any]) -> int:
+    """DynamoDB's size of an item in AttributeValue form: names plus values, as AWS counts."""
+    total = 0
+    stack: list[Any] = [attributes]
+    while stack:  # iterative: values may nest deeply
+        value = stack.pop()
+        if isinstance(value, Mapping) and len(value) == 1 and next(iter(value)) in _TYPES:
+            kind, inner = next(iter(value.items()))
+            if kind in ("M", "L"):
+                total += 3 + len(inner)  # per element overhead, as AWS documents
+                stack.extend(inner.values() if kind == "M" else inner)
+                if kind == "M":
+                    total += sum(len(k.encode()) for k in inner)
+            elif kind in ("SS", "NS", "BS"):
+                total += sum(_scalar_size(kind[0], v) for v in inner)
+            else:
+                total += _scalar_size(kind, inner)
+        elif isinstance(value, Mapping):
+            total += sum(len(k.encode()) for k in value)
+            stack.extend(value.values())
+    return total
+
+
+_TYPES = frozenset({"S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS", "BS"})
+
+
+def _scalar_size(kind: str, value: Any) -> int:
+    if kind == "S":
+        return len(str(value).encode())
+    if kind == "N":
+        return len(str(value).lstrip("-").replace(".", "")) // 2 + 2
+    if kind == "B":
+        return len(value)
+    return 1
+
+
+def checked(attributes: dict[str, Any]) -> dict[str, Any]:
+    """The attributes, after making sure they fit in one item (else ItemTooLarge)."""
+    size = item_size(attributes)
+    if size > ITEM_LIMIT:
+        raise ItemTooLarge(size)
+    return attributes
 
 
 def put_op(item: Mapping[str, Any], condition: Condition | None = None) -> dict[str, Any]:
