@@ -573,6 +573,14 @@ def test_start_whose_hop_and_queue_both_fail_answers_503(
 
     assert_retry_later(call(monkeypatch, svc, "start", **request_for(world, "start")), 503)
 
+    # The head was written but nothing will move it: it ends FAILED, not QUEUED for good.
+    newest = executions.list_executions(
+        svc, world.workflow_id, size="1", token=None, filter_text=None
+    )["executions"][0]
+    assert newest["status"] == "FAILED"
+    got = executions.get(svc, newest["id"])["execution"]
+    assert got["error"]["errorCode"] == "STEP_INTERNAL"
+
 
 @pytest.mark.parametrize("name", ["list", "workflow_list", "history"])
 def test_listing_while_the_page_token_secret_is_throttled_answers_429(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -15,6 +16,7 @@ from stepline.service import filters, ids
 from stepline.service.deps import Services
 from stepline.service.paging import page_size, resume_key
 from stepline.store import keys
+from stepline.store.errors import StoreError, Transient
 from stepline.store.executions import IdempotencyKeyUsed, NotActive, TimeRange
 from stepline.store.payloads import INLINE_LIMIT
 from stepline.store.queue import StepMessage
@@ -114,8 +116,24 @@ def _start_once(svc: Services, command: StartCommand) -> str:
         svc.executions.create(record, idempotency=idempotency, now_epoch=int(now.timestamp()))
     except IdempotencyKeyUsed as used:
         return _replay(svc, used.record, idempotency)
-    svc.runner.send(StepMessage(execution_id, 0))
+    try:
+        svc.runner.send(StepMessage(execution_id, 0))
+    except Transient:
+        if command.idempotency_key is None:  # with one, the client's retry sends it again
+            _abandon(svc, record)
+        raise
     return execution_id
+
+
+def _abandon(svc: Services, record: ExecutionRecord) -> None:
+    """The new execution could be handed to no runner (AWS trouble; the caller gets a 429 or
+    503 and retries): end it FAILED rather than leave it QUEUED with no message to move it."""
+    error = {
+        "message": "the execution could not be handed to the runner; start it again",
+        "errorCode": "STEP_INTERNAL",
+    }
+    with suppress(StoreError):
+        svc.executions.end(record, "FAILED", svc.clock(), error=error)
 
 
 def _idempotency_record(
