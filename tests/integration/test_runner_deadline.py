@@ -47,3 +47,25 @@ def test_an_invocation_out_of_time_hands_over_and_the_run_ends_as_a_clean_one(
         executions.get(svc, bounded)["execution"]["result"]
         == executions.get(svc, clean)["execution"]["result"]
     )
+
+
+ONE_CALL = (
+    "yawl: '0.1'\nstart: compute\nsteps:\n"
+    "  compute:\n    functionCall: {functionId: stepline-double, input: '\\({value: 1})'}\n"
+)
+
+
+def test_an_invocation_out_of_time_still_makes_its_first_batch_of_calls(
+    svc: Services, runs: Runs
+) -> None:
+    execution_id = runs.start(ONE_CALL)
+
+    def ended() -> bool:
+        record = svc.executions.get(execution_id)
+        return record is not None and record.status in drive.ENDED
+
+    drive.drain(
+        svc, until=ended, deadline=10.0, invocation=lambda: runner.Invocation(inline_budget=0.0)
+    )
+
+    assert executions.get(svc, execution_id)["execution"]["status"] == "FINISHED"

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from stepline.bench import cost, speed
+from stepline.bench import cost, faults, speed
 
 
 def parser() -> argparse.ArgumentParser:
@@ -22,6 +22,9 @@ def parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
     )
+    faults.add_arguments(
+        commands.add_parser("faults", help=faults.HELP, description=faults.__doc__)
+    )
     return root
 
 
@@ -32,6 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return speed.main(args)
     if args.command == "cost":
         return cost.main(args)
+    if args.command == "faults":
+        return faults.main(args)
     raise AssertionError(f"unhandled command {args.command}")  # argparse rejects the rest
 
 

@@ -81,6 +81,15 @@ class _Run:
     results: dict[int, engine.CallResult] = field(default_factory=dict)
     secrets: dict[str, dict[str, str]] = field(default_factory=dict)
     head_read: float = 0.0  # monotonic time of the newest read that found the head active
+    called: bool = False  # a batch of calls was made in this invocation
+
+    def may_call(self) -> bool:
+        """A batch of calls may start: time is left, or it is the invocation's first batch and
+        the Lambda deadline is not near (every invocation makes progress, as the engine's
+        first step does)."""
+        if self.invocation.time_left() > 0:
+            return True
+        return not self.called and self.invocation.remaining() > SAFETY_MARGIN
 
 
 class ExecutionGone(Exception):
@@ -239,9 +248,10 @@ def _drive(run: _Run) -> None:
         calls, waiting = _poll_children(run, adv.calls)
         if run.results:
             continue  # a child has ended: take its outcome in at once
-        if calls and run.invocation.time_left() > 0:
+        if calls and run.may_call():
             if not _still_active(run):
                 return
+            run.called = True
             results = _perform(run, calls)
             if results is None:
                 return

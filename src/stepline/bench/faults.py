@@ -1,0 +1,921 @@
+"""Golden workflows run under injected faults, each execution compared with a clean run.
+
+Everything runs in this process on moto (``mock_aws``): the stateful resources of template.yaml
+(:func:`stepline.dev.resources.provision`), the local Lambda functions of ``tests/functions``
+behind :class:`stepline.dev.lambdas.LambdaServer`, and the real runner fed from the steps
+queue. A scenario runs its executions on a few worker threads (``--workers``), which take
+them from one list; each worker has a steps queue of its own (no redrive policy: the bench
+drives :func:`stepline.service.runner.handle`, not the dead-letter path) and drives one
+execution at a time, so the fault choices of an execution come in its own order.
+
+Faults are injected on the runner's own DynamoDB and SQS clients (the harness that starts
+executions and reads their outcome has clients of its own, never faulted), or around delivery:
+
+* ``clean``: none.
+* ``lost-write-responses``: 5% of first attempts of DynamoDB writes (PutItem, UpdateItem,
+  DeleteItem, TransactWriteItems) are applied by moto and then answer as a dropped connection
+  (``ConnectionClosedError``); botocore retries them, and the retry meets the first attempt's
+  own write. moto's ``before-send`` stubber is taken off the client and called from the
+  bench's own ``before-send`` handler, so the bench decides per request what moto sees.
+* ``throttling``: 10% of DynamoDB and SQS requests (each attempt) answer HTTP 400
+  ``ProvisionedThroughputExceededException`` / ``ThrottlingException`` without reaching moto;
+  botocore's standard retries (10 retries) absorb them.
+* ``duplicate-and-reordered``: every message is handled twice; after half of them up to three
+  earlier messages come back; after the end every message comes back once more, shuffled.
+* ``crash-at-call-points``: 5% of the runner's DynamoDB and SQS calls raise a crash from a
+  ``before-call`` hook (a ``BaseException``: like a dying process, no ``except Exception`` in
+  the runner sees it); the message is not deleted but made visible again at once, as SQS
+  does after its visibility timeout.
+* ``out-of-time``: every invocation starts with its time budget spent
+  (``Invocation(inline_budget=0.0)``); its faults are those invocations.
+
+Every random choice comes from a generator seeded by ``(--seed, scenario, execution index)``,
+so a run is repeatable; only calls whose number depends on timing (the runner re-reads an
+execution's head when its last read is older than 0.1 s) can shift the choices.
+
+An execution is compared with a clean run of the same workflow and input: its status, result,
+error and history as ``(id, status)`` pairs must match, and no entry id may appear more often.
+``attempts`` must match too, except where a function call was really made again: the runner's
+Lambda client sent more Invoke requests than the FunctionCall entries record attempts (a crash
+between a call and the write of its result makes the runner call again; side effects are
+at-least-once). Such executions count as ``repeated calls``, not as differing, and so does a
+result that differs for that reason (``stepline-flaky`` answers with its call count).
+
+An execution is stuck when it has not ended by its deadline: ``--deadline`` seconds after its
+start, or once ``--max-deliveries`` messages of its worker's queue have been delivered for it
+(clean runs need a handful; the cap ends a livelock early rather than at the deadline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, redirect_stdout
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+HELP = "golden workflows under lost responses, throttling, duplicates, crashes; vs. clean runs"
+ROOT = Path(__file__).resolve().parents[3]
+GOLDEN = ROOT / "tests" / "golden"
+FUNCTIONS = ROOT / "tests" / "functions"
+CASES = (
+    "chain",
+    "fanout",
+    "loop",
+    "wait",
+    "catch",
+    "fail",
+    "retry",
+    "timeout",
+    "branch_failure",
+    "early_success",
+)
+ENDED = ("FINISHED", "FAILED", "STOPPED")
+WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"})
+TIME_SCALE = 0.001
+RETRIES = {"mode": "standard", "max_attempts": 10}
+ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_METRICS_NAMESPACE": "Stepline",
+    "POWERTOOLS_LOG_LEVEL": "CRITICAL",
+}
+CALL_TYPES = frozenset({"FunctionCall"})  # entry types whose attempts are Lambda Invoke requests
+SETTLE_SECONDS = 6.0  # after a worker's last execution: delayed leftovers (waits) still arrive
+GOAL_FIGURES = ("stuck", "duplicated", "differing")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one scenario injects."""
+
+    lose_writes: float = 0.0
+    """Share of DynamoDB writes that land and then lose their answer."""
+    throttle: float = 0.0
+    """Share of DynamoDB and SQS requests answered with a throttling error."""
+    crash: float = 0.0
+    """Share of the runner's DynamoDB and SQS calls before which it crashes."""
+    shuffle: bool = False
+    """Deliver every message twice, and old ones again later in random order."""
+    inline_budget: float | None = None
+    """Each invocation's time budget (None: the runner's default)."""
+
+
+SCENARIOS: Mapping[str, Plan] = {
+    "clean": Plan(),
+    "lost-write-responses": Plan(lose_writes=0.05),
+    "throttling": Plan(throttle=0.10),
+    "duplicate-and-reordered": Plan(shuffle=True),
+    "crash-at-call-points": Plan(crash=0.05),
+    "out-of-time": Plan(inline_budget=0.0),
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """When an execution that has not ended counts as stuck."""
+
+    deadline: float = 60.0
+    """Seconds after its start."""
+    max_deliveries: int = 30
+    """Messages received from the queue for it (the runs that end need at most 14)."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """A golden workflow and its input."""
+
+    name: str
+    spec: str
+    input_json: str
+
+
+def golden_cases(folder: Path = GOLDEN) -> list[Case]:
+    """Every golden workflow of ``folder``: the known ones in :data:`CASES` order, then others."""
+    names = {p.stem for p in folder.glob("*.yaml")}
+    ordered = [n for n in CASES if n in names] + sorted(names - set(CASES))
+    return [
+        Case(n, (folder / f"{n}.yaml").read_text(), (folder / f"{n}.input.json").read_text())
+        for n in ordered
+    ]
+
+
+# --- faults on the wire ----------------------------------------------------------------------
+
+
+class Crash(BaseException):
+    """The runner dies between two AWS calls (a BaseException: nothing in it may catch this)."""
+
+
+def _attempt(request: Any) -> int:
+    """The attempt number botocore's standard retries put in ``amz-sdk-request``."""
+    header = request.headers.get("amz-sdk-request", b"")
+    text = header.decode() if isinstance(header, bytes) else str(header)
+    for part in text.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == "attempt" and value.isdigit():
+            return int(value)
+    return 1
+
+
+def _throttled(request: Any, service: str) -> Any:
+    """A throttling answer as the service's JSON protocol sends it."""
+    from botocore.awsrequest import AWSResponse
+    from botocore.compat import HTTPHeaders
+    from moto.core.botocore_stubber import MockRawResponse
+
+    if service == "dynamodb":
+        kind = "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"
+        message = "The level of configured provisioned throughput for the table was exceeded."
+    else:
+        kind, message = "com.amazonaws.sqs#ThrottlingException", "Rate exceeded"
+    body = json.dumps({"__type": kind, "message": message})
+    headers = HTTPHeaders()
+    headers["content-type"] = "application/x-amz-json-1.0"
+    headers["x-amzn-requestid"] = uuid.uuid4().hex
+    return AWSResponse(request.url, 400, headers, MockRawResponse(body))
+
+
+class Injector:
+    """One worker's faults: hooks on its runner's clients, choices from the current execution's
+    generator (a worker drives one execution at a time)."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.rng = random.Random(0)
+        self.injected = 0
+
+    def attach(self, client: Any) -> None:
+        """Put the plan's hooks on a DynamoDB or SQS client."""
+        from moto.core.models import botocore_stubber
+
+        events = client.meta.events
+        if self.plan.lose_writes or self.plan.throttle:
+            # This client's requests reach moto through _send only: one handler decides.
+            events.unregister("before-send", botocore_stubber)
+            events.register("before-send", self._send)
+        if self.plan.crash:
+            events.register("before-call", self._before_call)
+
+    def _send(self, request: Any, event_name: str, **kwargs: Any) -> Any:
+        from botocore.exceptions import ConnectionClosedError
+        from moto.core.models import botocore_stubber
+
+        service, operation = event_name.split(".")[1:3]
+        if self.plan.throttle and self.rng.random() < self.plan.throttle:
+            self.injected += 1
+            return _throttled(request, service)
+        answer = botocore_stubber(event_name=event_name, request=request)
+        if (
+            self.plan.lose_writes
+            and service == "dynamodb"
+            and operation in WRITES
+            and _attempt(request) == 1
+            and self.rng.random() < self.plan.lose_writes
+        ):
+            self.injected += 1  # moto has applied it; the answer never arrives
+            raise ConnectionClosedError(endpoint_url=request.url)
+        return answer
+
+    def _before_call(self, model: Any, **_: Any) -> None:
+        if self.rng.random() < self.plan.crash:
+            self.injected += 1
+            raise Crash(f"crash before {model.service_model.service_name} {model.name}")
+
+
+class InvokeCounter:
+    """Counts the Invoke requests of a Lambda client (the runner's function calls)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, **_: Any) -> None:
+        with self._lock:
+            self.count += 1
+
+
+# --- workers ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The emulated resources and what makes clients for them."""
+
+    settings: Any
+    session: Any
+    lambda_url: str
+    harness_clients: Mapping[str, Any]
+    workflows: dict[str, str] = field(default_factory=dict)
+    """Workflow id by case name."""
+
+
+@dataclass
+class Worker:
+    """A thread's steps queue, its unfaulted harness services and its faulted runner's."""
+
+    stack: Stack
+    name: str
+    clients: Mapping[str, Any]
+    """The runner's clients (DynamoDB and SQS with the plan's hooks, Lambda counted)."""
+    injector: Injector
+    invokes: InvokeCounter
+    harness: Any = None
+    runner: Any = None
+    queues: int = 0
+    errors: list[str] = field(default_factory=list)
+    """Failures while delivering leftovers, after the worker's last execution."""
+
+    def new_queue(self) -> None:
+        """Go on with a steps queue of its own (messages of the old one are left behind)."""
+        from stepline.service.deps import Services
+
+        self.queues += 1
+        url = self.stack.harness_clients["sqs"].create_queue(
+            QueueName=f"{self.name}-{self.queues}", Attributes={"VisibilityTimeout": "960"}
+        )["QueueUrl"]
+        settings = replace(self.stack.settings, steps_queue_url=url)
+        self.harness = Services(settings, self.stack.harness_clients.__getitem__)
+        self.runner = Services(settings, self.clients.__getitem__)
+
+
+def _worker(stack: Stack, plan: Plan, name: str) -> Worker:
+    """Make a worker: a steps queue of its own and the runner's clients with the plan's hooks.
+
+    Called on the main thread: creating clients is not thread-safe.
+    """
+    session, config = stack.session, _config()
+    injector, invokes = Injector(plan), InvokeCounter()
+    clients = dict(stack.harness_clients)
+    for service in ("dynamodb", "sqs"):
+        clients[service] = session.client(service, config=config)
+        injector.attach(clients[service])
+    clients["lambda"] = session.client("lambda", endpoint_url=stack.lambda_url)
+    clients["lambda"].meta.events.register("before-call.lambda.Invoke", invokes)
+    worker = Worker(stack, name, clients, injector, invokes)
+    worker.new_queue()
+    return worker
+
+
+def _config() -> Any:
+    from botocore.config import Config
+
+    return Config(retries=RETRIES)  # type: ignore[arg-type]
+
+
+class Delivery:
+    """Hands a message to the runner once, within the plan's invocation limits."""
+
+    def __init__(self, worker: Worker, plan: Plan, rng: random.Random) -> None:
+        self.worker, self.plan, self.rng = worker, plan, rng
+        self.deliveries = 0
+        self.received = 0
+        """Messages taken from the queue (each handed to the runner once or more)."""
+
+    def __call__(self, message: Any) -> None:
+        self.handle(message)
+
+    def handle(self, message: Any) -> None:
+        """One invocation of the runner for ``message``."""
+        from stepline.service import runner
+
+        self.deliveries += 1
+        if self.plan.inline_budget is None:
+            invocation = runner.Invocation()
+        else:
+            invocation = runner.Invocation(inline_budget=self.plan.inline_budget)
+        runner.handle(self.worker.runner, message, invocation)
+
+    def after_end(self) -> None:
+        """What comes once the execution has ended (nothing: SQS has delivered all)."""
+
+    @property
+    def injected(self) -> int:
+        """Faults this delivery injected itself (forced hand-overs when out of time)."""
+        return self.deliveries if self.plan.inline_budget is not None else 0
+
+
+class TwiceAndShuffled(Delivery):
+    """Every message twice; now and then up to three old ones again; all of them at the end."""
+
+    def __init__(self, worker: Worker, plan: Plan, rng: random.Random) -> None:
+        super().__init__(worker, plan, rng)
+        self.seen: list[Any] = []
+        self.extra = 0
+
+    def __call__(self, message: Any) -> None:
+        self.handle(message)
+        self.handle(message)
+        self.extra += 1
+        self.seen.append(message)
+        if self.rng.random() < 0.5:
+            for old in self.rng.sample(self.seen, k=min(3, len(self.seen))):
+                self.handle(old)
+                self.extra += 1
+
+    def after_end(self) -> None:
+        """Every message of the execution once more, in random order."""
+        for old in self.rng.sample(self.seen, k=len(self.seen)):
+            self.handle(old)
+            self.extra += 1
+
+    @property
+    def injected(self) -> int:
+        """Deliveries beyond the first of each message."""
+        return self.extra
+
+
+@dataclass
+class Run:
+    """One execution of a scenario, as the harness saw it."""
+
+    index: int
+    case: Case
+    key: str | None = None
+    unique_key: str | None = None
+    execution_id: str = ""
+    seconds: float = 0.0
+    ended: bool = False
+    invokes: int = 0
+    injected: int = 0
+    deliveries: int = 0
+    stopped: str | None = None
+    """Why the harness stopped delivering before the execution ended."""
+    error: str | None = None
+    """What the runner raised (other than an injected crash)."""
+
+
+def _input_for(case: Case) -> tuple[str, str | None, str | None]:
+    """The case's input; a ``key`` (of stepline-flaky) made unique to the execution."""
+    data = json.loads(case.input_json)
+    if isinstance(data, dict) and isinstance(data.get("key"), str):
+        key = data["key"]
+        data["key"] = f"{key}-{uuid.uuid4().hex[:6]}"
+        return json.dumps(data), key, data["key"]
+    return case.input_json, None, None
+
+
+def _ended(svc: Any, execution_id: str) -> bool:
+    head = svc.executions.get(execution_id)
+    return head is not None and head.status in ENDED
+
+
+def _deliver_until(
+    worker: Worker,
+    deliver: Delivery,
+    until: Callable[[], bool],
+    end: float,
+    cap: int | None = None,
+) -> str | None:
+    """Feed the worker's queue to ``deliver`` until ``until()`` holds (None), else say why not:
+    the monotonic time ``end`` passed, or ``cap`` messages were received.
+
+    A message whose handling crashed is not deleted: it is made visible again at once, as SQS
+    does when its visibility timeout passes.
+    """
+    from stepline.store.queue import StepMessage
+
+    sqs, url = worker.harness.queue.client, worker.harness.queue.url
+    while not until():
+        if time.monotonic() > end:
+            return "deadline passed"
+        if cap is not None and deliver.received >= cap:
+            return f"{cap} messages delivered"
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+            "Messages", []
+        )
+        if not messages:
+            time.sleep(0.02)  # only delayed messages are left: let the emulated clock move
+        for message in messages:
+            deliver.received += 1
+            try:
+                deliver(StepMessage.from_json(message["Body"]))
+            except Crash:
+                sqs.change_message_visibility(
+                    QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
+                continue
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return None
+
+
+def _drive(worker: Worker, plan: Plan, run: Run, seed: str, limits: Limits) -> None:
+    """Start ``run``'s execution and deliver its messages until it ends or its deadline."""
+    from stepline.service import executions
+
+    rng = random.Random(f"{seed}/{run.index}")
+    worker.injector.rng = rng
+    injected_before, invokes_before = worker.injector.injected, worker.invokes.count
+    deliver = (TwiceAndShuffled if plan.shuffle else Delivery)(worker, plan, rng)
+    text, run.key, run.unique_key = _input_for(run.case)
+    began = time.monotonic()
+    run.execution_id = executions.start(
+        worker.harness,
+        executions.StartCommand(worker.stack.workflows[run.case.name], text, "bench"),
+    )
+    try:
+        run.stopped = _deliver_until(
+            worker,
+            deliver,
+            lambda: _ended(worker.harness, run.execution_id),
+            began + limits.deadline,
+            limits.max_deliveries,
+        )
+        run.seconds = time.monotonic() - began
+        run.ended = run.stopped is None
+        if run.ended:
+            deliver.after_end()
+    except Exception as exc:  # a runner failure is a figure of the bench, not its end
+        run.error = f"{type(exc).__name__}: {exc}"
+        run.seconds = time.monotonic() - began
+    run.deliveries = deliver.received
+    if not run.ended:
+        worker.new_queue()  # a stuck execution's messages would go on hopping under the next
+    run.injected = worker.injector.injected - injected_before + deliver.injected
+    run.invokes = worker.invokes.count - invokes_before
+
+
+def _settle(worker: Worker, plan: Plan, seed: str) -> None:
+    """Deliver what is left on the worker's queue after its last execution (messages still
+    delayed, repairs that replayed duplicates sent), so late messages are part of what is
+    compared."""
+    rng = random.Random(f"{seed}/settle")
+    worker.injector.rng = rng
+    deliver = (TwiceAndShuffled if plan.shuffle else Delivery)(worker, plan, rng)
+    sqs, url = worker.harness.queue.client, worker.harness.queue.url
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed"]
+
+    def empty() -> bool:
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+        return all(int(attributes.get(n, 0)) == 0 for n in names)
+
+    try:
+        _deliver_until(worker, deliver, empty, time.monotonic() + SETTLE_SECONDS)
+    except Exception as exc:  # a figure of the bench, not its end
+        worker.errors.append(f"delivering leftovers: {type(exc).__name__}: {exc}")
+
+
+def _run_scenario(
+    stack: Stack,
+    name: str,
+    plan: Plan,
+    runs: list[Run],
+    *,
+    seed: int,
+    workers: int,
+    limits: Limits,
+) -> tuple[float, list[str]]:
+    """Drive every run on ``workers`` threads (a shared list of jobs); the wall seconds and
+    the failures met while delivering leftovers."""
+    tag = uuid.uuid4().hex[:6]
+    pool = [_worker(stack, plan, f"faults-{name}-{tag}-{i}") for i in range(workers)]
+    jobs: queue.SimpleQueue[Run] = queue.SimpleQueue()
+    for run in runs:
+        jobs.put(run)
+    scenario_seed = f"{seed}/{name}"
+
+    def work(worker: Worker) -> None:
+        while True:
+            try:
+                run = jobs.get_nowait()
+            except queue.Empty:
+                break
+            _drive(worker, plan, run, scenario_seed, limits)
+        _settle(worker, plan, scenario_seed)
+
+    began = time.monotonic()
+    threads = [threading.Thread(target=work, args=(w,), daemon=True) for w in pool]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.monotonic() - began, [e for w in pool for e in w.errors]
+
+
+# --- comparing -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a user sees of an ended execution, without times."""
+
+    status: str
+    result: Any
+    error: Any
+    steps: tuple[tuple[str, str], ...]
+    attempts: tuple[str, ...]
+    calls: int
+    """Attempts the FunctionCall entries record: the Invoke requests a clean run makes."""
+
+    def ids(self) -> Counter[str]:
+        """How often each entry id appears in the history."""
+        return Counter(step_id for step_id, _ in self.steps)
+
+    def threads(self) -> dict[str, tuple[tuple[str, str], ...]]:
+        """The history of each thread (top level, a Parallel branch, a Foreach item) in order.
+
+        The start order across concurrent threads depends on when each got its turn, in any
+        run; the order within one thread does not.
+        """
+        found: dict[str, list[tuple[str, str]]] = {}
+        for step_id, status in self.steps:
+            found.setdefault(step_id.rpartition("/")[0], []).append((step_id, status))
+        return {thread: tuple(steps) for thread, steps in found.items()}
+
+
+def outcome(svc: Any, run: Run) -> Outcome:
+    """The execution's status, result, error and history (the run's unique key undone)."""
+    from stepline.service import executions
+
+    def plain(value: Any) -> Any:
+        if run.unique_key is None or run.key is None:
+            return value
+        return json.loads(json.dumps(value).replace(run.unique_key, run.key))
+
+    got = executions.get(svc, run.execution_id)["execution"]
+    entries = executions.history(svc, run.execution_id, size=None, token=None)["entries"]
+    result = json.loads(got["result"]["resultJson"]) if "result" in got else None
+    return Outcome(
+        status=str(got["status"]),
+        result=plain(result),
+        error=plain(got.get("error")),
+        steps=tuple((str(e["id"]), str(e["status"])) for e in entries),
+        attempts=tuple(str(e.get("attempts", "")) for e in entries),
+        calls=sum(int(e.get("attempts") or 1) for e in entries if e.get("type") in CALL_TYPES),
+    )
+
+
+@dataclass
+class Verdict:
+    """How one run compares with the clean run of its case."""
+
+    duplicated: int = 0
+    differing: list[str] = field(default_factory=list)
+    repeated: bool = False
+    extra_invokes: int = 0
+
+
+def compare(seen: Outcome, invokes: int, expected: Outcome) -> Verdict:
+    """Duplicated entries, what differs, and whether calls were really made again (``invokes``:
+    the Invoke requests the runner sent for the execution)."""
+    verdict = Verdict()
+    counts, clean_counts = seen.ids(), expected.ids()
+    verdict.duplicated = sum(max(0, n - clean_counts.get(i, 0)) for i, n in counts.items())
+    verdict.extra_invokes = max(0, invokes - seen.calls)
+    repeated = verdict.extra_invokes > 0
+    for name in ("status", "error"):
+        if getattr(seen, name) != getattr(expected, name):
+            verdict.differing.append(
+                f"{name}: {getattr(seen, name)!r} != {getattr(expected, name)!r}"
+            )
+    if seen.threads() != expected.threads():
+        verdict.differing.append(f"steps: {seen.steps!r} != {expected.steps!r}")
+    explained = {
+        "attempts": seen.attempts != expected.attempts,
+        "result": seen.result != expected.result,
+    }
+    for name, differs in explained.items():
+        if differs and not repeated:
+            verdict.differing.append(
+                f"{name}: {getattr(seen, name)!r} != {getattr(expected, name)!r}"
+            )
+    verdict.repeated = repeated and any(explained.values()) and not verdict.differing
+    return verdict
+
+
+def figures_of(
+    stack: Stack,
+    runs: list[Run],
+    references: Mapping[str, Outcome],
+    wall: float,
+    errors: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The scenario's figures from its runs."""
+    svc = _harness_services(stack)
+    figures: dict[str, Any] = {
+        "executions": len(runs),
+        "faults": sum(r.injected for r in runs),
+        "ended": 0,
+        "stuck": 0,
+        "duplicated": 0,
+        "differing": 0,
+        "repeated_calls": 0,
+        "extra_invokes": 0,
+        "longest_s": round(max((r.seconds for r in runs if r.ended), default=0.0), 3),
+        "most_deliveries": max((r.deliveries for r in runs if r.ended), default=0),
+        "wall_s": round(wall, 1),
+        "runner_errors": sum(1 for r in runs if r.error) + len(errors),
+        "problems": list(errors),
+    }
+    for run in runs:
+        problem = _judge(svc, run, references[run.case.name], figures)
+        if problem:
+            figures["problems"].append(f"{run.case.name} {run.execution_id}: {problem}")
+    return figures
+
+
+def _judge(svc: Any, run: Run, clean: Outcome, figures: dict[str, Any]) -> str | None:
+    """Add one run to the figures; what is wrong with it, if anything."""
+    if not run.ended:
+        figures["stuck"] += 1
+        head = svc.executions.get(run.execution_id) if run.execution_id else None
+        status = head.status if head else "not started"
+        return f"stuck ({status}): {run.error or run.stopped}"
+    figures["ended"] += 1
+    verdict = compare(outcome(svc, run), run.invokes, clean)
+    figures["duplicated"] += verdict.duplicated
+    figures["differing"] += bool(verdict.differing)
+    figures["repeated_calls"] += verdict.repeated
+    figures["extra_invokes"] += verdict.extra_invokes
+    if verdict.differing or verdict.duplicated:
+        return f"{verdict.duplicated} duplicated; " + "; ".join(verdict.differing)
+    return None
+
+
+def _harness_services(stack: Stack) -> Any:
+    from stepline.service.deps import Services
+
+    return Services(stack.settings, stack.harness_clients.__getitem__)
+
+
+# --- measuring -------------------------------------------------------------------------------
+
+
+@contextmanager
+def emulated_aws() -> Iterator[None]:
+    """moto for every service; the runner's log and metric lines to /dev/null; the environment
+    restored after."""
+    from moto import mock_aws
+
+    saved = dict(os.environ)
+    for key in [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL")]:
+        del os.environ[key]
+    os.environ.update(ENVIRONMENT)
+    try:
+        with open(os.devnull, "w") as sink, redirect_stdout(sink), mock_aws():
+            yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@contextmanager
+def _served(server: Any) -> Iterator[None]:
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def _stack(functions: Path) -> Iterator[Stack]:
+    """Resources from template.yaml, the local Lambda functions served, clients to reach them."""
+    import boto3
+
+    from stepline.dev import resources
+    from stepline.dev.lambdas import Invoker, LambdaServer, LocalFunctions
+    from stepline.service.deps import Settings
+
+    lambdas = LambdaServer(("127.0.0.1", 0), Invoker(None, LocalFunctions(functions)))
+    with emulated_aws(), _served(lambdas):
+        session = boto3.session.Session()
+        physical = resources.provision(session.client, stack_name="stepline-faults")
+        settings = replace(
+            Settings.from_env(resources.environment(physical)),
+            time_scale=TIME_SCALE,
+            allowed_private_hosts=frozenset({"*"}),
+            runner_function=None,
+        )
+        lambda_url = f"http://127.0.0.1:{lambdas.server_port}"
+        harness: dict[str, Any] = {
+            s: session.client(s, config=_config())
+            for s in ("dynamodb", "sqs", "s3", "secretsmanager")
+        }
+        harness["lambda"] = session.client("lambda", endpoint_url=lambda_url)
+        yield Stack(settings, session, lambda_url, harness)
+
+
+def _create_workflows(stack: Stack, cases: Sequence[Case]) -> None:
+    from stepline.api.models import CreateWorkflowRequest
+    from stepline.service import workflows
+
+    svc = _harness_services(stack)
+    for case in cases:
+        request = CreateWorkflowRequest.model_validate(
+            {
+                "folderId": "faults",
+                "name": case.name.replace("_", "-"),
+                "specification": {"specYaml": case.spec},
+            }
+        )
+        created = workflows.create(svc, request, caller="bench", base_url="http://bench")
+        stack.workflows[case.name] = created["metadata"]["workflowId"]
+
+
+def _references(stack: Stack, cases: Sequence[Case], limits: Limits) -> dict[str, Outcome]:
+    """A clean run of each case, one after another."""
+    plan = SCENARIOS["clean"]
+    worker = _worker(stack, plan, f"faults-reference-{uuid.uuid4().hex[:6]}")
+    references = {}
+    for i, case in enumerate(cases):
+        run = Run(i, case)
+        _drive(worker, plan, run, "reference", limits)
+        if not run.ended:
+            raise RuntimeError(
+                f"the clean run of {case.name} did not end: {run.error or run.stopped}"
+            )
+        seen = outcome(worker.harness, run)
+        if run.invokes != seen.calls:  # what repeated calls are told apart by
+            raise RuntimeError(
+                f"the clean run of {case.name} made {run.invokes} calls, "
+                f"its history records {seen.calls}"
+            )
+        references[case.name] = seen
+    return references
+
+
+def measure(
+    *,
+    executions: int = 100,
+    scenarios: Mapping[str, Plan] = SCENARIOS,
+    seed: int = 0,
+    workers: int = 2,
+    limits: Limits = Limits(),
+    golden: Path = GOLDEN,
+    functions: Path = FUNCTIONS,
+) -> dict[str, Any]:
+    """Run ``executions`` executions per scenario (cycling through the golden workflows) and
+    compare each with a clean run of its workflow; the figures per scenario (by name)."""
+    cases = golden_cases(golden)
+    if not cases:
+        raise ValueError(f"no golden workflows in {golden}")
+    began = time.monotonic()
+    with _stack(functions) as stack:
+        _create_workflows(stack, cases)
+        references = _references(stack, cases, limits)
+        results: dict[str, Any] = {}
+        for name, plan in scenarios.items():
+            runs = [Run(i, cases[i % len(cases)]) for i in range(executions)]
+            wall, errors = _run_scenario(
+                stack, name, plan, runs, seed=seed, workers=workers, limits=limits
+            )
+            results[name] = figures_of(stack, runs, references, wall, errors)
+    return {
+        "executions": executions,
+        "workflows": [c.name for c in cases],
+        "seed": seed,
+        "workers": workers,
+        "deadline_s": limits.deadline,
+        "max_deliveries": limits.max_deliveries,
+        "scenarios": results,
+        "wall_s": round(time.monotonic() - began, 1),
+    }
+
+
+def failing(figures: Mapping[str, Any]) -> list[str]:
+    """Scenarios whose goal figures (stuck, duplicated, differing) are not all 0."""
+    return [
+        name
+        for name, row in figures["scenarios"].items()
+        if any(row[goal] for goal in GOAL_FIGURES)
+    ]
+
+
+def table(figures: Mapping[str, Any], *, problems: int = 3) -> str:
+    """The figures as text: a row per scenario, then the first problems of each."""
+    rows = [
+        f"faults: {figures['executions']} executions per scenario over "
+        f"{len(figures['workflows'])} golden workflows, seed {figures['seed']}, "
+        f"{figures['workers']} workers, deadline {figures['deadline_s']:g} s or "
+        f"{figures['max_deliveries']} deliveries",
+        "",
+        f"{'scenario':<26}{'execs':>6}{'faults':>8}{'ended':>7}{'stuck':>7}{'dup.':>6}"
+        f"{'differ':>8}{'repeated':>10}{'longest s':>11}{'wall s':>8}",
+    ]
+    for name, row in figures["scenarios"].items():
+        rows.append(
+            f"{name:<26}{row['executions']:>6}{row['faults']:>8}{row['ended']:>7}"
+            f"{row['stuck']:>7}{row['duplicated']:>6}{row['differing']:>8}"
+            f"{row['repeated_calls']:>10}{row['longest_s']:>11.2f}{row['wall_s']:>8.1f}"
+        )
+    rows += [
+        "",
+        "goal: 0 stuck, 0 duplicated, 0 differing; repeated = executions whose attempts or result",
+        "differ only because a function call was really made again (at-least-once side effects)",
+        f"wall time: {figures['wall_s']:.1f} s",
+    ]
+    for name, row in figures["scenarios"].items():
+        for problem in row["problems"][:problems]:
+            rows.append(f"{name}: {problem}")
+        if len(row["problems"]) > problems:
+            rows.append(f"{name}: ... {len(row['problems']) - problems} more")
+    return "\n".join(rows)
+
+
+# --- command line ----------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``faults``."""
+    parser.add_argument(
+        "--executions", type=int, default=100, help="executions per scenario (default 100)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of every fault choice")
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        choices=list(SCENARIOS),
+        help="run only this scenario (repeatable; default: all)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2, help="threads per scenario (default 2: one per core)"
+    )
+    parser.add_argument(
+        "--deadline",
+        type=float,
+        default=Limits().deadline,
+        help="seconds before an execution counts as stuck",
+    )
+    parser.add_argument(
+        "--max-deliveries",
+        type=int,
+        default=Limits().max_deliveries,
+        help="messages received for an execution before it counts as stuck",
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 when any stuck, duplicated or differing"
+    )
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Measure and print; exit status 0 (with --check: 1 when a goal figure is not 0)."""
+    if min(args.executions, args.workers, args.max_deliveries) < 1 or args.deadline <= 0:
+        raise SystemExit(
+            "--executions, --workers and --max-deliveries must be at least 1, --deadline positive"
+        )
+    figures = measure(
+        executions=args.executions,
+        scenarios={name: SCENARIOS[name] for name in args.scenario or SCENARIOS},
+        seed=args.seed,
+        workers=args.workers,
+        limits=Limits(args.deadline, args.max_deliveries),
+    )
+    print(json.dumps(figures) if args.json else table(figures))
+    return 1 if args.check and failing(figures) else 0
