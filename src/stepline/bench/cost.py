@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import queue
 import threading
 import time
@@ -55,6 +54,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from stepline.bench import harness
+
 HELP = "AWS requests and US dollars per million transitions of one workflow, on moto"
 PRICES_PATH = Path(__file__).with_name("prices.json")
 HTTP_PLACEHOLDER = "$BENCH_HTTP"
@@ -63,15 +64,6 @@ KB = 1024
 SQS_CHUNK = 64 * KB
 GSI_ENTRY_OVERHEAD = 100
 PRICED_ROLES = ("api", "runner", "poller")
-ENVIRONMENT = {
-    "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_METRICS_NAMESPACE": "Stepline",
-    "POWERTOOLS_LOG_LEVEL": "WARNING",
-}
 S3_PUT_TIER = frozenset(
     {
         "PutObject",
@@ -832,32 +824,9 @@ class LocalHttp(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_port}"
 
 
-@contextmanager
-def _served(server: ThreadingHTTPServer) -> Iterator[None]:
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@contextmanager
-def emulated_aws() -> Iterator[None]:
+def emulated_aws() -> Any:
     """moto for every service; the environment restored after."""
-    from moto import mock_aws
-
-    saved = dict(os.environ)
-    for key in [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL")]:
-        del os.environ[key]
-    os.environ.update(ENVIRONMENT)
-    try:
-        with mock_aws():
-            yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    return harness.emulated_aws()
 
 
 def memory_of(function: str) -> int:
@@ -890,7 +859,7 @@ def measure(
     local = LocalFunctions(functions or Path("functions"))
     lambdas = LambdaServer(("127.0.0.1", 0), Invoker(None, local, {RUNNER: handed.put}))
     http = LocalHttp()
-    with emulated_aws(), _served(lambdas), _served(http):
+    with emulated_aws(), harness.served(lambdas), harness.served(http):
         physical = resources.provision(boto3.client, stack_name="stepline-cost")
         stack = Stack(
             table=physical["Table"],

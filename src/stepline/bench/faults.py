@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import queue
 import random
 import threading
@@ -58,10 +57,12 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, redirect_stdout
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from stepline.bench import harness
 
 HELP = "golden workflows under lost responses, throttling, duplicates, crashes; vs. clean runs"
 ROOT = Path(__file__).resolve().parents[3]
@@ -83,16 +84,7 @@ ENDED = ("FINISHED", "FAILED", "STOPPED")
 WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"})
 TIME_SCALE = 0.001
 RETRIES = {"mode": "standard", "max_attempts": 10}
-ENVIRONMENT = {
-    "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_METRICS_DISABLED": "true",
-    "POWERTOOLS_METRICS_NAMESPACE": "Stepline",
-    "POWERTOOLS_LOG_LEVEL": "CRITICAL",
-}
+ENVIRONMENT = {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "CRITICAL"}
 CALL_TYPES = frozenset({"FunctionCall"})  # entry types whose attempts are Lambda Invoke requests
 SETTLE_SECONDS = 6.0  # after a worker's last execution: delayed leftovers (waits) still arrive
 GOAL_FIGURES = ("stuck", "duplicated", "differing")
@@ -695,35 +687,6 @@ def _harness_services(stack: Stack) -> Any:
 
 
 @contextmanager
-def emulated_aws() -> Iterator[None]:
-    """moto for every service; the runner's log and metric lines to /dev/null; the environment
-    restored after."""
-    from moto import mock_aws
-
-    saved = dict(os.environ)
-    for key in [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL")]:
-        del os.environ[key]
-    os.environ.update(ENVIRONMENT)
-    try:
-        with open(os.devnull, "w") as sink, redirect_stdout(sink), mock_aws():
-            yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
-@contextmanager
-def _served(server: Any) -> Iterator[None]:
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@contextmanager
 def _stack(functions: Path) -> Iterator[Stack]:
     """Resources from template.yaml, the local Lambda functions served, clients to reach them."""
     import boto3
@@ -733,7 +696,7 @@ def _stack(functions: Path) -> Iterator[Stack]:
     from stepline.service.deps import Settings
 
     lambdas = LambdaServer(("127.0.0.1", 0), Invoker(None, LocalFunctions(functions)))
-    with emulated_aws(), _served(lambdas):
+    with harness.emulated_aws(ENVIRONMENT, quiet=True), harness.served(lambdas):
         session = boto3.session.Session()
         physical = resources.provision(session.client, stack_name="stepline-faults")
         settings = replace(
@@ -743,12 +706,12 @@ def _stack(functions: Path) -> Iterator[Stack]:
             runner_function=None,
         )
         lambda_url = f"http://127.0.0.1:{lambdas.server_port}"
-        harness: dict[str, Any] = {
+        harness_clients: dict[str, Any] = {
             s: session.client(s, config=_config())
             for s in ("dynamodb", "sqs", "s3", "secretsmanager")
         }
-        harness["lambda"] = session.client("lambda", endpoint_url=lambda_url)
-        yield Stack(settings, session, lambda_url, harness)
+        harness_clients["lambda"] = session.client("lambda", endpoint_url=lambda_url)
+        yield Stack(settings, session, lambda_url, harness_clients)
 
 
 def _create_workflows(stack: Stack, cases: Sequence[Case]) -> None:

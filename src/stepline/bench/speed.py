@@ -13,28 +13,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, redirect_stdout
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, partial
 from typing import Any
 
+from stepline.bench import harness
+
 HELP = "runner vs. moto's Step Functions executor: NoOp chain and Foreach"
 ROLE_ARN = "arn:aws:iam::123456789012:role/stepline-bench"
-ENVIRONMENT = {
-    "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_METRICS_DISABLED": "true",
-    "POWERTOOLS_METRICS_NAMESPACE": "Stepline",
-    "POWERTOOLS_LOG_LEVEL": "WARNING",
-}
+ENVIRONMENT = {"POWERTOOLS_METRICS_DISABLED": "true"}
 # DescribeExecution every 10 ms: polling much faster starves moto's executor thread of the
 # GIL and makes Step Functions look slower than it is; much slower adds waiting to its figure.
 ASL_POLL_INTERVAL = 0.01
@@ -187,29 +178,15 @@ class StepFunctions:
 # --- measuring -----------------------------------------------------------------------------
 
 
-@contextmanager
-def emulated_aws() -> Iterator[None]:
+def emulated_aws() -> Any:
     """moto for every service, Step Functions really executing; environment restored after.
 
     The runner's EMF metric lines go to /dev/null: they are written (and cost what they cost)
     but do not mix with the figures on stdout.
     """
-    from moto import mock_aws
-
-    saved = dict(os.environ)
-    for key in [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL")]:
-        del os.environ[key]
-    os.environ.update(ENVIRONMENT)
-    try:
-        with (
-            open(os.devnull, "w") as sink,
-            redirect_stdout(sink),
-            mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
-        ):
-            yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    return harness.emulated_aws(
+        ENVIRONMENT, config={"stepfunctions": {"execute_state_machine": True}}, quiet=True
+    )
 
 
 def side_by_side(

@@ -1,0 +1,61 @@
+"""What every benchmark stands on: an in-process emulated account and local servers.
+
+The environment a bench sets is restored after it, and endpoint overrides of the caller's
+environment (a running dev stack's) never leak into the emulated account.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager, redirect_stdout
+from typing import Any
+
+ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_NAMESPACE": "Stepline",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+}
+
+
+@contextmanager
+def emulated_aws(
+    environment: Mapping[str, str] | None = None,
+    *,
+    config: dict[str, Any] | None = None,
+    quiet: bool = False,
+) -> Iterator[None]:
+    """moto for every service (``config`` as ``mock_aws`` takes it), ``ENVIRONMENT`` plus
+    ``environment`` set; ``quiet`` sends stdout (the runner's log and EMF lines) to /dev/null."""
+    from moto import mock_aws
+
+    saved = dict(os.environ)
+    for key in [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL")]:
+        del os.environ[key]
+    os.environ.update(ENVIRONMENT | dict(environment or {}))
+    try:
+        with ExitStack() as stack:
+            if quiet:
+                stack.enter_context(redirect_stdout(stack.enter_context(open(os.devnull, "w"))))
+            stack.enter_context(mock_aws(config=config))  # type: ignore[arg-type]
+            yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@contextmanager
+def served(server: Any) -> Iterator[None]:
+    """A ``socketserver`` server answering in a daemon thread while the block runs."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
