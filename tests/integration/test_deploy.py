@@ -297,3 +297,16 @@ def test_every_resource_type_of_the_template_is_created() -> None:
     }
     types = {r["Type"] for r in template.transformed()["Resources"].values()}
     assert types <= created_by_stack | deploy.BEFORE_STACK | deploy.AFTER_STACK
+
+
+def test_every_mapped_queue_hides_a_message_longer_than_its_function_runs(
+    stack: EmulatedStack,
+) -> None:
+    # AWS refuses an SQS mapping whose queue's visibility timeout is below the function's.
+    for mapping in stack.deployment.mappings:
+        url = stack.clients("sqs").get_queue_url(QueueName=mapping.queue_arn.rsplit(":", 1)[1])
+        attributes = stack.clients("sqs").get_queue_attributes(
+            QueueUrl=url["QueueUrl"], AttributeNames=["VisibilityTimeout"]
+        )["Attributes"]
+        function = stack.deployment.function_by_arn(mapping.function_arn)
+        assert int(attributes["VisibilityTimeout"]) >= function.timeout, mapping.queue_arn

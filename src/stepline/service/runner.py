@@ -614,8 +614,8 @@ def fail_poisoned(
     try:
         svc.executions.end(head, "FAILED", svc.clock(), error=error)
     except NotActive:
-        return
-    children.notify_parent(svc, head)  # a parent waiting on this child goes on
+        pass  # ended already: maybe by an earlier try of this one that could not tell the parent
+    children.notify_parent(svc, head)  # a parent waiting on this child goes on (resumes repeat)
 
 
 def recurs(exc: BaseException) -> bool:
