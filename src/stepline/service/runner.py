@@ -17,6 +17,7 @@ import math
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -611,10 +612,9 @@ def fail_poisoned(
         return
     prefix = "internal error: " if code is WorkflowErrorCode.STEP_INTERNAL else ""
     error = {"message": f"{prefix}{reason}"[:1000], "errorCode": code.value}
-    try:
+    # Ended already: maybe by an earlier try of this one that could not tell the parent.
+    with suppress(NotActive):
         svc.executions.end(head, "FAILED", svc.clock(), error=error)
-    except NotActive:
-        pass  # ended already: maybe by an earlier try of this one that could not tell the parent
     children.notify_parent(svc, head)  # a parent waiting on this child goes on (resumes repeat)
 
 
