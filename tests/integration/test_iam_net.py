@@ -48,14 +48,15 @@ UNSEEN = {
         "names every SESv2 send ses:SendEmail"
     ),
 }
-# Past the 64 KB inline limit, and incompressible: the payload bucket holds it.
+# Past the 64 KB inline limit, and incompressible: the payload bucket holds it (as execution
+# input, and in the log as the first step's input).
 BIG = base64.b64encode(os.urandom(72 * 1024)).decode()
 SLOW_FIRST = """\
 yawl: "0.1"
 start: nap
 steps:
   nap:
-    functionCall: {functionId: stepline-slow, input: '\\({seconds: 3})', next: done}
+    functionCall: {functionId: stepline-slow, input: '\\({seconds: 3, big: .big})', next: done}
   done:
     success: {}
 """

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
-import os
 import threading
 import time
 from typing import Any
@@ -14,7 +11,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from stepline.service import executions, runner
 from stepline.store import keys
-from stepline.store.errors import Throttled
+from stepline.store.errors import ItemTooLarge, Throttled
 from stepline.store.queue import StepMessage
 from tests.integration.conftest import Runs
 
@@ -152,12 +149,15 @@ steps:
 """
 
 
-def test_a_step_whose_data_overflows_the_log_item_fails_at_once_with_the_data_limit(
-    svc: Any, runs: Runs
+def test_a_write_over_the_item_limit_fails_the_execution_at_once_with_the_data_limit(
+    svc: Any, runs: Runs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    big = base64.b64encode(os.urandom(300 * 1024)).decode()  # incompressible, under 2 MB
-    execution_id = runs.start(ECHO, json.dumps({"big": big}))
+    execution_id = runs.start(ECHO)
 
+    def too_large(*args: Any, **kwargs: Any) -> None:
+        raise ItemTooLarge(500 * 1024)  # it would be so on every delivery
+
+    monkeypatch.setattr(svc.log, "append", too_large)
     runner.process_record(svc, _record(execution_id, 1), _Context(), _no_tracer())
 
     failed = executions.get(svc, execution_id)["execution"]

@@ -144,10 +144,17 @@ export const api = {
   async getExecution(id: string): Promise<Execution> {
     return (await call<{ execution: Execution }>("GET", `/execution/${encodeURIComponent(id)}`)).execution;
   },
+  /** Every history entry: a response holding large steps ends early with a page token. */
   async history(id: string): Promise<{ execution: ExecutionPreview; entries: HistoryEntry[] }> {
-    const r = await call<{ execution: ExecutionPreview; entries?: HistoryEntry[] }>(
-      "GET", `/execution/${encodeURIComponent(id)}/history`);
-    return { execution: r.execution, entries: r.entries ?? [] };
+    const entries: HistoryEntry[] = [];
+    let pageToken = "";
+    for (;;) {
+      const r = await call<{ execution: ExecutionPreview; entries?: HistoryEntry[]; nextPageToken?: string }>(
+        "GET", `/execution/${encodeURIComponent(id)}/history`, { pageToken });
+      entries.push(...(r.entries ?? []));
+      pageToken = r.nextPageToken ?? "";
+      if (!pageToken) return { execution: r.execution, entries };
+    }
   },
   async start(workflowId: string, inputJson: string): Promise<string> {
     const r = await call<{ executionId: string }>("POST", "/execution/start", undefined,

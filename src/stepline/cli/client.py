@@ -203,8 +203,15 @@ class Client:
         return dict(self.call("GET", f"/execution/{execution_id}")["execution"])
 
     def history(self, execution_id: str) -> dict[str, Any]:
-        """ExecutionService.GetHistory: ``{execution, entries}`` with every entry."""
-        return self.call("GET", f"/execution/{execution_id}/history")
+        """ExecutionService.GetHistory: ``{execution, entries}`` with every entry (a response
+        holding large steps ends early with a page token: the pages are followed)."""
+        path = f"/execution/{execution_id}/history"
+        body = self.call("GET", path)
+        entries = list(body.get("entries") or [])
+        while token := body.get("nextPageToken"):
+            body = self.call("GET", path, params={"pageToken": token})
+            entries.extend(body.get("entries") or [])
+        return {"execution": body.get("execution"), "entries": entries}
 
     def list_executions(
         self, workflow_id: str, *, filter_text: str = "", page_size: int = 0, follow: bool = False

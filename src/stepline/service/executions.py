@@ -26,6 +26,9 @@ from stepline.store.tokens import scope_digest
 MAX_INPUT_BYTES = 2 * 1024 * 1024
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 MAX_IDEMPOTENCY_KEY = 256
+# GetHistory entries per response, in bytes of JSON: a Lambda response holds at most 6 MB, and a
+# page of large steps stops early (with a page token, even when no page size was asked for).
+HISTORY_RESPONSE_BUDGET = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -237,15 +240,22 @@ def history(
     record = _shown(svc, record, begun=bool(entries))
     offset = int(start["offset"]) if start else 0
     chosen = entries[offset:] if limit is None else entries[offset : offset + limit]
+    shown: list[dict[str, Any]] = []
+    total = 0
+    for entry in chosen:
+        rendered = entry_for_api(entry, now)
+        total += len(json.dumps(rendered, ensure_ascii=False))
+        if shown and total > HISTORY_RESPONSE_BUDGET:
+            break  # a page ends early rather than outgrow a Lambda response
+        shown.append(rendered)
     body: dict[str, Any] = {
         "execution": render.execution_preview(record, now),
-        "entries": [entry_for_api(e, now) for e in chosen],
+        "entries": shown,
     }
-    if paged:
-        more = limit is not None and offset + limit < len(entries)
-        body["nextPageToken"] = (
-            svc.tokens.issue({"offset": offset + (limit or 0)}, scope) if more else ""
-        )
+    following = offset + len(shown)
+    if paged or following < len(entries):
+        more = following < len(entries)
+        body["nextPageToken"] = svc.tokens.issue({"offset": following}, scope) if more else ""
     return body
 
 

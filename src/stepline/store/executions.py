@@ -45,6 +45,21 @@ class TimeRange:
     upper: str | None = None
 
 
+# The head keeps this much of an error message (its history entry keeps all of it): a Fail step's
+# message may be as long as step data, an item holds 400 KB.
+ERROR_MESSAGE_LIMIT = 32 * 1024
+_CUT = " … (cut at 32 KB; the history entry has the whole message)"
+
+
+def shortened(message: str) -> str:
+    """An error message within ERROR_MESSAGE_LIMIT bytes of UTF-8, marked when cut."""
+    data = message.encode()
+    if len(data) <= ERROR_MESSAGE_LIMIT:
+        return message
+    keep = ERROR_MESSAGE_LIMIT - len(_CUT.encode())
+    return data[:keep].decode(errors="ignore") + _CUT
+
+
 class ExecutionStore:
     """Conditional writes and paged queries on execution items."""
 
@@ -107,6 +122,8 @@ class ExecutionStore:
                 record.workflow_id, record.id, status, stored(record.started_at), finished
             )
         )
+        if error is not None:
+            error = error | {"message": shortened(error.get("message", ""))}
         fields |= {"finishedAt": finished, "cancel": cancel, "error": error, **(result or {})}
         self._transition(record.id, status, fields, ACTIVE_STATUSES)
 

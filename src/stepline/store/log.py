@@ -3,6 +3,11 @@
 Each item packs the history entries that ended since the previous item, the entries still
 open, and the machine snapshot after them. Appends are conditional on the sort key being new,
 so two runners racing on one execution race on the same ``seq`` and exactly one wins.
+
+An item stays small whatever the steps carry (step data goes up to 2 MB, an item to 400 KB):
+while its packed parts are over ``INLINE_LIMIT`` together, the largest goes to the payload
+bucket and the item keeps a pointer (``<part>Ref``). The object's key holds the write's
+token, so a runner that loses the race for a position never overwrites the winner's parts.
 """
 
 from __future__ import annotations
@@ -87,9 +92,8 @@ class ExecutionLog:
 
     def append(self, execution_id: str, item: LogItem) -> None:
         """Write a new log position; raises LostRace when it is taken."""
-        token = secrets.token_urlsafe(
-            9
-        )  # recognises our own write when a retry fails its condition
+        # The token recognises our own write when a retry fails its condition.
+        token = secrets.token_urlsafe(9)
         record: Item = {
             **keys.history_item(execution_id, item.seq),
             "wtok": token,
@@ -99,16 +103,17 @@ class ExecutionLog:
             "calls": item.calls or None,
             "ended": item.ended or None,
         }
-        record.update(_packed("entries", item.entries))
-        record.update(_packed("open", item.open))
+        parts: dict[str, Any] = {"entries": item.entries, "open": item.open}
         if item.machine is not None:
-            packed = _packed("machine", _without_open(item.machine, item.open))
-            if sum(len(v) for v in packed.values()) > INLINE_LIMIT:
-                key = f"executions/{execution_id}/machine/{item.seq}.json"
-                text = json.dumps(item.machine, ensure_ascii=False, separators=(",", ":"))
-                record["machineRef"] = self.payloads.put(key, text)
-            else:
-                record.update(packed)
+            parts["machine"] = _without_open(item.machine, item.open)
+        packed = {name: _packed(name, value) for name, value in parts.items()}
+        while sum(_size(p) for p in packed.values()) > INLINE_LIMIT:
+            name = max(packed, key=lambda n: _size(packed[n]))
+            key = f"executions/{execution_id}/log/{item.seq}-{token}/{name}.json"
+            text = json.dumps(parts[name], ensure_ascii=False, separators=(",", ":"))
+            packed[name] = {f"{name}Ref": self.payloads.put(key, text)}
+        for attributes in packed.values():
+            record.update(attributes)
         try:
             self.table.put(record, Condition("attribute_not_exists(SK)"))
         except ConditionFailed as exc:
@@ -117,26 +122,35 @@ class ExecutionLog:
                 return  # the first attempt landed; its response was lost and retried
             raise LostRace(f"{execution_id} position {item.seq}") from exc
 
+    def _part(self, item: Item, name: str, default: Any) -> Any:
+        """One packed part of a log item, from the item or the payload bucket."""
+        pointer = item.get(f"{name}Ref")
+        if pointer:
+            return json.loads(self.payloads.get(str(pointer)))
+        return unpacked(item, name, default)
+
     def _decode(self, execution_id: str, item: Item, *, with_machine: bool = True) -> LogItem:
         machine = None
-        still_open = unpacked(item, "open", [])
+        still_open = self._part(item, "open", [])
         if with_machine:
-            machine = unpacked(item, "machine", None)
-            if machine is None and item.get("machineRef"):
-                machine = json.loads(self.payloads.get(item["machineRef"]))
+            machine = self._part(item, "machine", None)
             if machine is not None and "entries" not in machine:
                 machine["entries"] = {str(e["n"]): e for e in still_open}
         return LogItem(
             seq=int(str(item[keys.SK]).removeprefix(keys.HISTORY_PREFIX)),
             by=int(item.get("by", 0)),
             at=str(item.get("at", "")),
-            entries=unpacked(item, "entries", []),
+            entries=self._part(item, "entries", []),
             open=still_open,
             machine=machine,
             wake=item.get("wake"),
             calls=bool(item.get("calls")),
             ended=bool(item.get("ended")),
         )
+
+
+def _size(attributes: dict[str, Any]) -> int:
+    return sum(len(v.encode()) if isinstance(v, str) else len(v) for v in attributes.values())
 
 
 def _without_open(machine: dict[str, Any], still_open: list[dict[str, Any]]) -> dict[str, Any]:
