@@ -97,11 +97,13 @@ def test_the_three_step_run_is_billed_by_item_size_and_index_entries(
     assert append.detail == "log-append" and append.write_units >= 1
     assert not append.index_write_units  # log items carry no index keys
     # QUEUED → FINISHED in one write: gsi2 changes partition (delete + put); gsi1 projects the
-    # new status and finishedAt (one write); the sparse gsi3 and gsi4 get their first entry.
-    assert finish.index_write_units == {"gsi1": 1, "gsi2": 2, "gsi3": 1, "gsi4": 1}
-    # A new QUEUED head: one item, one entry in each of the two started-time indexes.
+    # new status and finishedAt (one write); the sparse gsi3 and gsi4 get their first entry;
+    # the execution leaves the reconciler's watch list (gsi5: a delete).
+    assert finish.index_write_units == {"gsi1": 1, "gsi2": 2, "gsi3": 1, "gsi4": 1, "gsi5": 1}
+    # A new QUEUED head: one item, one entry in each of the two started-time indexes and one
+    # on the watch list.
     assert head.write_units == 1
-    assert head.index_write_units == {"gsi1": 1, "gsi2": 1}
+    assert head.index_write_units == {"gsi1": 1, "gsi2": 1, "gsi5": 1}
 
 
 def test_figures_are_the_counted_quantities_times_the_price_file(

@@ -194,15 +194,28 @@ def test_every_rule_matches_as_the_template_says_and_may_invoke_the_trigger(
 ) -> None:
     trigger = stack.function("TriggerFunction")
     patterns = events("TriggerFunction", "EventBridgeRule")
-    assert len(stack.deployment.rules) == len(patterns)
-    for rule in stack.deployment.rules:
+    matching = [r for r in stack.deployment.rules if r.pattern]
+    assert len(matching) == len(patterns)
+    for rule in matching:
         assert rule.targets == (trigger.arn,)
         assert _may_invoke(stack, trigger.arn, "events.amazonaws.com", rule.arn)
-    sources = sorted(str(r.pattern["source"]) for r in stack.deployment.rules)
+    sources = sorted(str(r.pattern["source"]) for r in matching)
     assert sources == sorted(["['aws.s3']", "['stepline.events']"])
     bucket = stack.deployment.physical["TriggerBucket"]
-    s3_rule = next(r for r in stack.deployment.rules if r.pattern["source"] == ["aws.s3"])
+    s3_rule = next(r for r in matching if r.pattern["source"] == ["aws.s3"])
     assert s3_rule.pattern["detail"]["bucket"]["name"] == [bucket]
+
+
+def test_the_reconciler_runs_on_its_schedule_and_knows_the_runner_timeout(
+    stack: EmulatedStack,
+) -> None:
+    reconciler = stack.function("ReconcilerFunction")
+    (rule,) = [r for r in stack.deployment.rules if r.schedule]
+    assert rule.schedule == "rate(1 minute)" and not rule.pattern
+    assert rule.targets == (reconciler.arn,)
+    assert _may_invoke(stack, reconciler.arn, "events.amazonaws.com", rule.arn)
+    runner_timeout = stack.function("RunnerFunction").timeout
+    assert float(reconciler.environment["RUNNER_TIMEOUT_SECONDS"]) == runner_timeout
 
 
 def test_schedules_invoke_the_trigger_through_the_scheduler_role(stack: EmulatedStack) -> None:

@@ -329,6 +329,24 @@ def _dead_letters(stack: EmulatedStack, api: Api, folder: str) -> None:
     assert ended(api, parent_id)["status"] == "FAILED"
 
 
+def _reconciler(stack: EmulatedStack, api: Api, folder: str) -> None:
+    """A pass of the reconciler over a parked execution whose log keeps its state in the
+    payload bucket. A grace of minus two days makes every watched execution overdue, so the
+    pass re-drives it (the runner takes the extra message as any duplicate)."""
+    parked = api.start(api.create_workflow(folder, name="parked", spec=PARKED), json.dumps(BIG))
+    poll(
+        lambda: api.call("get", path={"executionId": parked}).body["execution"]["status"],
+        lambda status: status == "RUNNING",
+    )
+    lam = stack.clients("lambda")
+    name = stack.function("ReconcilerFunction").name
+    variables = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+    environment = {"Variables": variables | {"RECONCILE_GRACE_SECONDS": "-172800"}}
+    lam.update_function_configuration(FunctionName=name, Environment=environment)
+    report = stack.invoke("ReconcilerFunction", {"detail-type": "Scheduled Event"})
+    assert report["redriven"] >= 1, report
+
+
 class _Stepped(scheduler.DevScheduler):
     clock: datetime = datetime(2026, 11, 28, 5, 59, 30, tzinfo=UTC)
 
@@ -366,6 +384,7 @@ def tour(stack: EmulatedStack, api: Api) -> Iterator[list[authorizer.Call]]:
         _every_integration(api, "tour-steps")
         _triggers(stack, api, "tour-triggers")
         _dead_letters(stack, api, "tour-dead")
+        _reconciler(stack, api, "tour-reconciler")
     finally:
         for each in pumps:
             each.stop()

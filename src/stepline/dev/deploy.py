@@ -108,6 +108,8 @@ class Rule:
     arn: str
     pattern: dict[str, Any]
     targets: tuple[str, ...]
+    schedule: str | None = None
+    """``rate(…)`` or ``cron(…)`` of a scheduled rule (which has no pattern)."""
 
 
 @dataclass
@@ -642,6 +644,7 @@ def _rules(events: Any) -> list[Rule]:
                 arn=item["Arn"],
                 pattern=json.loads(item.get("EventPattern") or "{}"),
                 targets=tuple(t["Arn"] for t in targets if ":lambda:" in t["Arn"]),
+                schedule=item.get("ScheduleExpression") or None,
             )
         )
     return found

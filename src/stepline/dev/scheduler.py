@@ -4,12 +4,15 @@ The emulator stores EventBridge Scheduler schedules but never fires them, and in
 Lambda targets. :class:`DevScheduler` reads the schedules Stepline wrote, evaluates their cron
 expressions on a clock that runs ``1 / time_scale`` times faster than the real one, and hands
 each fire to the schedule's target as Scheduler would (with the schedule's role).
-:class:`EventRelay` delivers what the deployed EventBridge rules match to their targets.
+:class:`EventRelay` delivers what the deployed EventBridge rules with a pattern match to their
+targets; :class:`RuleTimer` fires the deployed rules with a schedule expression (the
+reconciler's ``rate(1 minute)``) on the real clock.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
@@ -178,7 +181,7 @@ class EventRelay:
         self.deliver = deliver
         events = client_factory("events")
         self.queues: list[tuple[str, Rule]] = []
-        for i, rule in enumerate(rules):
+        for i, rule in enumerate(r for r in rules if r.pattern):
             url = self.sqs.create_queue(QueueName=f"dev-event-relay-{i}")["QueueUrl"]
             shadow = f"dev-event-relay-{i}"
             events.put_rule(Name=shadow, EventPattern=json.dumps(rule.pattern))
@@ -220,4 +223,90 @@ class EventRelay:
 
     def stop(self) -> None:
         """Stop delivering."""
+        self._stopping.set()
+
+
+_RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def rate_seconds(expression: str) -> float | None:
+    """The period of a ``rate(…)`` expression in seconds; None for anything else."""
+    match = _RATE.fullmatch(expression.strip())
+    if match is None:
+        return None
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2).rstrip("s")]
+
+
+def scheduled_event(rule: Rule, moment: datetime) -> dict[str, Any]:
+    """The event EventBridge sends a scheduled rule's targets."""
+    account, region = rule.arn.split(":")[4], rule.arn.split(":")[3]
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": account,
+        "time": moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [rule.arn],
+        "detail": {},
+    }
+
+
+@dataclass
+class RuleTimer:
+    """Fires the deployed scheduled rules (``rate(…)``, ``cron(…)``) to their targets."""
+
+    rules: list[Rule]
+    deliver: Deliver
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    _last: dict[str, datetime] = field(default_factory=dict)
+    _stopping: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.rules = [r for r in self.rules if r.schedule]
+        started = self.clock()
+        self._last = {r.name: started for r in self.rules}
+
+    def due(self, rule: Rule, after: datetime, until: datetime) -> list[datetime]:
+        """The moments the rule fires after ``after``, up to ``until``."""
+        assert rule.schedule is not None
+        period = rate_seconds(rule.schedule)
+        if period is not None:
+            moments, moment = [], after + timedelta(seconds=period)
+            while moment <= until:
+                moments.append(moment)
+                moment += timedelta(seconds=period)
+            return moments
+        return list(cron.parse(rule.schedule).between(after, until))
+
+    def tick(self) -> int:
+        """Deliver every fire that came due since the last tick; returns how many."""
+        now, fired = self.clock(), 0
+        for rule in self.rules:
+            moments = self.due(rule, self._last[rule.name], now)
+            if not moments:
+                continue
+            self._last[rule.name] = moments[-1]
+            for moment in moments[-MAX_FIRES_PER_TICK:]:
+                for target in rule.targets:
+                    try:
+                        self.deliver(rule, target, scheduled_event(rule, moment))
+                        fired += 1
+                    except Exception as exc:  # EventBridge would retry, then dead-letter it
+                        print(f"scheduled rule delivery failed: {exc}")
+        return fired
+
+    def run(self) -> None:
+        """Tick once a second until :meth:`stop`."""
+        while not self._stopping.wait(1.0):
+            self.tick()
+
+    def start(self) -> None:
+        """Tick in a daemon thread."""
+        threading.Thread(target=self.run, daemon=True, name="dev-rule-timer").start()
+
+    def stop(self) -> None:
+        """Stop ticking."""
         self._stopping.set()

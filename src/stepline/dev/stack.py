@@ -200,6 +200,7 @@ class EmulatedStack:
         self._sources.append(
             scheduler.EventRelay(self.clients, self.deployment.rules, self.deliver_event)
         )
+        self._sources.append(scheduler.RuleTimer(self.deployment.rules, self.deliver_event))
         group = self.function("WorkflowsFunction").environment["SCHEDULE_GROUP"]
         self._sources.append(
             scheduler.DevScheduler(

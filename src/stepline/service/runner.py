@@ -50,6 +50,9 @@ HEAD_FRESH = 0.1
 # QUEUED to their end in one head write; Get and GetHistory show them RUNNING from their first
 # log item on.
 RUNNING_AFTER = 5.0
+# Seconds an invocation runs steps inline (between writes) before it checkpoints and hands
+# over; the reconciler counts on a log item being followed within this (and the queue's hop).
+INLINE_BUDGET = 60.0
 
 
 @dataclass
@@ -57,7 +60,7 @@ class Invocation:
     """Limits of the current invocation: a clock and the time left before it must stop."""
 
     remaining: Callable[[], float] = lambda: 840.0
-    inline_budget: float = 60.0
+    inline_budget: float = INLINE_BUDGET
     started: float = field(default_factory=time.monotonic)
 
     def time_left(self) -> float:

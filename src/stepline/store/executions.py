@@ -10,6 +10,7 @@ not a lost race.
 from __future__ import annotations
 
 import secrets
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -125,7 +126,10 @@ class ExecutionStore:
         if error is not None:
             error = error | {"message": shortened(error.get("message", ""))}
         fields |= {"finishedAt": finished, "cancel": cancel, "error": error, **(result or {})}
-        self._transition(record.id, status, fields, ACTIVE_STATUSES)
+        # A stopped execution stays watched until its log is closed too (the reconciler sees to
+        # it); any other end settles it.
+        settled = () if status == "STOPPED" else keys.INDEXES[keys.BY_DUE]
+        self._transition(record.id, status, fields, ACTIVE_STATUSES, remove=settled)
 
     def mark_running(self, record: ExecutionRecord) -> None:
         """QUEUED → RUNNING; raises NotActive when it is no longer QUEUED."""
@@ -133,11 +137,19 @@ class ExecutionStore:
         self._transition(record.id, "RUNNING", fields, ("QUEUED",))
 
     def _transition(
-        self, execution_id: str, status: str, fields: dict[str, Any], allowed: tuple[str, ...]
+        self,
+        execution_id: str,
+        status: str,
+        fields: dict[str, Any],
+        allowed: tuple[str, ...],
+        *,
+        remove: tuple[str, ...] = (),
     ) -> None:
         present = {k: v for k, v in fields.items() if v is not None}
         names = {f"#f{i}": name for i, name in enumerate(present)} | {"#status": "status"}
+        names |= {f"#r{i}": name for i, name in enumerate(remove)}
         assignments = "".join(f"#f{i} = :f{i}, " for i in range(len(present)))
+        removal = (" REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))) if remove else ""
         values: dict[str, Any] = {f":f{i}": value for i, value in enumerate(present.values())}
         token = secrets.token_urlsafe(9)
         values |= {":status": status, ":one": 1, ":tok": token}
@@ -149,7 +161,7 @@ class ExecutionStore:
                 # Status last: DynamoDB applies an update at once, but the emulator the dev
                 # stack runs on applies it action by action, and a reader polling for the end
                 # must not see FINISHED before the result.
-                f"SET rev = rev + :one, wtok = :tok, {assignments}#status = :status",
+                f"SET rev = rev + :one, wtok = :tok, {assignments}#status = :status{removal}",
                 names=names,
                 values=values,
                 condition=Condition(f"attribute_exists(PK) AND #status IN ({active})"),
@@ -159,6 +171,46 @@ class ExecutionStore:
             if item is not None and item.get("wtok") == token:
                 return  # the first attempt landed; its response was lost and retried
             raise NotActive(ExecutionRecord.from_item(item) if item else None) from exc
+
+    def watch(self, execution_id: str, due: datetime) -> None:
+        """Expect the execution's next move at ``due`` (while it is still watched at all)."""
+        attributes = keys.due_keys(execution_id, stored(due))
+        with suppress(ConditionFailed):  # settled meanwhile: nothing left to watch
+            self.table.update(
+                keys.execution(execution_id),
+                "SET GSI5PK = :pk, GSI5SK = :sk",
+                values={":pk": attributes["GSI5PK"], ":sk": attributes["GSI5SK"]},
+                condition=Condition("attribute_exists(GSI5PK)"),
+            )
+
+    def unwatch(self, execution_id: str) -> None:
+        """Stop watching a settled execution (repeating it changes nothing)."""
+        with suppress(ConditionFailed):
+            self.table.update(
+                keys.execution(execution_id),
+                "REMOVE GSI5PK, GSI5SK",
+                condition=Condition("attribute_exists(PK)"),
+            )
+
+    def overdue(self, shard: int, before: datetime, *, limit: int) -> list[str]:
+        """Ids of the watched executions of one shard whose next move was due before
+        ``before``, the longest overdue first."""
+        upper = keys.time_upper_bound(stored(before), inclusive=False)
+        found: list[str] = []
+        start: Item | None = None
+        while len(found) < limit:
+            page = self.table.query(
+                index=keys.BY_DUE,
+                key_condition="GSI5PK = :pk AND GSI5SK < :before",
+                values={":pk": keys.due_partition(shard), ":before": upper},
+                limit=limit - len(found),
+                start_key=start,
+            )
+            found.extend(str(item[keys.PK]).removeprefix("EX#") for item in page.items)
+            if page.last_key is None:
+                break
+            start = page.last_key
+        return found
 
     def history_page(self, execution_id: str, *, from_seq: int, limit: int) -> Page:
         """History log items from ``from_seq`` on, oldest first."""

@@ -8,7 +8,7 @@ item                  PK                         SK          GSIs
 workflow head         ``WF#<workflowId>``        ``WF``      gsi1: folder → name
 workflow version      ``WF#<workflowId>``        ``V#<n>``   —
 workflow name claim   ``NAME#<folder>#<name>``   ``NAME``    —
-execution head        ``EX#<executionId>``       ``EX``      gsi1..gsi4 (List)
+execution head        ``EX#<executionId>``       ``EX``      gsi1..gsi4 (List), gsi5 (due)
 history item          ``EX#<executionId>``       ``H#<seq>`` —
 idempotency record    ``IDEM#<digest>``          ``IDEM``    — (TTL)
 ====================  =========================  ==========  ===========================
@@ -16,6 +16,7 @@ idempotency record    ``IDEM#<digest>``          ``IDEM``    — (TTL)
 
 from __future__ import annotations
 
+import hashlib
 from typing import Final
 
 PK: Final = "PK"
@@ -28,12 +29,17 @@ INDEXES: Final[dict[str, tuple[str, str]]] = {
     "gsi2": ("GSI2PK", "GSI2SK"),
     "gsi3": ("GSI3PK", "GSI3SK"),
     "gsi4": ("GSI4PK", "GSI4SK"),
+    "gsi5": ("GSI5PK", "GSI5SK"),
 }
 BY_WORKFLOW_STARTED: Final = "gsi1"
 BY_STATUS_STARTED: Final = "gsi2"
 BY_WORKFLOW_FINISHED: Final = "gsi3"
 BY_STATUS_FINISHED: Final = "gsi4"
 BY_FOLDER_NAME: Final = "gsi1"
+BY_DUE: Final = "gsi5"
+# gsi5 spreads the executions still being watched over this many partitions, so that starting
+# thousands a second never makes one index partition hot; the reconciler reads each.
+DUE_SHARDS: Final = 8
 
 WORKFLOW_SK: Final = "WF"
 EXECUTION_SK: Final = "EX"
@@ -135,3 +141,18 @@ def execution_index_keys(
             "GSI4SK": time_sort_key(finished_at, execution_id),
         }
     return keys
+
+
+def due_partition(shard: int) -> str:
+    """gsi5 partition of one shard of the executions the reconciler watches."""
+    return f"DUE#{shard}"
+
+
+def due_keys(execution_id: str, due: str) -> dict[str, str]:
+    """gsi5 attributes: the execution's next move is expected at ``due`` (a stored time).
+
+    Only executions not yet settled have them (the index is sparse); the shard is a hash of
+    the id, so one execution always stays in one partition.
+    """
+    shard = int.from_bytes(hashlib.sha256(execution_id.encode()).digest()[:4], "big") % DUE_SHARDS
+    return {"GSI5PK": due_partition(shard), "GSI5SK": time_sort_key(due, execution_id)}

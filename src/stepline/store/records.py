@@ -101,6 +101,11 @@ class ExecutionRecord:
     parent: str | None = None
     rev: int = 1
 
+    @property
+    def active(self) -> bool:
+        """QUEUED or RUNNING: the execution has not ended."""
+        return self.status in ACTIVE_STATUSES
+
     def to_item(self) -> Item:
         """The head item, with its key and List-index attributes."""
         finished = stored(self.finished_at) if self.finished_at else None
@@ -109,6 +114,8 @@ class ExecutionRecord:
             **keys.execution_index_keys(
                 self.workflow_id, self.id, self.status, stored(self.started_at), finished
             ),
+            # Watched by the reconciler from the start: the first move is due at once.
+            **(keys.due_keys(self.id, stored(self.started_at)) if self.active else {}),
             "id": self.id,
             "workflowId": self.workflow_id,
             "specVersion": self.spec_version,
