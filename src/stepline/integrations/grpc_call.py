@@ -7,7 +7,9 @@ read from the server's reflection service (``grpc.reflection.v1alpha``); the ren
 ``body`` (JSON text or a JSON value; empty means ``{}``) is parsed into the request message
 with protobuf's ``json_format``; rendered ``headers`` go out as metadata (names lower-cased).
 Every network step uses the attempt's remaining time as its deadline. Loopback and private
-hosts are refused unless allowed, as for ContainerCall. ``useServiceAccount`` has no AWS
+hosts are refused unless allowed, as for ContainerCall: the host is resolved once, every address is
+checked, and the channel connects to those addresses only (TLS still checks the host's name), so
+a second, different DNS answer cannot redirect the call. ``useServiceAccount`` has no AWS
 counterpart: put a bearer token into ``headers`` (e.g. from ``lockboxPayload``) instead;
 ``true`` is rejected.
 
@@ -72,7 +74,7 @@ def call(step: GRPCCall, step_input: Any, ctx: CallContext) -> Any:
     if step.use_service_account:
         raise _options("useServiceAccount has no AWS counterpart; send a token in headers")
     target, secure = parse_endpoint(_text(ctx.render(step.endpoint), "endpoint"))
-    check_host(target.rsplit(":", 1)[0].strip("[]"), ctx.allow_private_hosts)
+    addresses = check_host(target.rsplit(":", 1)[0].strip("[]"), ctx.allow_private_hosts)
     service, method = parse_method(_text(ctx.render(step.method), "method"))
     body = ctx.render(step.body) if step.body else ""
     metadata = tuple(
@@ -80,7 +82,7 @@ def call(step: GRPCCall, step_input: Any, ctx: CallContext) -> Any:
         for name, value in step.headers.items()
     )
     deadline = time.monotonic() + ctx.timeout
-    with _channel(target, secure) as channel:
+    with _channel(target, addresses, secure) as channel:
         descriptor = find_method(channel, service, method, deadline)
         request_class = message_factory.GetMessageClass(descriptor.input_type)
         response_class = message_factory.GetMessageClass(descriptor.output_type)
@@ -118,17 +120,29 @@ def parse_method(text: str) -> tuple[str, str]:
     return service, method
 
 
+def pinned_target(addresses: list[str], port: str) -> str:
+    """A gRPC target naming only the checked addresses (those of the first one's family)."""
+    if ":" not in addresses[0]:
+        return "ipv4:" + ",".join(f"{a}:{port}" for a in addresses if ":" not in a)
+    return "ipv6:" + ",".join(f"[{a.replace('%', '%25')}]:{port}" for a in addresses if ":" in a)
+
+
 @contextmanager
-def _channel(target: str, secure: bool) -> Iterator[grpc.Channel]:
-    options = [
+def _channel(target: str, addresses: list[str], secure: bool) -> Iterator[grpc.Channel]:
+    """A channel to the checked ``addresses``, with ``target``'s host as authority and TLS name."""
+    host, _, port = target.rpartition(":")
+    options: list[tuple[str, Any]] = [
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ("grpc.enable_retries", 0),
+        ("grpc.default_authority", target),
     ]
+    pinned = pinned_target(addresses, port)
     if secure:
-        channel = grpc.secure_channel(target, grpc.ssl_channel_credentials(), options=options)
+        options.append(("grpc.ssl_target_name_override", host.strip("[]")))
+        channel = grpc.secure_channel(pinned, grpc.ssl_channel_credentials(), options=options)
     else:
-        channel = grpc.insecure_channel(target, options=options)
+        channel = grpc.insecure_channel(pinned, options=options)
     try:
         yield channel
     finally:

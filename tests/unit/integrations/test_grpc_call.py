@@ -17,6 +17,13 @@ from stepline.integrations import grpc_call
 from stepline.yawl.errors import StepFailure, WorkflowErrorCode
 from stepline.yawl.integration import GRPCCall
 from tests.unit.integrations.conftest import MakeContext
+from tests.unit.integrations.test_web import (
+    PUBLIC,
+    Authority,
+    Resolver,
+    authority,  # noqa: F401 - a fixture
+    resolver,  # noqa: F401 - a fixture
+)
 
 Code = WorkflowErrorCode
 SERVICE = "demo.v1.Greeter"
@@ -58,7 +65,9 @@ def hello(request: Any, context: grpc.ServicerContext) -> Any:
     return Reply(message=f"hello {request.name}" * max(request.times, 1), caller_token=token)
 
 
-def start(with_reflection: bool) -> tuple[grpc.Server, int]:
+def start(
+    with_reflection: bool, credentials: grpc.ServerCredentials | None = None
+) -> tuple[grpc.Server, int]:
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     handler = grpc.unary_unary_rpc_method_handler(
         hello, request_deserializer=Request.FromString, response_serializer=Reply.SerializeToString
@@ -68,7 +77,10 @@ def start(with_reflection: bool) -> tuple[grpc.Server, int]:
     )
     if with_reflection:
         reflection.enable_server_reflection((SERVICE, reflection.SERVICE_NAME), server, pool=POOL)
-    port = server.add_insecure_port("127.0.0.1:0")
+    if credentials is None:
+        port = server.add_insecure_port("127.0.0.1:0")
+    else:
+        port = server.add_secure_port("127.0.0.1:0", credentials)
     server.start()
     return server, port
 
@@ -201,6 +213,89 @@ def test_private_hosts_are_refused_unless_allowed(endpoint: str, make_ctx: MakeC
     with pytest.raises(StepFailure) as caught:
         grpc_call.call(step(endpoint), {}, make_ctx({}))
     assert caught.value.code == Code.STEP_PERMISSION_DENIED
+
+
+def test_a_host_name_is_called_at_the_address_it_was_checked_as(
+    endpoint: str,
+    resolver: Resolver,  # noqa: F811 - the imported fixture
+    make_ctx: MakeContext,
+) -> None:
+    # gRPC's own resolver does not know greeter.test: only the pinned address can answer.
+    resolver.answers["greeter.test"] = ["127.0.0.1", PUBLIC]
+    port = endpoint.rsplit(":", 1)[1]
+    ctx = make_ctx({}, allow_private_hosts=frozenset({"greeter.test"}))
+    spec = step(f"grpc://greeter.test:{port}", body='{"name": "Cy"}')
+    assert grpc_call.call(spec, {}, ctx) == {"message": "hello Cy"}
+    assert resolver.lookups["greeter.test"] == 1
+
+
+def test_a_host_name_resolving_to_loopback_is_refused_naming_the_address(
+    endpoint: str,
+    resolver: Resolver,  # noqa: F811 - the imported fixture
+    make_ctx: MakeContext,
+) -> None:
+    resolver.answers["rebind.test"] = ["127.0.0.1"]
+    port = endpoint.rsplit(":", 1)[1]
+    with pytest.raises(StepFailure) as caught:
+        grpc_call.call(step(f"grpc://rebind.test:{port}"), {}, make_ctx({}))
+    assert caught.value.code == Code.STEP_PERMISSION_DENIED
+    assert "rebind.test resolves to 127.0.0.1, which is loopback" in str(caught.value)
+
+
+@pytest.fixture
+def tls_endpoint(
+    authority: Authority,  # noqa: F811 - the imported fixture
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[str]:
+    """A TLS server whose certificate names greeter.test, and a client trusting its CA."""
+    key, cert = authority.issue("greeter.test")
+    server, port = start(True, grpc.ssl_server_credentials([(key, cert)]))
+    trusted = grpc.ssl_channel_credentials(root_certificates=authority.pem)
+    monkeypatch.setattr(grpc, "ssl_channel_credentials", lambda: trusted)
+    yield f"grpcs://greeter.test:{port}"
+    server.stop(None)
+
+
+def test_tls_checks_the_host_name_at_the_pinned_address(
+    tls_endpoint: str,
+    resolver: Resolver,  # noqa: F811 - the imported fixture
+    make_ctx: MakeContext,
+) -> None:
+    resolver.answers["greeter.test"] = ["127.0.0.1"]
+    ctx = make_ctx({}, allow_private_hosts=frozenset({"greeter.test"}))
+    assert grpc_call.call(step(tls_endpoint, body='{"name": "Di"}'), {}, ctx) == {
+        "message": "hello Di"
+    }
+
+
+def test_tls_refuses_a_certificate_for_another_name(
+    tls_endpoint: str,
+    resolver: Resolver,  # noqa: F811 - the imported fixture
+    make_ctx: MakeContext,
+) -> None:
+    resolver.answers["other.test"] = ["127.0.0.1"]
+    ctx = dataclasses.replace(
+        make_ctx({}, allow_private_hosts=frozenset({"other.test"})), timeout=1
+    )
+    port = tls_endpoint.rsplit(":", 1)[1]
+    with pytest.raises(StepFailure) as caught:
+        grpc_call.call(step(f"grpcs://other.test:{port}"), {}, ctx)
+    assert caught.value.code in (Code.GRPC_CALL_UNAVAILABLE, Code.GRPC_CALL_DEADLINE_EXCEEDED)
+
+
+@pytest.mark.parametrize(
+    ("addresses", "expected"),
+    [
+        (["10.0.0.1"], "ipv4:10.0.0.1:443"),
+        (["10.0.0.1", "2001:db8::1", "10.0.0.2"], "ipv4:10.0.0.1:443,10.0.0.2:443"),
+        (["::1"], "ipv6:[::1]:443"),
+        (["fe80::1%eth0", "10.0.0.1"], "ipv6:[fe80::1%25eth0]:443"),
+    ],
+)
+def test_the_channel_target_names_only_the_checked_addresses(
+    addresses: list[str], expected: str
+) -> None:
+    assert grpc_call.pinned_target(addresses, "443") == expected
 
 
 @pytest.mark.parametrize(
