@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from stepline.api.http import logger, make_app, make_handler, query
+from stepline.api.http import logger, make_app, make_handler, principal, query
 from stepline.service import executions
 from stepline.service.deps import services
 
@@ -12,14 +12,16 @@ app = make_app()
 @app.get("/workflows/v1/execution/<executionId>")
 def get(executionId: str) -> dict[str, Any]:
     logger.append_keys(execution_id=executionId)
-    return executions.get(services(), executionId)
+    return executions.get(services(), executionId, principal=principal(app))
 
 
 @app.get("/workflows/v1/execution/<executionId>/history")
 def history(executionId: str) -> dict[str, Any]:
     logger.append_keys(execution_id=executionId)
     size, token = query(app, "pageSize"), query(app, "pageToken")
-    return executions.history(services(), executionId, size=size, token=token)
+    return executions.history(
+        services(), executionId, size=size, token=token, principal=principal(app)
+    )
 
 
 @app.get("/workflows/v1/execution")
@@ -30,6 +32,7 @@ def list_() -> dict[str, Any]:
         size=query(app, "pageSize"),
         token=query(app, "pageToken"),
         filter_text=query(app, "filter"),
+        principal=principal(app),
     )
 
 

@@ -11,6 +11,7 @@ from stepline.api.http import (
     make_handler,
     metrics,
     parse_body,
+    principal,
 )
 from stepline.api.models import StartExecutionRequest
 from stepline.service import executions, triggers
@@ -31,7 +32,10 @@ def start() -> dict[str, str]:
     request = parse_body(app, StartExecutionRequest)
     input_json = executions.input_from_request(request)
     key = header(app, "Idempotency-Key")
-    return _started(executions.StartCommand(request.workflow_id, input_json, caller(app), key))
+    command = executions.StartCommand(
+        request.workflow_id, input_json, caller(app), key, principal=principal(app)
+    )
+    return _started(command)
 
 
 @app.post("/workflows/v1/execution/<workflowId>/start")
@@ -43,7 +47,10 @@ def start_by_link(workflowId: str) -> dict[str, str]:
     triggers.check_public(services(), workflowId, authenticated=signed)
     input_json = executions.check_input_json(body_text(app), "body")
     key = header(app, "Idempotency-Key")
-    return _started(executions.StartCommand(workflowId, input_json, caller(app), key))
+    command = executions.StartCommand(
+        workflowId, input_json, caller(app), key, principal=principal(app)
+    )
+    return _started(command)
 
 
 lambda_handler = make_handler(app)

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from stepline.api.http import logger, make_app, make_handler
+from stepline.api.http import logger, make_app, make_handler, principal
 from stepline.service import executions
 from stepline.service.deps import services
 
@@ -12,13 +12,13 @@ app = make_app()
 @app.post("/workflows/v1/execution/<executionId>/stop")
 def stop(executionId: str) -> dict[str, Any]:
     logger.append_keys(execution_id=executionId)
-    return executions.stop(services(), executionId, terminate=False)
+    return executions.stop(services(), executionId, terminate=False, principal=principal(app))
 
 
 @app.post("/workflows/v1/execution/<executionId>/terminate")
 def terminate(executionId: str) -> dict[str, Any]:
     logger.append_keys(execution_id=executionId)
-    return executions.stop(services(), executionId, terminate=True)
+    return executions.stop(services(), executionId, terminate=True, principal=principal(app))
 
 
 lambda_handler = make_handler(app)

@@ -1,44 +1,71 @@
-"""WorkflowService: Create, Get, Update, Delete and List of workflow definitions."""
+"""WorkflowService: Create, Get, Update, Delete and List of workflow definitions, and the
+access bindings of workflows and (a Stepline extension) of folders."""
 
 from typing import Any
 
 from stepline.api.http import (
     base_url,
     caller,
+    custom_method,
+    custom_verb,
     make_app,
     make_handler,
     parse_body,
+    principal,
     query,
 )
-from stepline.api.models import CreateWorkflowRequest, UpdateWorkflowRequest
-from stepline.service import workflows
+from stepline.api.models import (
+    CreateWorkflowRequest,
+    SetAccessBindingsRequest,
+    UpdateAccessBindingsRequest,
+    UpdateWorkflowRequest,
+)
+from stepline.service import bindings, workflows
+from stepline.service.bindings import Target
 from stepline.service.deps import services
 
 app = make_app()
+LIST, SET, UPDATE = "listAccessBindings", "setAccessBindings", "updateAccessBindings"
 
 
 @app.post("/workflows/v1/workflow")
 def create() -> dict[str, Any]:
     request = parse_body(app, CreateWorkflowRequest)
-    return workflows.create(services(), request, caller=caller(app), base_url=base_url(app))
+    return workflows.create(
+        services(), request, caller=caller(app), base_url=base_url(app), principal=principal(app)
+    )
 
 
 @app.get("/workflows/v1/workflow/<workflowId>")
 def get(workflowId: str) -> dict[str, Any]:
-    return workflows.get(services(), workflowId, base_url=base_url(app))
+    workflow_id, verb = custom_method(app, workflowId, LIST)
+    if verb == LIST:
+        return _list_bindings(Target.workflow(workflow_id))
+    return workflows.get(services(), workflow_id, base_url=base_url(app), principal=principal(app))
+
+
+@app.post("/workflows/v1/workflow/<workflowId>")
+def change_bindings(workflowId: str) -> dict[str, Any]:
+    workflow_id, verb = custom_verb(app, workflowId, SET, UPDATE)
+    return _change_bindings(Target.workflow(workflow_id), verb)
 
 
 @app.patch("/workflows/v1/workflow/<workflowId>")
 def update(workflowId: str) -> dict[str, Any]:
     request = parse_body(app, UpdateWorkflowRequest)
     return workflows.update(
-        services(), workflowId, request, caller=caller(app), base_url=base_url(app)
+        services(),
+        workflowId,
+        request,
+        caller=caller(app),
+        base_url=base_url(app),
+        principal=principal(app),
     )
 
 
 @app.delete("/workflows/v1/workflow/<workflowId>")
 def delete(workflowId: str) -> dict[str, Any]:
-    return workflows.delete(services(), workflowId, caller=caller(app))
+    return workflows.delete(services(), workflowId, caller=caller(app), principal=principal(app))
 
 
 @app.get("/workflows/v1/workflow")
@@ -50,7 +77,36 @@ def list_() -> dict[str, Any]:
         token=query(app, "pageToken"),
         filter_text=query(app, "filter"),
         base_url=base_url(app),
+        principal=principal(app),
     )
+
+
+@app.get("/workflows/v1/folder/<folderId>")
+def folder_bindings(folderId: str) -> dict[str, Any]:
+    folder_id, _ = custom_verb(app, folderId, LIST)
+    return _list_bindings(Target.folder(folder_id))
+
+
+@app.post("/workflows/v1/folder/<folderId>")
+def change_folder_bindings(folderId: str) -> dict[str, Any]:
+    folder_id, verb = custom_verb(app, folderId, SET, UPDATE)
+    return _change_bindings(Target.folder(folder_id), verb)
+
+
+def _list_bindings(target: Target) -> dict[str, Any]:
+    size, token = query(app, "pageSize"), query(app, "pageToken")
+    return bindings.list_bindings(
+        services(), target, principal=principal(app), size=size, token=token
+    )
+
+
+def _change_bindings(target: Target, verb: str) -> dict[str, Any]:
+    who, name = principal(app), caller(app)
+    if verb == SET:
+        request = parse_body(app, SetAccessBindingsRequest)
+        return bindings.set_bindings(services(), target, request, principal=who, caller=name)
+    changes = parse_body(app, UpdateAccessBindingsRequest)
+    return bindings.update_bindings(services(), target, changes, principal=who, caller=name)
 
 
 lambda_handler = make_handler(app)

@@ -62,7 +62,7 @@ def aws(stack: RunningStack, service: str) -> Any:
 
 def output(stack: RunningStack, key: str) -> str:
     """An output of the stack deployed on the emulator."""
-    described = aws(stack, "cloudformation").describe_stacks(StackName="stepline-dev")
+    described = aws(stack, "cloudformation").describe_stacks(StackName="dev")
     outputs = described["Stacks"][0]["Outputs"]
     return str(next(o["OutputValue"] for o in outputs if o["OutputKey"] == key))
 

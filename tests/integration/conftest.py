@@ -23,7 +23,13 @@ from urllib.parse import urlencode
 import pytest
 
 from stepline.dev import authorizer
-from stepline.dev.stack import EMULATOR_ENVIRONMENT, ROOT_ENVIRONMENT, EmulatedStack, root_clients
+from stepline.dev.stack import (
+    DEV_PARAMETERS,
+    EMULATOR_ENVIRONMENT,
+    ROOT_ENVIRONMENT,
+    EmulatedStack,
+    root_clients,
+)
 
 EVENTS = Path(__file__).parents[1] / "events"
 FUNCTIONS = Path(__file__).parents[1] / "functions"
@@ -57,6 +63,13 @@ class Api:
         self.stack = stack
         routes = [r for r in stack.deployment.routes if r.api_id == stack.deployment.api_id]
         self.by_route = {r.route_key: r.function_arn for r in routes}
+        self.identity: dict[str, Any] | None = None  # None: the fixture files' caller
+
+    def as_caller(self, arn: str) -> Api:
+        """The same API, called by another IAM principal (``requestContext.authorizer.iam``)."""
+        other = copy.copy(self)
+        other.identity = {"accountId": arn.split(":")[4], "userArn": arn}
+        return other
 
     def call(
         self,
@@ -67,6 +80,7 @@ class Api:
         raw_body: str | None = None,
         query: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
+        source_ip: str | None = None,
     ) -> Reply:
         """Invoke the function behind ``tests/events/<event_name>.json`` with changes."""
         event = copy.deepcopy(json.loads((EVENTS / f"{event_name}.json").read_text()))
@@ -86,6 +100,10 @@ class Api:
             event["rawQueryString"] = urlencode(query)
         if headers:
             event["headers"] |= {k.lower(): v for k, v in headers.items()}
+        if self.identity is not None:
+            event["requestContext"]["authorizer"] = {"iam": self.identity}
+        if source_ip is not None:
+            event["requestContext"]["http"]["sourceIp"] = source_ip
         function = self.stack.deployment.function_by_arn(self.by_route[event["routeKey"]])
         answer = self.stack.functions.invoke(function, json.dumps(event).encode())
         assert answer.function_error is None, answer.payload
@@ -123,7 +141,7 @@ def stack(request: pytest.FixtureRequest) -> Iterator[EmulatedStack]:
 
     The test process itself acts as the account root (its boto3 clients reach the emulator
     with the root key), as an operator's tools would; the functions never see that key. A
-    module may name its stack with ``STACK_NAME``.
+    module may name its stack with ``STACK_NAME`` and add parameters with ``STACK_PARAMETERS``.
     """
     import logging
 
@@ -145,8 +163,8 @@ def stack(request: pytest.FixtureRequest) -> Iterator[EmulatedStack]:
         with authorizer.enforcing():
             emulated = EmulatedStack(
                 endpoint,
-                stack_name=getattr(request.module, "STACK_NAME", "stepline-test"),
-                parameters={"AllowedPrivateHosts": "*"},
+                stack_name=getattr(request.module, "STACK_NAME", "test"),
+                parameters=DEV_PARAMETERS | getattr(request.module, "STACK_PARAMETERS", {}),
                 local_functions=FUNCTIONS,
                 time_scale=TIME_SCALE,
                 log=_print_log if os.environ.get("STEPLINE_TEST_LOGS") else None,
@@ -236,13 +254,42 @@ def cached(factory: Callable[..., Any]) -> Callable[[str], Any]:
 
 @pytest.fixture(scope="module")
 def svc(stack: EmulatedStack) -> Any:
-    """The runner's core services: its deployed settings, signed as its role, 1000x faster."""
+    """The runner's services as the deployed runner has them, 1000x faster: its settings, the
+    core signed as its role, integration steps as the integration role it assumes."""
     from stepline.service.deps import Services, Settings
 
     settings = Settings.from_env(stack.function("RunnerFunction").environment)
+    core = cached(stack.role_clients("RunnerFunction"))
     return Services(
-        replace(settings, time_scale=TIME_SCALE), cached(stack.role_clients("RunnerFunction"))
+        replace(settings, time_scale=TIME_SCALE),
+        cached(integration_clients(stack, core, settings.integration_role_arn)),
+        core_client_factory=core,
     )
+
+
+def integration_clients(
+    stack: EmulatedStack, core: Callable[[str], Any], role_arn: str | None
+) -> Callable[[str], Any]:
+    """Clients signed as the integration role, assumed with the runner role's credentials
+    (the Lambda endpoint for Invoke), as ``deps.services`` makes them in the runner."""
+    import boto3
+
+    assert role_arn, "the runner names its integration role"
+    credentials = core("sts").assume_role(RoleArn=role_arn, RoleSessionName="tests")
+    keys = credentials["Credentials"]
+
+    def client(service: str) -> Any:
+        endpoint = stack.lambda_endpoint if service == "lambda" else stack.aws_endpoint
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=keys["AccessKeyId"],
+            aws_secret_access_key=keys["SecretAccessKey"],
+            aws_session_token=keys["SessionToken"],
+        )
+
+    return client
 
 
 @pytest.fixture(scope="module")

@@ -309,7 +309,8 @@ def test_every_resource_type_of_the_template_is_created() -> None:
         "AWS::Events::Rule",
     }
     types = {r["Type"] for r in template.transformed()["Resources"].values()}
-    assert types <= created_by_stack | deploy.BEFORE_STACK | deploy.AFTER_STACK
+    done_by_deploy = deploy.BEFORE_STACK | deploy.AFTER_STACK | deploy.CHECKED_AT_DEPLOY
+    assert types <= created_by_stack | done_by_deploy
 
 
 def test_every_mapped_queue_hides_a_message_longer_than_its_function_runs(

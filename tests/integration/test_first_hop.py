@@ -68,7 +68,7 @@ def test_a_runner_that_cannot_be_invoked_leaves_the_message_on_the_queue(
     stack: EmulatedStack, admin: Services, runs: Runs, steps_queue: Any
 ) -> None:
     as_start = Services(
-        replace(admin.settings, runner_function="stepline-test-no-such-runner"),
+        replace(admin.settings, runner_function="test-no-such-runner"),
         cached(stack.role_clients("StartFunction")),
     )
     workflow_id = runs.workflow(TWO_STEPS)

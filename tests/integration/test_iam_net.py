@@ -39,11 +39,11 @@ DEADLINE = 30.0
 STACK_NAME = "net"
 SAM = template.load()["Resources"]
 UNSEEN = {
-    ("RunnerFunction", "lambda:InvokeFunctionUrl"): (
+    ("IntegrationRole", "lambda:InvokeFunctionUrl"): (
         "containerCall signs requests to Lambda function URLs (*.lambda-url.<region>.on.aws), "
         "which do not resolve to the emulator"
     ),
-    ("RunnerFunction", "ses:SendRawEmail"): (
+    ("IntegrationRole", "ses:SendRawEmail"): (
         "SES may authorise a SESv2 SendEmail with raw content as ses:SendRawEmail; the emulator "
         "names every SESv2 send ses:SendEmail"
     ),
@@ -225,6 +225,29 @@ def _api_calls(api: Api, folder: str) -> None:
         assert api.call(call, path={"executionId": execution_id}).status == 200
 
 
+def _access_bindings(api: Api, folder: str) -> None:
+    """A workflow's and a folder's bindings set, changed and listed; a List that reads its
+    page's bindings (a workflow of the folder holds some)."""
+    me = {"id": "arn:aws:iam::123456789012:user/stepline-dev", "type": "iamUser"}
+    admin = {"roleId": "serverless.workflows.admin", "subject": me}
+    bound = api.create_workflow(folder, name="bound")
+    api.create_workflow(folder, name="open")
+    on = {"workflowId": f"{bound}:setAccessBindings"}
+    assert api.call("access_set", path=on, body={"accessBindings": [admin]}).status == 200
+    assert len(api.call("workflow_list", query={"folderId": folder}).body["workflows"]) == 2
+    listed = api.call("access_list", path={"workflowId": f"{bound}:listAccessBindings"})
+    assert listed.body == {"accessBindings": [admin]}
+    remove = {"accessBindingDeltas": [{"action": "REMOVE", "accessBinding": admin}]}
+    on = {"workflowId": f"{bound}:updateAccessBindings"}
+    assert api.call("access_update", path=on, body=remove).status == 200
+    on = {"folderId": f"{folder}:setAccessBindings"}
+    assert api.call("folder_access_set", path=on, body={"accessBindings": [admin]}).status == 200
+    on = {"folderId": f"{folder}:listAccessBindings"}
+    assert api.call("folder_access_list", path=on).body == {"accessBindings": [admin]}
+    on = {"folderId": f"{folder}:updateAccessBindings"}
+    assert api.call("folder_access_update", path=on, body=remove).status == 200
+
+
 def _every_integration(api: Api, folder: str) -> None:
     child = api.create_workflow(folder, name="child")
     spec = EVERY_INTEGRATION.replace("CHILD", child)
@@ -381,6 +404,7 @@ def tour(stack: EmulatedStack, api: Api) -> Iterator[list[authorizer.Call]]:
         each.start()
     try:
         _api_calls(api, "tour-api")
+        _access_bindings(api, "tour-access")
         _every_integration(api, "tour-steps")
         _triggers(stack, api, "tour-triggers")
         _dead_letters(stack, api, "tour-dead")
@@ -403,7 +427,10 @@ def granted() -> list[tuple[str, int, str]]:
         else:
             continue
         for index, statement in enumerate(statements):
-            found += [(name, index, action) for action in statement["Action"]]
+            if "Fn::If" in statement:  # the stack is deployed with every such condition true
+                statement = statement["Fn::If"][1]
+            if statement["Effect"] == "Allow":  # a Deny is proven by what it refuses
+                found += [(name, index, action) for action in statement["Action"]]
     return found
 
 

@@ -94,17 +94,17 @@ def test_step_data_near_the_two_megabyte_limit_is_kept_and_shown_whole(
 
 
 def test_history_of_many_large_steps_comes_in_pages_that_a_lambda_can_answer(
-    svc: Any, runs: Runs, stack: EmulatedStack
+    svc: Any, admin: Any, runs: Runs, stack: EmulatedStack
 ) -> None:
     big = _incompressible(900_000)
     execution_id = runs.start(ECHO_THRICE, json.dumps({"big": big}))
     drive.drain(svc, until=lambda: _ended(svc, execution_id))
 
-    first = executions.history(svc, execution_id, size=None, token=None)
+    first = executions.history(admin, execution_id, size=None, token=None)
 
     assert len(json.dumps(first)) < 6 * 1024 * 1024
     assert first["nextPageToken"]
-    rest = executions.history(svc, execution_id, size=None, token=first["nextPageToken"])
+    rest = executions.history(admin, execution_id, size=None, token=first["nextPageToken"])
     ids = [e["id"] for e in first["entries"] + rest["entries"]]
     assert ids == ["first", "second", "third", "done"]
 

@@ -62,7 +62,7 @@ def _lossy(svc: Services) -> tuple[Services, LostResponses]:
 
     def client(service: str) -> Any:
         if service not in clients:
-            made = svc.client_factory(service)
+            made = svc.core_client(service)  # the runner's own: its table, queue, bucket
             if service == "dynamodb":
                 import boto3
 
@@ -76,7 +76,7 @@ def _lossy(svc: Services) -> tuple[Services, LostResponses]:
             clients[service] = made
         return clients[service]
 
-    return Services(svc.settings, client), fault
+    return Services(svc.settings, svc.client_factory, core_client_factory=client), fault
 
 
 def _credentials(client: Any) -> dict[str, str]:

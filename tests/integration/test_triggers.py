@@ -290,6 +290,30 @@ def test_anonymous_start_by_link_starts_a_public_workflow_with_the_raw_body(
     assert input_of(api, reply.body["executionId"]) == {"a": 1}
 
 
+def test_an_anonymous_idempotency_key_is_scoped_to_its_source_and_workflow(
+    api: Api, folder: str
+) -> None:
+    first, second = api.create_workflow(folder, "one"), api.create_workflow(folder, "two")
+    for workflow_id in (first, second):
+        make_public(api, workflow_id)
+
+    def start(workflow_id: str, source: str) -> str:
+        reply = api.call(
+            "trigger_start_by_link_anonymous",
+            path={"workflowId": workflow_id},
+            raw_body="{}",
+            headers={"Idempotency-Key": "shared-key"},
+            source_ip=source,
+        )
+        assert reply.status == 200, reply.body
+        return str(reply.body["executionId"])
+
+    mine = start(first, "198.51.100.7")
+    assert start(first, "198.51.100.7") == mine  # a retry of the same caller
+    assert start(first, "203.0.113.9") != mine  # another caller, the same key
+    assert start(second, "198.51.100.7") != mine  # the same caller, another workflow
+
+
 def test_anonymous_start_by_link_is_refused_for_private_and_missing_workflows(
     api: Api, workflow_id: str
 ) -> None:

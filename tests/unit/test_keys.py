@@ -42,3 +42,9 @@ def test_index_names_match_the_template() -> None:
         for index in table["GlobalSecondaryIndexes"]
     }
     assert declared == keys.INDEXES
+
+
+def test_a_workflows_access_item_sits_in_its_partition_beside_head_and_versions() -> None:
+    assert keys.workflow_access("w1") == {"PK": keys.workflow("w1")["PK"], "SK": "ACL"}
+    assert not keys.workflow_access("w1")["SK"].startswith(keys.VERSION_PREFIX)
+    assert keys.folder_access("f1") == {"PK": "FOLDER#f1", "SK": "ACL"}

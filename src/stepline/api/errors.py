@@ -117,6 +117,12 @@ class Unauthenticated(ApiError):
     code = Code.UNAUTHENTICATED
 
 
+class PermissionDenied(ApiError):
+    """The caller may see the resource but lacks the role the call needs; the message names it."""
+
+    code = Code.PERMISSION_DENIED
+
+
 class ResourceExhausted(ApiError):
     """Too many requests right now (AWS throttled Stepline); retry after ``Retry-After``."""
 

@@ -23,6 +23,7 @@ import warnings
 from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -30,6 +31,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from pydantic import BaseModel, ValidationError
 
+from stepline.access import Principal
 from stepline.api.errors import (
     ApiError,
     Internal,
@@ -101,8 +103,7 @@ def make_app() -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(serializer=_compact)
 
     def no_route(_: Exception) -> Response[str]:
-        event = app.current_event
-        return _on_api_error(NotFound(f"no such call: {event.http_method} {event.path}"))
+        return _on_api_error(_no_such_call(app))
 
     def unexpected(_: Exception) -> Response[str]:
         logger.exception("unexpected failure")
@@ -195,11 +196,60 @@ def header(app: APIGatewayHttpResolver, name: str) -> str | None:
     return app.current_event.headers.get(name.lower())
 
 
+ANONYMOUS = "anonymous"
+
+
 def caller(app: APIGatewayHttpResolver) -> str:
-    """The authenticated principal (IAM ARN) or ``anonymous``."""
+    """The authenticated principal (IAM ARN), or ``anonymous@<source address>`` for a request
+    without an identity (the public API's start by link): anonymous callers are told apart
+    by where they call from, so one's Idempotency-Key never answers another's start."""
     context = app.current_event.raw_event.get("requestContext") or {}
     iam = (context.get("authorizer") or {}).get("iam") or {}
-    return str(iam.get("userArn") or iam.get("userId") or "anonymous")
+    signed = iam.get("userArn") or iam.get("userId")
+    if signed:
+        return str(signed)
+    source = ((context.get("http") or {}).get("sourceIp")) or "unknown"
+    return f"{ANONYMOUS}@{source}"
+
+
+def principal(app: APIGatewayHttpResolver) -> Principal | None:
+    """The signed caller, whose access bindings the core checks; None for a request without
+    an identity (the public API's unauthenticated start by link)."""
+    context = app.current_event.raw_event.get("requestContext") or {}
+    iam = (context.get("authorizer") or {}).get("iam") or {}
+    if not iam:
+        return None
+    account = context.get("accountId") or ""
+    return Principal(str(iam.get("userArn") or ""), str(account))
+
+
+def custom_method(app: APIGatewayHttpResolver, segment: str, *verbs: str) -> tuple[str, str | None]:
+    """Split a path segment ``<id>:<verb>`` into the id and one of ``verbs`` (a plain ``<id>``
+    has none); any other verb is no such call.
+
+    Custom methods (``…/workflow/{id}:listAccessBindings``) share the route of the resource's
+    last segment: API Gateway takes a path variable only as a whole segment. The colon may come
+    percent-encoded (``%3A``): the resolver matches the raw path.
+    """
+    resource, colon, verb = unquote(segment).partition(":")
+    if not colon:
+        return resource, None
+    if verb not in verbs:
+        raise _no_such_call(app)
+    return resource, verb
+
+
+def custom_verb(app: APIGatewayHttpResolver, segment: str, *verbs: str) -> tuple[str, str]:
+    """:func:`custom_method` on a route that serves custom methods only."""
+    resource, verb = custom_method(app, segment, *verbs)
+    if verb is None:
+        raise _no_such_call(app)
+    return resource, verb
+
+
+def _no_such_call(app: APIGatewayHttpResolver) -> NotFound:
+    event = app.current_event
+    return NotFound(f"no such call: {event.http_method} {event.path}")
 
 
 def base_url(app: APIGatewayHttpResolver) -> str:

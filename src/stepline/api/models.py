@@ -11,12 +11,13 @@ from pydantic import (
     Field,
     JsonValue,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
 
-from stepline import bounds
+from stepline import access, bounds
 
 WORKFLOW_NAME = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
 LABEL_KEY = re.compile(r"^[a-z][-_./\\@0-9a-z]{0,62}$")
@@ -171,6 +172,73 @@ UPDATABLE_FIELDS = (
     "schedule",
     "is_public",
 )
+
+
+class Subject(ApiModel):
+    """Whom a binding is for: an IAM user or role ARN (wildcards allowed), or every signed
+    caller (``system``/``allAuthenticatedUsers``); see :mod:`stepline.access`."""
+
+    type: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    id: Annotated[str, StringConstraints(min_length=1, max_length=access.MAX_SUBJECT_ID)]
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in access.SUBJECT_TYPES:
+            raise ValueError(f"unknown type {value!r}; one of {', '.join(access.SUBJECT_TYPES)}")
+        return value
+
+    @field_validator("id")
+    @classmethod
+    def _matchable(cls, value: str, info: ValidationInfo) -> str:
+        subject_type = info.data.get("type")
+        if subject_type is not None:  # else the type itself was refused
+            access.check_subject(subject_type, value)
+        return value
+
+
+class AccessBinding(ApiModel):
+    """A role given to a subject."""
+
+    role_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    subject: Subject
+
+    @field_validator("role_id")
+    @classmethod
+    def _known_role(cls, value: str) -> str:
+        access.Role.from_id(value)
+        return value
+
+    def binding(self) -> access.Binding:
+        """The binding as the core keeps it."""
+        return access.Binding(self.role_id, self.subject.type, self.subject.id)
+
+
+Bindings = Annotated[list[AccessBinding], Field(max_length=access.MAX_BINDINGS)]
+
+
+class SetAccessBindingsRequest(ApiModel):
+    """Body of ``POST …:setAccessBindings``: the bindings that replace all of the resource's."""
+
+    resource_id: str | None = None
+    """The path names the resource; when the body names it too, both must agree."""
+    access_bindings: Bindings = Field(default_factory=list)
+
+
+class AccessBindingDelta(ApiModel):
+    """One change of ``updateAccessBindings``."""
+
+    action: Literal["ADD", "REMOVE"]
+    access_binding: AccessBinding
+
+
+class UpdateAccessBindingsRequest(ApiModel):
+    """Body of ``POST …:updateAccessBindings``: bindings to add and to remove."""
+
+    resource_id: str | None = None
+    access_binding_deltas: Annotated[
+        list[AccessBindingDelta], Field(min_length=1, max_length=access.MAX_BINDINGS)
+    ]
 
 
 def _snake(name: str) -> str:

@@ -6,11 +6,13 @@ import secrets
 from datetime import datetime
 from typing import Any
 
+from stepline.access import Binding
 from stepline.api.proto import duration, timestamp
 from stepline.store.records import ExecutionRecord, WorkflowRecord
 
 _TYPE_PREFIX = "type.googleapis.com/"
 _WORKFLOWS_PACKAGE = "yandex.cloud.serverless.workflows.v1"
+_ACCESS_PACKAGE = "yandex.cloud.access"
 
 
 def _elapsed(record: ExecutionRecord, now: datetime) -> str:
@@ -106,20 +108,49 @@ def operation(
     response: dict[str, Any] | None,
 ) -> dict[str, Any]:
     """A finished Operation whose metadata names the workflow."""
-    body: dict[str, Any] = {
+    metadata = {
+        "@type": f"{_TYPE_PREFIX}{_WORKFLOWS_PACKAGE}.{metadata_type}",
+        "workflowId": workflow_id,
+    }
+    if response is not None:
+        response = {"@type": f"{_TYPE_PREFIX}{_WORKFLOWS_PACKAGE}.Workflow", **response}
+    return _finished(description, metadata, created_by, at, response)
+
+
+def access_operation(
+    *, description: str, metadata_type: str, resource_id: str, created_by: str, at: datetime
+) -> dict[str, Any]:
+    """The finished Operation of Set/UpdateAccessBindings: ``yandex.cloud.access`` metadata
+    naming the resource, an Empty response."""
+    metadata = {
+        "@type": f"{_TYPE_PREFIX}{_ACCESS_PACKAGE}.{metadata_type}",
+        "resourceId": resource_id,
+    }
+    return _finished(description, metadata, created_by, at, None)
+
+
+def _finished(
+    description: str,
+    metadata: dict[str, Any],
+    created_by: str,
+    at: datetime,
+    response: dict[str, Any] | None,
+) -> dict[str, Any]:
+    return {
         "id": "op" + secrets.token_hex(9),
         "description": description,
         "createdAt": timestamp(at),
         "createdBy": created_by,
         "modifiedAt": timestamp(at),
         "done": True,
-        "metadata": {
-            "@type": f"{_TYPE_PREFIX}{_WORKFLOWS_PACKAGE}.{metadata_type}",
-            "workflowId": workflow_id,
-        },
+        "metadata": metadata,
+        "response": response or {"@type": f"{_TYPE_PREFIX}google.protobuf.Empty"},
     }
-    if response is None:
-        body["response"] = {"@type": f"{_TYPE_PREFIX}google.protobuf.Empty"}
-    else:
-        body["response"] = {"@type": f"{_TYPE_PREFIX}{_WORKFLOWS_PACKAGE}.Workflow", **response}
-    return body
+
+
+def access_binding(binding: Binding) -> dict[str, Any]:
+    """AccessBinding: ``roleId`` and ``subject{id, type}``."""
+    return {
+        "roleId": binding.role_id,
+        "subject": {"id": binding.subject_id, "type": binding.subject_type},
+    }

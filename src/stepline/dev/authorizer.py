@@ -229,17 +229,25 @@ def checks_for(service: str, action: str, response: Any, moto_resource: str) -> 
         return _ses(action, body, region)
     if service == "secretsmanager" and "SecretId" in body:
         return [Check(f"secretsmanager:{action}", _secret_arn(str(body["SecretId"]), region))]
-    if service == "kinesis":
-        stream = body.get("StreamARN") or _arn(
-            "kinesis", region, f"stream/{body.get('StreamName')}"
-        )
-        return [Check(f"kinesis:{action}", str(stream))]
+    if service in ("sts", "kinesis"):
+        return _by_name(service, action, response, body, region, moto_resource)
     if service == "sqs" and moto_resource == "*" and "QueueName" in body:
         return [Check(f"sqs:{action}", _arn("sqs", region, str(body["QueueName"])))]
     if service == "events" and action == "PutEvents":
         buses = {str(e.get("EventBusName") or "default") for e in body.get("Entries", [])}
         return [Check("events:PutEvents", _arn("events", region, f"event-bus/{b}")) for b in buses]
     return [Check(f"{service}:{action}", moto_resource)]
+
+
+def _by_name(
+    service: str, action: str, response: Any, body: dict[str, Any], region: str, fallback: str
+) -> list[Check]:
+    """Requests naming their resource in a parameter: the role to assume, the stream."""
+    if service == "sts":
+        params = getattr(response, "querystring", {}) or {}
+        return [Check(f"sts:{action}", str((params.get("RoleArn") or [fallback])[0]))]
+    stream = body.get("StreamARN") or _arn("kinesis", region, f"stream/{body.get('StreamName')}")
+    return [Check(f"kinesis:{action}", str(stream))]
 
 
 # --- evaluation -----------------------------------------------------------------------
@@ -329,6 +337,14 @@ def _scope_service(headers: Mapping[str, str]) -> str:
     return scope[3] if len(scope) > 3 else ""
 
 
+def _form_body(form: Any) -> bytes:
+    """A query-protocol body (STS) as botocore sent it: the server has parsed it into a form
+    already, in order; botocore percent-encodes all but ``-._~``."""
+    from urllib.parse import quote, urlencode
+
+    return urlencode(list(form.items(multi=True)), quote_via=quote, safe="-._~").encode()
+
+
 def _authenticate(self: Any, iam_request_cls: type) -> tuple[str, list[Any]]:
     """Check a non-root request's signature; its principal's ARN and policies."""
     if _scope_service(self.headers) == "s3":
@@ -348,6 +364,8 @@ def _authenticate(self: Any, iam_request_cls: type) -> tuple[str, list[Any]]:
     url = urlsplit(self.uri)
     target = self.raw_path + (f"?{url.query}" if url.query else "")
     body = self.raw_body if isinstance(self.raw_body, bytes) else str(self.raw_body or "").encode()
+    if not body and getattr(self, "form_data", None):
+        body = _form_body(self.form_data)
     try:
         signer = sigv4.verify(
             self.method,
@@ -392,6 +410,8 @@ def _authorize(original: Callable[..., None]) -> Callable[..., None]:
         denied = evaluate(principal, policies, checks)
         if denied is not None:
             _raise_denied(self, service, denial_message(principal, denied))
+        if f"{service}:{action}" == "sts:AssumeRole" and not _trusted(principal, checks[0]):
+            _raise_denied(self, service, denial_message(principal, checks[0]))
 
     return authorize
 
@@ -406,6 +426,20 @@ def install() -> None:
         original = ActionAuthenticatorMixin._authenticate_and_authorize_action
         ActionAuthenticatorMixin._authenticate_and_authorize_action = _authorize(original)  # type: ignore[method-assign]
         _STATE.installed = True
+
+
+def _trusted(principal: str, check: Check) -> bool:
+    """Whether the role a session asks to assume trusts the caller (its trust policy)."""
+    from moto.iam.models import iam_backends
+
+    backend = iam_backends[ACCOUNT]["aws"]
+    name = check.resource.rsplit("/", 1)[-1]
+    try:
+        document = backend.get_role(name).assume_role_policy_document
+    except Exception:  # no such role: AWS refuses the same way
+        return False
+    request = iam.Request("sts:AssumeRole", check.resource, principal=principal)
+    return iam.evaluate_resource_policy(document, request) is iam.Decision.ALLOW
 
 
 def is_enforcing() -> bool:

@@ -192,6 +192,16 @@ class _Resolver:
                 return self.resolve(arg[0]) == self.resolve(arg[1])
             if key == "Fn::Not":
                 return not self.resolve(arg[0])
+            if key == "Fn::And":
+                return all(self.resolve(item) for item in arg)
+            if key == "Fn::Or":
+                return any(self.resolve(item) for item in arg)
+            if key == "Fn::Split":
+                return str(self.resolve(arg[1])).split(str(arg[0]))
+            if key == "Fn::Select":
+                return self.resolve(arg[1])[int(arg[0])]
+            if key == "Condition":
+                return self.conditions[arg]
         resolved = {k: self.resolve(v) for k, v in value.items()}
         return {k: v for k, v in resolved.items() if v is not _NO_VALUE}
 
@@ -203,14 +213,57 @@ class _NoValue:
 _NO_VALUE = _NoValue()
 
 
+class DeployRefused(ValueError):
+    """CloudFormation would refuse this deployment (a parameter or a condition says so)."""
+
+
 def _parameters(cfn: dict[str, Any], overrides: dict[str, str]) -> dict[str, str]:
+    """Parameter values, checked against their AllowedPattern and AllowedValues as
+    CloudFormation checks them before it creates anything."""
     values = {}
     for name, spec in cfn.get("Parameters", {}).items():
         if name in overrides:
             values[name] = str(overrides[name])
         elif "Default" in spec:
             values[name] = str(spec["Default"])
+        else:
+            continue
+        pattern, allowed = spec.get("AllowedPattern"), spec.get("AllowedValues")
+        if (pattern and not re.fullmatch(pattern, values[name])) or (
+            allowed and values[name] not in [str(v) for v in allowed]
+        ):
+            hint = spec.get("ConstraintDescription") or pattern or allowed
+            raise DeployRefused(f"parameter {name}={values[name]!r}: must be {hint}")
     return values
+
+
+CHECKED_AT_DEPLOY = frozenset(
+    {"AWS::CloudFormation::WaitCondition", "AWS::CloudFormation::WaitConditionHandle"}
+)
+
+
+def _refusals(cfn: dict[str, Any], resolver: _Resolver) -> None:
+    """What the template makes fail on purpose: a wait condition nobody signals (made only
+    under a condition) times out, and the stack rolls back. Refused here at once, with the
+    message of the output that names the same condition; wait conditions are left out of the
+    stack otherwise (nothing here signals them)."""
+    for logical in [n for n, r in cfn["Resources"].items() if r["Type"] in CHECKED_AT_DEPLOY]:
+        resource = cfn["Resources"].pop(logical)
+        condition = resource.get("Condition")
+        if resource["Type"] != "AWS::CloudFormation::WaitCondition":
+            continue
+        if condition is None or resolver.conditions[condition]:
+            raise DeployRefused(_refusal_message(cfn, resolver, logical, condition))
+
+
+def _refusal_message(
+    cfn: dict[str, Any], resolver: _Resolver, logical: str, condition: str | None
+) -> str:
+    for output in cfn.get("Outputs", {}).values():
+        value = output.get("Value")
+        if isinstance(value, dict) and value.get("Fn::If", [None])[0] == condition:
+            return f"{logical}: {resolver.resolve(value)}"
+    return f"{logical}: the condition {condition} holds"
 
 
 def _pseudo(stack_name: str) -> dict[str, str]:
@@ -374,7 +427,7 @@ def _import_routes(body: dict[str, Any], api_id: str, clients: ClientFactory) ->
 
 def deploy_template(
     clients: ClientFactory,
-    stack_name: str = "stepline-dev",
+    stack_name: str = "dev",
     parameters: dict[str, str] | None = None,
 ) -> Deployment:
     """Create the whole stack of template.yaml on the emulator; returns what was deployed."""
@@ -382,11 +435,11 @@ def deploy_template(
 
     cfn = copy.deepcopy(template.transformed())
     values = _parameters(cfn, parameters or {})
-    _upload_artifacts(cfn, clients, f"{stack_name.lower()}-deployment-artifacts")
     resolver = _Resolver(refs=_pseudo(stack_name) | values, attributes={})
-    resolver.conditions = {
-        k: bool(resolver.resolve(v)) for k, v in cfn.get("Conditions", {}).items()
-    }
+    for name, condition in cfn.get("Conditions", {}).items():  # in order: one may name another
+        resolver.conditions[name] = bool(resolver.resolve(condition))
+    _refusals(cfn, resolver)
+    _upload_artifacts(cfn, clients, f"{stack_name.lower()}-deployment-artifacts")
     kinds = {logical: r["Type"] for logical, r in cfn["Resources"].items()}
     physical: dict[str, str] = {}
     for logical in [name for name, kind in kinds.items() if kind in BEFORE_STACK]:

@@ -18,7 +18,7 @@ STATEFUL_TYPES = frozenset({"AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::S3:
 SECRET_TYPE = "AWS::SecretsManager::Secret"
 
 
-def provision(client_factory: Any, stack_name: str = "stepline-dev") -> dict[str, str]:
+def provision(client_factory: Any, stack_name: str = "dev") -> dict[str, str]:
     """Create the stateful resources of template.yaml; returns logical id → physical id."""
     cfn = template.transformed()
     resources = cfn["Resources"]

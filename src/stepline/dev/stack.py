@@ -42,8 +42,9 @@ ROOT_ENVIRONMENT = {
 # The emulator must know AWS's managed policies before its IAM backend is first used: roles
 # attach AWSLambdaBasicExecutionRole, AWSLambdaSQSQueueExecutionRole and others by ARN.
 EMULATOR_ENVIRONMENT = {"MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
-# What the dev stack deploys with, unlike AWS's defaults: HTTP steps may reach this machine.
-DEV_PARAMETERS = {"AllowedPrivateHosts": "*"}
+# What the dev stack deploys with, unlike AWS's defaults: HTTP steps may reach this machine, and
+# Postbox steps may send from any identity verified in the emulator.
+DEV_PARAMETERS = {"AllowedPrivateHosts": "*", "SesIdentity": "*"}
 
 
 def root_clients(endpoint: str) -> Callable[..., Any]:
@@ -96,7 +97,7 @@ class EmulatedStack:
 
     aws_endpoint: str
     host: str = "127.0.0.1"
-    stack_name: str = "stepline-dev"
+    stack_name: str = "dev"
     parameters: dict[str, str] = field(default_factory=dict)
     local_functions: Path | None = None
     time_scale: float = 1.0

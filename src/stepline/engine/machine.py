@@ -9,6 +9,11 @@ delays become a wake-up time. Results of calls come back in the next :func:`adva
 History entry ids: top-level steps use their step id; steps inside nested scopes are prefixed
 by their parent: ``par/branch/step`` (Parallel), ``each[3]/step`` (Foreach item 3),
 ``loop[2]/step`` (While iteration 2).
+
+Secret values templates read (``lockboxPayload``, from the ``secrets`` the runner passes) are
+held as they are: in the state, the entries, the outcome. The engine does no I/O and redacts
+nothing; the runner keeps them out of what it stores and shows
+(:class:`stepline.integrations.secrets.SecretMask`).
 """
 
 from __future__ import annotations
@@ -49,6 +54,14 @@ MAX_DATA_BYTES = 2 * 1024 * 1024
 DEFAULT_TIMEOUT = 900.0
 
 _TYPE_NAMES = {"WorkflowCall": "Workflow"}
+# The parts of a history entry that hold step data or messages, as (field, key): everything
+# else in an entry the engine makes from the spec and its own bookkeeping.
+ENTRY_DATA = (
+    ("input", "inputJson"),
+    ("output", "outputJson"),
+    ("error", "message"),
+    ("lastError", "message"),
+)
 
 
 @dataclass(frozen=True)
@@ -198,7 +211,7 @@ def advance(
 
 
 def fail(machine: Machine, failure: StepFailure, now: datetime) -> Machine:
-    """The machine ended FAILED before any step could run (e.g. a secret is unreadable)."""
+    """The machine ended FAILED before its next step could run (e.g. a secret is unreadable)."""
     failed = copy.deepcopy(machine)
     failed["entries"] = {}
     failed["outcome"] = {
@@ -646,16 +659,12 @@ def _record(tick: _Tick, n: int, *, step_input: Any) -> None:
     _check_size(step_input, "input")
     entry = tick.machine["entries"].get(str(n))
     if entry is not None:
-        entry["input"] = {"inputJson": _redacted_json(tick, step_input)}
+        entry["input"] = {"inputJson": _json(step_input)}
 
 
-def _redacted_json(tick: _Tick, value: Any) -> str:
-    """JSON text for a history entry, with every secret value replaced by ``***``."""
-    text = json.dumps(value, ensure_ascii=False)
-    secrets = {v for payload in tick.secrets.values() for v in payload.values() if v}
-    for secret in sorted(secrets | {json.dumps(v)[1:-1] for v in secrets}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
+def _json(value: Any) -> str:
+    """JSON text of step data for a history entry."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _closed(entry: dict[str, Any], now: datetime, status: str) -> dict[str, Any]:
@@ -671,7 +680,7 @@ def _complete(tick: _Tick, n: int, output: Any) -> None:
         return
     closed = _closed(entry, tick.now, "COMPLETED")
     if output is not None:
-        closed["output"] = {"outputJson": _redacted_json(tick, output)}
+        closed["output"] = {"outputJson": _json(output)}
     tick.finished.append(closed)
 
 
@@ -680,10 +689,9 @@ def _fail_entry(tick: _Tick, n: int, failure: StepFailure, output: Any = None) -
     if entry is None:
         return
     closed = _closed(entry, tick.now, "FAILED")
-    message = _redacted_json(tick, failure.message)[1:-1]
-    closed["error"] = {"message": message, "errorCode": failure.code.value}
+    closed["error"] = {"message": failure.message, "errorCode": failure.code.value}
     if output is not None:
-        closed["output"] = {"outputJson": _redacted_json(tick, output)}
+        closed["output"] = {"outputJson": _json(output)}
     tick.finished.append(closed)
 
 

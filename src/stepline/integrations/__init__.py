@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from stepline.integrations.boundary import Reserved
+
 # Step model class name → adapter module (imported on first use to keep cold starts short).
 ADAPTERS: Mapping[str, str] = {
     "FunctionCall": "stepline.integrations.function_call",
@@ -42,6 +44,11 @@ class CallContext:
     step_id: str = ""
     allow_private_hosts: frozenset[str] = field(default_factory=frozenset)
     """HTTP targets allowed although loopback/private (``*`` allows all: the dev stack)."""
+    reserved: Reserved = field(default_factory=Reserved)
+    """The stack's own resources: refused as targets (:mod:`stepline.integrations.boundary`)."""
+    credentials: Callable[[], Any] | None = None
+    """The credentials ``client`` signs with, for requests signed by hand (function URLs);
+    None: the default chain's."""
 
 
 class Adapter(Protocol):

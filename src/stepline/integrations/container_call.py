@@ -52,8 +52,12 @@ def call(step: ContainerCall, step_input: Any, ctx: CallContext) -> Any:
         if not any(name.lower() == "content-type" for name in headers):
             headers["content-type"] = "application/json"
     content = body.encode() if body else b""
+
+    def sign(request: httpx.Request) -> None:
+        _sign_function_url(request, ctx)
+
     return web.exchange(
-        method, url, headers, query, content, ctx, family="CONTAINER_CALL", sign=_sign_function_url
+        method, url, headers, query, content, ctx, family="CONTAINER_CALL", sign=sign
     )
 
 
@@ -67,7 +71,7 @@ def join_url(base: str, path: str) -> str:
     return f"{base.rstrip('/')}/{path.lstrip('/')}"
 
 
-def _sign_function_url(request: httpx.Request) -> None:
+def _sign_function_url(request: httpx.Request, ctx: CallContext) -> None:
     match = _FUNCTION_URL.match(request.url.host)
     if match is None:
         return
@@ -75,7 +79,7 @@ def _sign_function_url(request: httpx.Request) -> None:
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
 
-    credentials = boto3.Session().get_credentials()
+    credentials = ctx.credentials() if ctx.credentials else boto3.Session().get_credentials()
     if credentials is None:
         return  # an AuthType NONE function URL needs no signature
     signed = AWSRequest(

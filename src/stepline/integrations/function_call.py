@@ -13,6 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from stepline import bounds
 from stepline.integrations import CallContext
+from stepline.integrations.boundary import refuse_own
 from stepline.yawl.errors import StepFailure, WorkflowErrorCode
 from stepline.yawl.integration import FunctionCall
 
@@ -27,6 +28,7 @@ _CODES = {
 
 def call(step: FunctionCall, step_input: Any, ctx: CallContext) -> Any:
     """Invoke the function and return its parsed JSON answer."""
+    refuse_own(ctx.reserved, "functionCall", step.function_id)
     try:
         reply = ctx.client("lambda").invoke(
             FunctionName=step.function_id,

@@ -35,6 +35,7 @@ from typing import Any
 
 from stepline import bounds
 from stepline.integrations import CallContext, aws_errors
+from stepline.integrations.boundary import refuse_own
 from stepline.yawl.errors import StepFailure, WorkflowErrorCode
 from stepline.yawl.integration import ObjectStorage
 
@@ -51,6 +52,7 @@ def call(step: ObjectStorage, step_input: Any, ctx: CallContext) -> dict[str, An
     key = ctx.render(step.object_key)
     if not isinstance(key, str) or not key:
         raise _invalid("object must render to a non-empty string")
+    refuse_own(ctx.reserved, "objectStorage", step.bucket)
     s3 = aws_errors.client(ctx, "s3")
     if step.put is not None:
         body = encode(ctx.render(step.put.content), step.put.content_type)

@@ -39,6 +39,7 @@ from typing import Any
 
 from stepline import bounds
 from stepline.integrations import CallContext, aws_errors
+from stepline.integrations.boundary import refuse_own
 from stepline.yawl.errors import StepFailure, WorkflowErrorCode
 from stepline.yawl.integration import YDBDocument, YdbScan
 
@@ -48,6 +49,7 @@ _UNAVAILABLE = WorkflowErrorCode.YDB_CALL_SERVICE_UNAVAILABLE
 def call(step: YDBDocument, step_input: Any, ctx: CallContext) -> dict[str, Any]:
     """Run the step's one table operation and return its result as plain JSON."""
     table = step.table_name
+    refuse_own(ctx.reserved, "ydbDocument", table)
     if step.get is not None:
         params = {"TableName": table, "Key": _object(ctx.render(step.get.key), "get.key")}
         reply = _aws(ctx, "GetItem", params)

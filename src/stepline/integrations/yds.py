@@ -19,6 +19,7 @@ import uuid
 from typing import Any
 
 from stepline.integrations import CallContext, aws_errors
+from stepline.integrations.boundary import refuse_own
 from stepline.yawl.errors import StepFailure, WorkflowErrorCode
 from stepline.yawl.integration import YDS
 
@@ -35,6 +36,7 @@ def call(step: YDS, step_input: Any, ctx: CallContext) -> dict[str, Any]:
             WorkflowErrorCode.STEP_DATA_LIMIT_EXCEEDED,
             f"yds: the record is {len(data)} bytes, Kinesis takes at most {MAX_RECORD_BYTES}",
         )
+    refuse_own(ctx.reserved, "yds", step.topic)
     key = partition_key(ctx.render(step.put.partition_key))
     params: dict[str, Any] = {"Data": data, "PartitionKey": key, **stream(step.topic)}
     kinesis = aws_errors.client(ctx, "kinesis")

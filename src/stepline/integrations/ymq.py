@@ -23,6 +23,7 @@ import json
 from typing import Any
 
 from stepline.integrations import CallContext, aws_errors
+from stepline.integrations.boundary import refuse_own
 from stepline.yawl.errors import StepFailure, WorkflowErrorCode
 from stepline.yawl.integration import YMQ
 
@@ -33,9 +34,12 @@ def call(step: YMQ, step_input: Any, ctx: CallContext) -> dict[str, Any]:
     text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
     if not text:
         raise StepFailure(WorkflowErrorCode.STEP_INVALID_ARGUMENT, "ymq: the message body is empty")
+    refuse_own(ctx.reserved, "ymq", step.queue_arn)
     sqs = aws_errors.client(ctx, "sqs")
     with aws_errors.translated(ctx.timeout, action=f"SendMessage {step.queue_arn}"):
         url = queue_url(sqs, step.queue_arn)
+    refuse_own(ctx.reserved, "ymq", url)
+    with aws_errors.translated(ctx.timeout, action=f"SendMessage {step.queue_arn}"):
         params: dict[str, Any] = {"QueueUrl": url, "MessageBody": text}
         if url.endswith(".fifo"):
             params.update(fifo_ids(ctx.execution_id, ctx.step_id, text))

@@ -37,6 +37,8 @@ from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, Final
 
 from stepline.api.proto import now
+from stepline.integrations.boundary import Reserved
+from stepline.store.access import AccessStore
 from stepline.store.executions import ExecutionStore
 from stepline.store.log import ExecutionLog
 from stepline.store.payloads import Payloads
@@ -78,6 +80,13 @@ class Settings:
     """Name of the runner function new executions are handed to; unset: the steps queue."""
     public_api_url: str | None = None
     """Base URL of the public start-by-link API: the ``executionUrl`` of isPublic workflows."""
+    stack_name: str = ""
+    """The stack's name: every resource it made is named after it, and out of workflows' reach."""
+    integration_role_arn: str | None = None
+    """The role integration steps call AWS with (the runner's); unset: the function's own."""
+    access_enforced: bool = False
+    """``AccessBindings=enforced``: every caller but the account root needs a binding; else
+    only folders and workflows that hold bindings are guarded (docs/access.md)."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -99,7 +108,23 @@ class Settings:
             max_receive_count=int(env.get("STEPS_MAX_RECEIVE_COUNT") or 5),
             runner_function=env.get("RUNNER_FUNCTION") or None,
             public_api_url=env.get("PUBLIC_API_URL") or None,
+            stack_name=env.get("STACK_NAME") or "",
+            integration_role_arn=env.get("INTEGRATION_ROLE_ARN") or None,
+            access_enforced=_access_mode(env.get("ACCESS_BINDINGS") or ACCESS_WHEN_BOUND),
         )
+
+
+ACCESS_WHEN_BOUND: Final = "when-bound"
+ACCESS_ENFORCED: Final = "enforced"
+
+
+def _access_mode(value: str) -> bool:
+    """Whether ``ACCESS_BINDINGS`` (the AccessBindings parameter) enforces bindings everywhere."""
+    if value not in (ACCESS_WHEN_BOUND, ACCESS_ENFORCED):
+        raise RuntimeError(
+            f"ACCESS_BINDINGS is {value!r}; {ACCESS_WHEN_BOUND} or {ACCESS_ENFORCED}"
+        )
+    return value == ACCESS_ENFORCED
 
 
 @dataclass
@@ -112,15 +137,29 @@ class Services:
     clock: Callable[[], datetime] = field(default=now)
     core_client_factory: Callable[[str], Any] | None = None
     """The core's own clients (table, queue, bucket, secret, runner hop); None: client_factory."""
+    credentials: Callable[[], Any] | None = None
+    """The credentials ``client_factory``'s clients sign with; None: the default chain's."""
 
     def core_client(self, service: str) -> Any:
         """The client the core uses for its own resources in ``service``."""
         return (self.core_client_factory or self.client_factory)(service)
 
     @cached_property
+    def reserved(self) -> Reserved:
+        """The stack's own resources, which no integration step may target."""
+        queue = self.settings.steps_queue_url.rstrip("/").rsplit("/", 1)[-1]
+        names = {self.settings.table_name, self.settings.payload_bucket, queue}
+        return Reserved(self.settings.stack_name, frozenset(n for n in names if n))
+
+    @cached_property
     def table(self) -> Table:
         """The single table."""
         return Table(self.core_client("dynamodb"), self.settings.table_name)
+
+    @cached_property
+    def access(self) -> AccessStore:
+        """Access bindings of folders and workflows."""
+        return AccessStore(self.table)
 
     @cached_property
     def workflows(self) -> WorkflowStore:
@@ -195,6 +234,57 @@ def _boto3_client(service: str) -> Any:
 
 
 @cache
+def _integration_session(role_arn: str) -> Any:
+    """A boto3 session signing as ``role_arn``, assumed with the function's own credentials
+    and assumed again before the credentials expire."""
+    import boto3
+    import botocore.session
+    from botocore.credentials import RefreshableCredentials
+
+    sts = _core_client("sts")
+
+    def assumed() -> dict[str, str]:
+        reply = sts.assume_role(RoleArn=role_arn, RoleSessionName="stepline-integrations")
+        credentials = reply["Credentials"]
+        return {
+            "access_key": credentials["AccessKeyId"],
+            "secret_key": credentials["SecretAccessKey"],
+            "token": credentials["SessionToken"],
+            "expiry_time": credentials["Expiration"].isoformat(),
+        }
+
+    core = botocore.session.get_session()
+    # botocore's own way to give a session credentials that refresh themselves
+    core._credentials = RefreshableCredentials.create_from_metadata(  # type: ignore[attr-defined]
+        metadata=assumed(), refresh_using=assumed, method="sts-assume-role"
+    )
+    return boto3.Session(botocore_session=core)
+
+
+def integration_clients(role_arn: str | None) -> Callable[[str], Any]:
+    """Clients for integration steps: signed as ``role_arn`` when given (the core's own
+    services keep the core's clients)."""
+    if role_arn is None:
+        return _boto3_client
+
+    @cache
+    def client(service: str) -> Any:
+        if service in _CORE_ONLY:
+            return _core_client(service)
+        return _integration_session(role_arn).client(service)
+
+    return client
+
+
+@cache
 def services() -> Services:
     """The process-wide services, from the environment."""
-    return Services(Settings.from_env(), _boto3_client, core_client_factory=_core_client)
+    settings = Settings.from_env()
+    role = settings.integration_role_arn
+    credentials = _integration_session(role).get_credentials if role else None
+    return Services(
+        settings,
+        integration_clients(role),
+        core_client_factory=_core_client,
+        credentials=credentials,
+    )

@@ -9,10 +9,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from stepline import bounds
+from stepline.access import Principal, Role
 from stepline.api import render
 from stepline.api.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from stepline.api.models import StartExecutionRequest
-from stepline.service import filters, ids
+from stepline.service import filters, guard, ids
 from stepline.service.deps import Services
 from stepline.service.paging import page_size, resume_key
 from stepline.store import keys
@@ -41,6 +42,9 @@ class StartCommand:
     idempotency_key: str | None = None
     parent: str | None = None
     """The execution whose Workflow step starts this one (it is told when this one ends)."""
+    principal: Principal | None = None
+    """The signed caller of an API call, who needs the executor role; None: not an API call
+    (a child execution, a trigger, the public start-by-link API), not checked."""
 
 
 def input_from_request(request: StartExecutionRequest) -> str:
@@ -89,8 +93,17 @@ def _check_idempotency_key(key: str) -> None:
 
 def _start_once(svc: Services, command: StartCommand) -> str:
     workflow = svc.workflows.get(command.workflow_id)
+    missing = NotFound(f"workflowId: workflow {command.workflow_id} not found")
     if workflow is None:
-        raise NotFound(f"workflowId: workflow {command.workflow_id} not found")
+        raise missing
+    guard.require_workflow(
+        svc,
+        command.principal,
+        workflow.id,
+        workflow.folder_id,
+        Role.EXECUTOR,
+        hidden=lambda: missing,
+    )
     if workflow.status != "ACTIVE":
         raise FailedPrecondition(
             f"workflowId: workflow {workflow.id} is {workflow.status}, not ACTIVE"
@@ -113,6 +126,7 @@ def _start_once(svc: Services, command: StartCommand) -> str:
         input_json=inline,
         input_ref=ref,
         parent=command.parent,
+        folder_id=workflow.folder_id,
     )
     idempotency = _idempotency_record(command, execution_id, int(now.timestamp()))
     try:
@@ -145,6 +159,8 @@ def _idempotency_record(
     if command.idempotency_key is None:
         return None
     scope = f"{command.caller}\x1f{command.idempotency_key}"
+    if command.caller.startswith("anonymous@"):  # start by link without credentials
+        scope = f"{command.workflow_id}\x1f{scope}"
     body = f"{command.workflow_id}\x1f{command.input_json}"
     return IdempotencyRecord(
         digest=hashlib.sha256(scope.encode()).hexdigest(),
@@ -167,10 +183,12 @@ def _replay(svc: Services, used: IdempotencyRecord, ours: IdempotencyRecord | No
     return used.execution_id
 
 
-def stop(svc: Services, execution_id: str, *, terminate: bool) -> dict[str, Any]:
+def stop(
+    svc: Services, execution_id: str, *, terminate: bool, principal: Principal | None = None
+) -> dict[str, Any]:
     """QUEUED/RUNNING/PAUSED → STOPPED; again on STOPPED is fine; ended otherwise is refused."""
     ids.check_execution_id(execution_id)
-    record = _get(svc, execution_id)
+    record = _get(svc, execution_id, principal, Role.EXECUTOR)
     if record.status in ("QUEUED", "RUNNING", "PAUSED"):
         try:
             svc.executions.end(
@@ -192,10 +210,18 @@ def stop(svc: Services, execution_id: str, *, terminate: bool) -> dict[str, Any]
     return {"executionId": execution_id}
 
 
-def _get(svc: Services, execution_id: str) -> ExecutionRecord:
+def _get(
+    svc: Services, execution_id: str, principal: Principal | None, role: Role
+) -> ExecutionRecord:
+    """The execution head, once the caller is known to hold ``role`` on its workflow
+    (NOT_FOUND when it may not view it, as when it does not exist)."""
     record = svc.executions.get(execution_id)
+    missing = NotFound(f"executionId: execution {execution_id} not found")
     if record is None:
-        raise NotFound(f"executionId: execution {execution_id} not found")
+        raise missing
+    guard.require_workflow(
+        svc, principal, record.workflow_id, record.folder_id, role, hidden=lambda: missing
+    )
     return record
 
 
@@ -209,10 +235,10 @@ def _shown(svc: Services, record: ExecutionRecord, *, begun: bool | None = None)
     return replace(record, status="RUNNING") if begun else record
 
 
-def get(svc: Services, execution_id: str) -> dict[str, Any]:
+def get(svc: Services, execution_id: str, *, principal: Principal | None = None) -> dict[str, Any]:
     """The full Execution."""
     ids.check_execution_id(execution_id)
-    record = _shown(svc, _get(svc, execution_id))
+    record = _shown(svc, _get(svc, execution_id, principal, Role.VIEWER))
     input_json = record.input_json
     if input_json is None:
         input_json = svc.payloads.get(record.input_ref) if record.input_ref else "{}"
@@ -224,7 +250,12 @@ def get(svc: Services, execution_id: str) -> dict[str, Any]:
 
 
 def history(
-    svc: Services, execution_id: str, *, size: str | None, token: str | None
+    svc: Services,
+    execution_id: str,
+    *,
+    size: str | None,
+    token: str | None,
+    principal: Principal | None = None,
 ) -> dict[str, Any]:
     """The execution preview and its history entries, oldest first (paged on request)."""
     ids.check_execution_id(execution_id)
@@ -234,7 +265,7 @@ def history(
     start = resume_key(svc.tokens, token, scope) if token else None
     from stepline.engine.machine import entry_for_api  # the engine is heavy; Start needs none of it
 
-    record = _get(svc, execution_id)
+    record = _get(svc, execution_id, principal, Role.VIEWER)
     now = svc.clock()
     entries = _all_entries(svc, execution_id)
     record = _shown(svc, record, begun=bool(entries))
@@ -313,8 +344,10 @@ def list_executions(
     size: str | None,
     token: str | None,
     filter_text: str | None,
+    principal: Principal | None = None,
 ) -> dict[str, Any]:
-    """A page of a workflow's executions, newest first."""
+    """A page of a workflow's executions, newest first; a caller who may not view the
+    workflow gets none, as for a workflow that does not exist."""
     if not workflow_id:
         raise InvalidArgument("workflowId: required")
     ids.check_workflow_id(workflow_id)
@@ -325,6 +358,8 @@ def list_executions(
     plan = _plan(workflow_id, parsed)
     scope = scope_digest("executions", workflow_id, parsed.canonical, plan.index)
     start = resume_key(svc.tokens, token, scope)
+    if not guard.may_view_workflow(svc, principal, workflow_id, None):
+        return {"executions": []}
     page = svc.executions.list_page(
         index=plan.index,
         partition=plan.partition,

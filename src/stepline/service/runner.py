@@ -8,11 +8,18 @@ conditional, so a duplicate or late message can never write a second transition:
 race and stops. A message behind the log is dropped, unless the item it produced is the last
 one — then its producer may have crashed between the write and the send, and the runner
 repairs what the log says comes next.
+
+Secrets a workflow reads (``lockboxPayload``) never leave the runner as they are: what it
+writes and logs goes through the execution's :class:`SecretMask` — history entries, the outcome
+and error messages redacted to ``***``, the machine snapshot with the values hidden behind
+markers that the next runner restores from the secrets it reads again (:func:`_snapshot`,
+:func:`_resumed`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -24,8 +31,9 @@ from typing import Any
 
 from stepline import engine
 from stepline.api.proto import from_stored, stored
-from stepline.engine.machine import Machine
+from stepline.engine.machine import ENTRY_DATA, Machine
 from stepline.integrations import CallContext, adapter_for
+from stepline.integrations.secrets import LogRedaction, SecretCache, SecretMask, references
 from stepline.service import children
 from stepline.service.deps import Services
 from stepline.store.errors import ItemTooLarge, Transient
@@ -84,6 +92,7 @@ class _Run:
     finished: list[dict[str, Any]] = field(default_factory=list)
     results: dict[int, engine.CallResult] = field(default_factory=dict)
     secrets: dict[str, dict[str, str]] = field(default_factory=dict)
+    mask: SecretMask = field(default_factory=SecretMask)
     head_read: float = 0.0  # monotonic time of the newest read that found the head active
     called: bool = False  # a batch of calls was made in this invocation
 
@@ -100,8 +109,39 @@ class ExecutionGone(Exception):
     """The message names an execution that does not exist."""
 
 
+# Redacts the secrets of the executions this process is advancing from the runner's log lines.
+_LOGS = LogRedaction()
+# A snapshot whose strings have the execution's secrets behind markers (SecretMask.hide).
+_HIDDEN = "secretsHidden"
+# Parts of a snapshot kept as they are: the reconciler and Stop read them from the log, and
+# they hold no step data (the entries are redacted instead).
+_UNHIDDEN = frozenset({"id", "n", "steps", "children", "entries", _HIDDEN})
+
+
+def _log_redaction() -> LogRedaction:
+    """The redaction of log records: the runner's own logger's, and those of every logger
+    that reaches the root handlers (the Lambda runtime's: the tracer, botocore, ...)."""
+    from stepline.api.http import logger
+
+    logger.addFilter(_LOGS)  # a filter is added only if it is not there yet
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_LOGS)
+    return _LOGS
+
+
 def handle(svc: Services, message: StepMessage, invocation: Invocation) -> None:
     """Process one steps-queue message."""
+    redaction = _log_redaction()
+    with redaction.scope(message.execution_id):
+        try:
+            _handle(svc, message, invocation)
+        except Exception as exc:
+            # What escapes (to the tracer, the logs, _give_up) quotes no secret value.
+            redaction.mask_of(message.execution_id).redact_exception(exc)
+            raise
+
+
+def _handle(svc: Services, message: StepMessage, invocation: Invocation) -> None:
     head_read = time.monotonic()
     head = svc.executions.get(message.execution_id)
     if head is None:
@@ -160,29 +200,85 @@ def _begin(
     invocation: Invocation,
     head_read: float,
 ) -> None:
-    machine = last.machine if last is not None and last.machine is not None else None
-    if machine is None:
-        machine = engine.new_machine(json.loads(_input_of(svc, head)), head.id)
+    snapshot = last.machine if last is not None else None
+    machine = snapshot if snapshot is not None else engine.new_machine(_input(svc, head), head.id)
     spec = _spec(svc, head)
     seq = 0 if last is None else last.seq + 1
     run = _Run(svc, message, head, spec, machine, seq, invocation, head_read=head_read)
     try:
-        run.secrets = _secrets(svc, spec)
+        run.secrets, run.mask = _secrets(svc, spec)
+        _LOGS.use(head.id, run.mask)
+        if snapshot is not None:
+            run.machine = _resumed(snapshot, run.mask)
     except StepFailure as failure:
+        # A secret is unreadable (or gone since the snapshot hid it): the execution fails, and
+        # the steps still open close with it.
+        run.finished = engine.cancel_open(run.machine, svc.clock())
         run.machine = engine.fail(run.machine, failure, svc.clock())
         _end(run)
         return
     _drive(run)
 
 
-def _secrets(svc: Services, spec: Workflow) -> dict[str, dict[str, str]]:
-    """Every secret the spec's templates name (lockboxPayload), read once per invocation."""
-    from stepline.integrations.secrets import SecretCache, references
+def _input(svc: Services, head: ExecutionRecord) -> Any:
+    return json.loads(_input_of(svc, head))
 
+
+def _secrets(svc: Services, spec: Workflow) -> tuple[dict[str, dict[str, str]], SecretMask]:
+    """Every secret the spec's templates name (lockboxPayload), read once per invocation, and
+    the mask that keeps their values out of what the runner writes."""
     refs = references(spec)
     if not refs:
-        return {}
-    return SecretCache(svc.client_factory("secretsmanager")).resolve(refs, timeout=10.0)
+        return {}, SecretMask()
+    secrets = SecretCache(svc.client_factory("secretsmanager")).resolve(refs, timeout=10.0)
+    return secrets, SecretMask.of(refs, secrets)
+
+
+def _snapshot(machine: Machine, mask: SecretMask, still_open: list[dict[str, Any]]) -> Machine:
+    """The machine as a log item stores it: its open entries as GetHistory shows them
+    (``still_open``, redacted), its threads (states, step inputs) with the secret values
+    behind markers."""
+    if not mask:
+        return machine
+    hidden = {k: v if k in _UNHIDDEN else mask.hide(v) for k, v in machine.items()}
+    return hidden | {"entries": {str(entry["n"]): entry for entry in still_open}, _HIDDEN: True}
+
+
+def _resumed(snapshot: Machine, mask: SecretMask) -> Machine:
+    """The machine to go on from: a snapshot with its secret values put back (StepFailure
+    STEP_INVALID_ARGUMENT when one cannot be read any more)."""
+    if not snapshot.get(_HIDDEN):
+        return snapshot
+    return {
+        k: v if k in _UNHIDDEN else mask.restore(v) for k, v in snapshot.items() if k != _HIDDEN
+    }
+
+
+def _shown(entries: list[dict[str, Any]], mask: SecretMask) -> list[dict[str, Any]]:
+    """History entries with the secret values in their step data and messages redacted."""
+    if not mask:
+        return entries
+    shown = []
+    for entry in entries:
+        copied = dict(entry)
+        for part, key in ENTRY_DATA:
+            if isinstance(copied.get(part), dict) and isinstance(copied[part].get(key), str):
+                copied[part] = {**copied[part], key: mask.redact_text(copied[part][key])}
+        shown.append(copied)
+    return shown
+
+
+def _shown_outcome(outcome: dict[str, Any] | None, mask: SecretMask) -> dict[str, Any] | None:
+    """An execution's outcome with the secret values in its result or error message redacted."""
+    if outcome is None or not mask:
+        return outcome
+    shown = dict(outcome)
+    if "result" in shown:
+        shown["result"] = mask.redact(shown["result"])
+    if isinstance(shown.get("error"), dict):
+        error = shown["error"]
+        shown["error"] = {**error, "message": mask.redact_text(str(error.get("message", "")))}
+    return shown
 
 
 def _behind(
@@ -305,14 +401,15 @@ def _checkpoint(
     """Append the next log item; False when another runner got there first."""
     if not ended and _still_running_at_horizon(run, wake, calls) and not _mark_running(run):
         return False
+    still_open = _shown(engine.open_entries(run.machine), run.mask)
     item = LogItem(
         seq=run.seq,
         by=run.message.seq,
         at=stored(run.svc.clock()),
-        entries=run.finished,
-        open=engine.open_entries(run.machine),
+        entries=_shown(run.finished, run.mask),
+        open=still_open,
         # An ended log is never advanced again: its outcome is all a repair needs.
-        machine={"outcome": run.machine.get("outcome")} if ended else run.machine,
+        machine=_ended_machine(run) if ended else _snapshot(run.machine, run.mask, still_open),
         wake=stored(wake) if wake else None,
         calls=calls,
         ended=ended,
@@ -326,6 +423,11 @@ def _checkpoint(
     run.finished = []
     run.seq += 1
     return True
+
+
+def _ended_machine(run: _Run) -> Machine:
+    """What the last log item keeps: the outcome, as the head shows it (secrets redacted)."""
+    return {"outcome": _shown_outcome(run.machine.get("outcome"), run.mask)}
 
 
 # Entry types of control steps: counted together, since a document per type would cost more log
@@ -535,6 +637,8 @@ def _attempt(run: _Run, call: engine.CallRequest) -> engine.CallResult:
         execution_id=run.head.id,
         step_id=call.entry_id,
         allow_private_hosts=run.svc.settings.allowed_private_hosts,
+        reserved=run.svc.reserved,
+        credentials=run.svc.credentials,
     )
     try:
         output = adapter_for(body)(body, call.step_input, context)
@@ -552,7 +656,7 @@ def _end(run: _Run) -> None:
     """Write the final log item, then the head: FINISHED with its result, or FAILED."""
     if not _checkpoint(run, ended=True):
         return
-    _finalize_head(run.svc, run.head, run.machine)
+    _finalize_head(run.svc, run.head, _ended_machine(run))
 
 
 def _finalize_head(svc: Services, head: ExecutionRecord, machine: Machine | None) -> None:
@@ -609,12 +713,18 @@ def fail_poisoned(
     reason: str,
     code: WorkflowErrorCode = WorkflowErrorCode.STEP_INTERNAL,
 ) -> None:
-    """Mark an execution FAILED when its message keeps failing (or surely would)."""
+    """Mark an execution FAILED when its message keeps failing (or surely would).
+
+    ``reason`` is redacted with the secrets of the execution when this process is advancing it
+    (its message failed here); the dead-letter path gives reasons of its own, without data.
+    """
     head = svc.executions.get(execution_id)
     if head is None:
         return
     prefix = "internal error: " if code is WorkflowErrorCode.STEP_INTERNAL else ""
-    error = {"message": f"{prefix}{reason}"[:1000], "errorCode": code.value}
+    # Redacted before it is cut, so that no part of a secret value is left.
+    message = _LOGS.mask_of(execution_id).redact_text(f"{prefix}{reason}")
+    error = {"message": message[:1000], "errorCode": code.value}
     # Ended already: maybe by an earlier try of this one that could not tell the parent.
     with suppress(NotActive):
         svc.executions.end(head, "FAILED", svc.clock(), error=error)
@@ -666,12 +776,13 @@ def process_record(svc: Services, record: Any, context: Any, tracer: Any) -> Non
     if message is None:
         return
     receives = int(record.attributes.approximate_receive_count or 1)
-    try:
-        _advance(svc, message, context, tracer)
-    except Exception as exc:
-        if not recurs(exc) and receives < svc.settings.max_receive_count:
-            raise  # it may pass: the queue delivers it again after its visibility timeout
-        _give_up(svc, message, exc)
+    with _log_redaction().scope(message.execution_id):  # its secrets, for _give_up too
+        try:
+            _advance(svc, message, context, tracer)
+        except Exception as exc:
+            if not recurs(exc) and receives < svc.settings.max_receive_count:
+                raise  # it may pass: the queue delivers it again after its visibility timeout
+            _give_up(svc, message, exc)
 
 
 def process_direct(svc: Services, event: Any, context: Any, tracer: Any) -> None:
@@ -684,16 +795,17 @@ def process_direct(svc: Services, event: Any, context: Any, tracer: Any) -> None
     message = _parsed(json.dumps(event))
     if message is None:
         return
-    try:
-        _advance(svc, message, context, tracer)
-    except Exception as exc:
-        if recurs(exc):
-            _give_up(svc, message, exc)
-            return
-        from stepline.api.http import logger
+    with _log_redaction().scope(message.execution_id):  # its secrets, for _give_up too
+        try:
+            _advance(svc, message, context, tracer)
+        except Exception as exc:
+            if recurs(exc):
+                _give_up(svc, message, exc)
+                return
+            from stepline.api.http import logger
 
-        logger.exception("handing the message to the steps queue after an error")
-        svc.queue.send(message)
+            logger.exception("handing the message to the steps queue after an error")
+            svc.queue.send(message)
 
 
 def _parsed(body: str) -> StepMessage | None:

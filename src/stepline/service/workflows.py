@@ -6,6 +6,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
+from stepline.access import Principal, Role
 from stepline.api import render
 from stepline.api.errors import Aborted, AlreadyExists, InvalidArgument, NotFound
 from stepline.api.models import (
@@ -14,7 +15,7 @@ from stepline.api.models import (
     UpdateWorkflowRequest,
     dump,
 )
-from stepline.service import ids, schedules, specs
+from stepline.service import guard, ids, schedules, specs
 from stepline.service.deps import Services
 from stepline.service.paging import page_size, resume_key
 from stepline.store import keys
@@ -32,8 +33,11 @@ def create(
     caller: str,
     base_url: str,
     workflow_id: str | None = None,
+    principal: Principal | None = None,
 ) -> dict[str, Any]:
-    """Store a new ACTIVE workflow (spec version 1) and answer with a finished Operation."""
+    """Store a new ACTIVE workflow (spec version 1) and answer with a finished Operation;
+    the caller needs the editor role on the folder (``principal`` None: not checked)."""
+    guard.require_folder(svc, principal, request.folder_id, Role.EDITOR)
     specs.check(request.specification.spec_yaml)
     schedules.check(dump(request.schedule) if request.schedule else None)
     now = svc.clock()
@@ -69,19 +73,28 @@ def create(
     )
 
 
-def _get(svc: Services, workflow_id: str) -> WorkflowRecord:
+def _get(
+    svc: Services, workflow_id: str, principal: Principal | None, role: Role
+) -> WorkflowRecord:
+    """The workflow, once the caller is known to hold ``role`` on it (NOT_FOUND when it may
+    not view it, as when it does not exist)."""
     ids.check_workflow_id(workflow_id)
     record = svc.workflows.get(workflow_id)
+    missing = NotFound(f"workflowId: workflow {workflow_id} not found")
     if record is None:
-        raise NotFound(f"workflowId: workflow {workflow_id} not found")
+        raise missing
+    guard.require_workflow(
+        svc, principal, workflow_id, record.folder_id, role, hidden=lambda: missing
+    )
     return record
 
 
-def get(svc: Services, workflow_id: str, *, base_url: str) -> dict[str, Any]:
+def get(
+    svc: Services, workflow_id: str, *, base_url: str, principal: Principal | None = None
+) -> dict[str, Any]:
     """``{workflow: Workflow}``."""
-    return {
-        "workflow": render.workflow(_get(svc, workflow_id), base_url, svc.settings.public_api_url)
-    }
+    record = _get(svc, workflow_id, principal, Role.VIEWER)
+    return {"workflow": render.workflow(record, base_url, svc.settings.public_api_url)}
 
 
 def update(
@@ -91,13 +104,14 @@ def update(
     *,
     caller: str,
     base_url: str,
+    principal: Principal | None = None,
 ) -> dict[str, Any]:
     """Change the fields named by ``updateMask`` (or present in the body)."""
     try:
         fields = request.requested_fields()
     except ValueError as exc:
         raise InvalidArgument(f"updateMask: {exc}") from exc
-    old = _get(svc, workflow_id)
+    old = _get(svc, workflow_id, principal, Role.EDITOR)
     new = _apply(old, request, fields)
     try:
         with schedules.synced(svc, old, new):
@@ -144,9 +158,11 @@ def _apply(old: WorkflowRecord, request: UpdateWorkflowRequest, fields: set[str]
     return replace(old, **changes)
 
 
-def delete(svc: Services, workflow_id: str, *, caller: str) -> dict[str, Any]:
+def delete(
+    svc: Services, workflow_id: str, *, caller: str, principal: Principal | None = None
+) -> dict[str, Any]:
     """Remove a workflow; its running executions keep their pinned specification."""
-    record = _get(svc, workflow_id)
+    record = _get(svc, workflow_id, principal, Role.EDITOR)
     try:
         with schedules.synced(svc, record, None):
             svc.workflows.delete(record)
@@ -170,8 +186,10 @@ def list_workflows(
     token: str | None,
     filter_text: str | None,
     base_url: str,
+    principal: Principal | None = None,
 ) -> dict[str, Any]:
-    """A page of a folder's workflows ordered by name."""
+    """A page of a folder's workflows ordered by name: those the caller may view (a page may
+    then hold fewer than ``pageSize``, and still have a next one)."""
     folder = folder_id or "default"
     if not re.match(FOLDER_ID, folder):
         raise InvalidArgument(f"folderId: {folder[:80]!r} is not a folder id")
@@ -179,12 +197,18 @@ def list_workflows(
     name = _name_filter(filter_text)
     scope = scope_digest("workflows", folder, name or "")
     start = resume_key(svc.tokens, token, scope)
+    visible = guard.visible_in_folder(svc, principal, folder)
+    if visible is guard.hide_all:
+        return {"workflows": []}
     page = svc.workflows.list_page(folder, name=name, limit=limit + 1, start_key=start)
     items, resume = page.items, page.last_key
     if len(items) > limit:
         items = items[:limit]
         last = items[-1]
         resume = {n: last[n] for n in (keys.PK, keys.SK, *keys.INDEXES[keys.BY_FOLDER_NAME])}
+    if visible is not None and items:
+        shown = visible([str(i["id"]) for i in items])
+        items = [i for i in items if i["id"] in shown]
     public = svc.settings.public_api_url
     previews = [
         render.workflow_preview(WorkflowRecord.from_item(i), base_url, public) for i in items

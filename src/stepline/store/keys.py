@@ -11,7 +11,12 @@ workflow name claim   ``NAME#<folder>#<name>``   ``NAME``    —
 execution head        ``EX#<executionId>``       ``EX``      gsi1..gsi4 (List), gsi5 (due)
 history item          ``EX#<executionId>``       ``H#<seq>`` —
 idempotency record    ``IDEM#<digest>``          ``IDEM``    — (TTL)
+workflow access       ``WF#<workflowId>``        ``ACL``     —
+folder access         ``FOLDER#<folderId>``      ``ACL``     —
 ====================  =========================  ==========  ===========================
+
+Access items hold a resource's access bindings as one list (``store/access.py``); a workflow's
+outlives the workflow, as its spec versions do, so its executions stay guarded.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ WORKFLOW_SK: Final = "WF"
 EXECUTION_SK: Final = "EX"
 NAME_SK: Final = "NAME"
 IDEMPOTENCY_SK: Final = "IDEM"
+ACCESS_SK: Final = "ACL"
 HISTORY_PREFIX: Final = "H#"
 VERSION_PREFIX: Final = "V#"
 
@@ -87,6 +93,16 @@ def execution(execution_id: str) -> dict[str, str]:
 def history_item(execution_id: str, seq: int) -> dict[str, str]:
     """Primary key of one history log item of an execution."""
     return {PK: f"EX#{execution_id}", SK: f"{HISTORY_PREFIX}{seq:010d}"}
+
+
+def workflow_access(workflow_id: str) -> dict[str, str]:
+    """Primary key of a workflow's access bindings (next to its head and versions)."""
+    return {PK: f"WF#{workflow_id}", SK: ACCESS_SK}
+
+
+def folder_access(folder_id: str) -> dict[str, str]:
+    """Primary key of a folder's access bindings."""
+    return {PK: f"FOLDER#{folder_id}", SK: ACCESS_SK}
 
 
 def idempotency(digest: str) -> dict[str, str]:

@@ -100,6 +100,8 @@ class ExecutionRecord:
     cancel: str | None = None
     parent: str | None = None
     rev: int = 1
+    folder_id: str | None = None
+    """The workflow's folder when the execution started: whose access bindings guard it."""
 
     @property
     def active(self) -> bool:
@@ -130,6 +132,7 @@ class ExecutionRecord:
             "cancel": self.cancel,
             "parent": self.parent,
             "rev": self.rev,
+            "folderId": self.folder_id,
         }
 
     @classmethod
@@ -151,6 +154,7 @@ class ExecutionRecord:
             cancel=item.get("cancel"),
             parent=item.get("parent"),
             rev=int(item.get("rev", 1)),
+            folder_id=item.get("folderId"),
         )
 
 

@@ -8,7 +8,7 @@ a failed condition stays ``ConditionFailed`` and a cancelled transaction ``Trans
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -20,6 +20,7 @@ from stepline.store.errors import (
     ITEM_LIMIT,
     ConditionFailed,
     ItemTooLarge,
+    Throttled,
     transaction_failure,
     translated,
 )
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 Item = dict[str, Any]
 _SERVICE = "dynamodb"
+_BATCH_ROUNDS = 3
 
 
 @cache
@@ -109,6 +111,25 @@ class Table:
             )
         raw = reply.get("Item")
         return from_dynamo(raw) if raw else None
+
+    def get_many(self, keys: Sequence[Mapping[str, str]], *, consistent: bool = True) -> list[Item]:
+        """Read up to 100 items by primary key in one BatchGetItem; missing ones are left out.
+
+        Keys DynamoDB leaves unprocessed (throughput) are asked for again, twice at most; after
+        that the read counts as throttled.
+        """
+        wanted: dict[str, Any] = {
+            self.name: {"Keys": [to_dynamo(k) for k in keys], "ConsistentRead": consistent}
+        }
+        found: list[Item] = []
+        for _ in range(_BATCH_ROUNDS):
+            with translated(_SERVICE):
+                reply = self.client.batch_get_item(RequestItems=wanted)
+            found += [from_dynamo(i) for i in reply.get("Responses", {}).get(self.name, [])]
+            wanted = reply.get("UnprocessedKeys") or {}
+            if not wanted:
+                return found
+        raise Throttled(_SERVICE, "BatchGetItem: keys left unprocessed")
 
     def put(self, item: Mapping[str, Any], condition: Condition | None = None) -> None:
         """Write one item, optionally only if ``condition`` holds; raises ItemTooLarge first

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from stepline.store import keys
+from stepline.store.access import keep_folder_op, new_workflow_op
 from stepline.store.errors import StoreError, TransactionConflict
 from stepline.store.records import WorkflowRecord
 from stepline.store.table import (
@@ -41,6 +42,7 @@ class WorkflowStore:
             put_op(_name_claim(record), ITEM_ABSENT),
             put_op(record.to_item(), ITEM_ABSENT),
             put_op(_version_item(record), ITEM_ABSENT),
+            new_workflow_op(record.id, record.folder_id),
         ]
         try:
             self.table.transact(ops)
@@ -88,10 +90,12 @@ class WorkflowStore:
             raise ConcurrentChange(old.id) from exc
 
     def delete(self, record: WorkflowRecord) -> None:
-        """Remove the workflow and free its name; spec versions stay for running executions."""
+        """Remove the workflow and free its name; spec versions stay for running executions,
+        and its access bindings (with its folder) for guarding them."""
         ops = [
             delete_op(keys.workflow(record.id), _same_rev(record.rev)),
             delete_op(keys.workflow_name(record.folder_id, record.name)),
+            keep_folder_op(record.id, record.folder_id),
         ]
         try:
             self.table.transact(ops)

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from stepline.integrations import container_call
+from stepline.integrations import CallContext, container_call
 from stepline.yawl.errors import StepFailure, WorkflowErrorCode
 from stepline.yawl.integration import ContainerCall
 from tests.unit.integrations.conftest import MakeContext
@@ -176,9 +176,18 @@ def test_bad_target_or_method_is_an_invalid_argument(
     assert caught.value.code == Code.STEP_INVALID_ARGUMENT
 
 
-def test_lambda_function_url_requests_are_signed() -> None:
+def test_lambda_function_url_requests_are_signed_with_the_steps_credentials() -> None:
+    from botocore.credentials import Credentials
+
     request = httpx.Request("POST", "https://abc123.lambda-url.eu-west-1.on.aws/x", content=b"{}")
-    container_call._sign_function_url(request)
-    assert "Credential=testing/" in request.headers["authorization"]
+    ctx = CallContext(
+        client=lambda name: None,
+        render=lambda t: t,
+        timeout=1.0,
+        credentials=lambda: Credentials("integration", "secret", "token"),
+    )
+    container_call._sign_function_url(request, ctx)
+    assert "Credential=integration/" in request.headers["authorization"]
+    assert request.headers["x-amz-security-token"] == "token"
     assert "/eu-west-1/lambda/aws4_request" in request.headers["authorization"]
     assert request.headers["x-amz-date"]

@@ -1,0 +1,174 @@
+"""ListAccessBindings, SetAccessBindings and UpdateAccessBindings of workflows and folders.
+
+Workflows are the API's own resource (``/workflows/v1/workflow/{id}:listAccessBindings``, ...);
+folders are Stepline's extension (``/workflows/v1/folder/{folderId}:...``), with the same
+messages. Listing needs the viewer role, changing the admin role (:mod:`stepline.service.guard`).
+Set replaces every binding of the resource at once; Update adds and removes single ones (adding
+one already there, or removing one that is not, changes nothing). Both answer with a finished
+Operation whose metadata names the resource.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from stepline.access import MAX_BINDINGS, Binding, Principal, Role
+from stepline.api import render
+from stepline.api.errors import Aborted, InvalidArgument, NotFound
+from stepline.api.models import (
+    FOLDER_ID,
+    SetAccessBindingsRequest,
+    UpdateAccessBindingsRequest,
+)
+from stepline.service import guard, ids
+from stepline.service.deps import Services
+from stepline.service.paging import page_size, resume_key
+from stepline.store.access import AccessChanged, AccessRecord
+from stepline.store.tokens import scope_digest
+
+
+@dataclass(frozen=True)
+class Target:
+    """The folder or workflow whose bindings a call is about."""
+
+    kind: Literal["workflow", "folder"]
+    id: str
+
+    @classmethod
+    def workflow(cls, workflow_id: str) -> Target:
+        """A workflow, its id checked."""
+        return cls("workflow", ids.check_workflow_id(workflow_id))
+
+    @classmethod
+    def folder(cls, folder_id: str) -> Target:
+        """A folder, its id checked."""
+        if not re.match(FOLDER_ID, folder_id):
+            raise InvalidArgument(f"folderId: {folder_id[:80]!r} is not a folder id")
+        return cls("folder", folder_id)
+
+
+@dataclass(frozen=True)
+class _Checked:
+    record: AccessRecord
+    folder_id: str
+
+
+def _check(svc: Services, target: Target, principal: Principal | None, role: Role) -> _Checked:
+    """The target's current bindings, once the caller is known to hold ``role`` on it."""
+    if target.kind == "folder":
+        folder = guard.require_folder(svc, principal, target.id, role)
+        record = folder.folder if folder is not None else svc.access.folder(target.id)
+        return _Checked(record, target.id)
+    workflow = svc.workflows.get(target.id)
+    missing = NotFound(f"workflowId: workflow {target.id} not found")
+    if workflow is None:
+        raise missing
+    access = guard.require_workflow(
+        svc, principal, target.id, workflow.folder_id, role, hidden=lambda: missing
+    )
+    record = access.workflow if access is not None else svc.access.workflow(target.id)
+    return _Checked(record, workflow.folder_id)
+
+
+def list_bindings(
+    svc: Services,
+    target: Target,
+    *,
+    principal: Principal | None,
+    size: str | None,
+    token: str | None,
+) -> dict[str, Any]:
+    """A page of the resource's bindings, in the order they were given."""
+    limit = page_size(size)
+    scope = scope_digest("access", target.kind, target.id)
+    start = resume_key(svc.tokens, token, scope)
+    bindings = _check(svc, target, principal, Role.VIEWER).record.bindings
+    offset = int(start["offset"]) if start else 0
+    page = bindings[offset : offset + limit]
+    body: dict[str, Any] = {"accessBindings": [render.access_binding(b) for b in page]}
+    if offset + limit < len(bindings):
+        body["nextPageToken"] = svc.tokens.issue({"offset": offset + limit}, scope)
+    return body
+
+
+def set_bindings(
+    svc: Services,
+    target: Target,
+    request: SetAccessBindingsRequest,
+    *,
+    principal: Principal | None,
+    caller: str,
+) -> dict[str, Any]:
+    """Replace every binding of the resource."""
+    _same_resource(target, request.resource_id)
+    checked = _check(svc, target, principal, Role.ADMIN)
+    bindings = _unique(b.binding() for b in request.access_bindings)
+    _write(svc, target, checked, bindings)
+    return _operation(svc, target, "Set", caller)
+
+
+def update_bindings(
+    svc: Services,
+    target: Target,
+    request: UpdateAccessBindingsRequest,
+    *,
+    principal: Principal | None,
+    caller: str,
+) -> dict[str, Any]:
+    """Add and remove single bindings of the resource."""
+    _same_resource(target, request.resource_id)
+    checked = _check(svc, target, principal, Role.ADMIN)
+    bindings = list(checked.record.bindings)
+    for delta in request.access_binding_deltas:
+        binding = delta.access_binding.binding()
+        if delta.action == "ADD" and binding not in bindings:
+            bindings.append(binding)
+        elif delta.action == "REMOVE" and binding in bindings:
+            bindings.remove(binding)
+    if len(bindings) > MAX_BINDINGS:
+        raise InvalidArgument(
+            f"accessBindingDeltas: the {target.kind} would hold {len(bindings)} access bindings; "
+            f"at most {MAX_BINDINGS}"
+        )
+    _write(svc, target, checked, tuple(bindings))
+    return _operation(svc, target, "Update", caller)
+
+
+def _same_resource(target: Target, resource_id: str | None) -> None:
+    if resource_id is not None and resource_id != target.id:
+        raise InvalidArgument(
+            f"resourceId: {resource_id[:80]!r} is not the {target.kind} of the path, {target.id}"
+        )
+
+
+def _unique(bindings: Iterable[Binding]) -> tuple[Binding, ...]:
+    """The bindings without repeats, in the order first given."""
+    return tuple(dict.fromkeys(bindings))
+
+
+def _write(svc: Services, target: Target, checked: _Checked, bindings: tuple[Binding, ...]) -> None:
+    if bindings == checked.record.bindings:
+        return  # nothing changes: no write
+    try:
+        if target.kind == "folder":
+            svc.access.replace_folder(target.id, checked.record, bindings)
+        else:
+            svc.access.replace_workflow(target.id, checked.folder_id, checked.record, bindings)
+    except AccessChanged as exc:
+        raise Aborted(
+            f"{target.kind}Id: the access bindings of {target.kind} {target.id} changed "
+            "meanwhile; retry"
+        ) from exc
+
+
+def _operation(svc: Services, target: Target, verb: str, caller: str) -> dict[str, Any]:
+    return render.access_operation(
+        description=f"{verb} access bindings of {target.kind} {target.id}",
+        metadata_type=f"{verb}AccessBindingsMetadata",
+        resource_id=target.id,
+        created_by=caller,
+        at=svc.clock(),
+    )
