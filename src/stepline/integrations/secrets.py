@@ -143,6 +143,8 @@ def _all_values(secrets: Mapping[str, Mapping[str, str]]) -> list[str]:
 MARK = "\u2063"  # INVISIBLE SEPARATOR: brackets a marker; a MARK of the data itself is doubled
 _MARKER = re.compile(f"{MARK}(?:{MARK}|secret:(\\d+)(?::([a-z0-9]+))?{MARK})")
 _STRAY_MARKER = re.compile(f"{MARK}secret:\\d+(?::[a-z0-9]+)?{MARK}")
+# A message cut short may end in this many first characters of a value or more: redacted.
+_SHORTEST_CUT = 4
 # jq quotes a string it complains about shortened ("s3cr3t-012...): prefixes up to this long.
 _QUOTED_PREFIX = 64
 # In jq's quote a '"' of the value is escaped; one cut short may end in half an escape.
@@ -243,10 +245,18 @@ class SecretMask:
         return _mapped(value, self.redact_text)
 
     def redact_text(self, text: str) -> str:
-        """``text`` with every secret value shown as ``***``."""
+        """``text`` with every secret value shown as ``***``, and a text that ends in the first
+        characters of one (a message cut short: adapters cut long ones) ending in ``***``."""
         if self._redactable is None:
             return text
-        return self._redactable.sub(self._redacted, text)
+        return self._cut_tail(self._redactable.sub(self._redacted, text))
+
+    def _cut_tail(self, text: str) -> str:
+        for token in self.texts():
+            for k in range(min(len(token) - 1, len(text)), _SHORTEST_CUT - 1, -1):
+                if text.endswith(token[:k]):
+                    return text[:-k] + REDACTED
+        return text
 
     def _redacted(self, match: re.Match[str]) -> str:
         found, inner = match.group(), match.group("quoted")

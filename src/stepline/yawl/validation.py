@@ -224,6 +224,11 @@ class _Validator:
             for pattern, kind in TEMPLATED_FIELDS[step.kind]:
                 names = _variables_of(step, pattern)
                 for path, value in _resolve(step.body, pattern.split("."), (*step.path, step.kind)):
+                    if (step.kind, pattern) == ("workflow", "executionInput") and (
+                        "lockboxPayload" in value
+                    ):
+                        self.add(path, _CHILD_SECRET)
+                        continue
                     program = self._program(path, value, kind)
                     if program is not None:
                         found.append(_Expression(path, program, names, step.kind, pattern))
@@ -239,6 +244,13 @@ class _Validator:
         except TemplateError as exc:
             self.add(path, f"invalid template: {exc.message}")
             return None
+
+
+# A child's input is its own execution's input: stored, and shown by Get.
+_CHILD_SECRET = (
+    "lockboxPayload is not allowed here: a child's input is stored and shown as its "
+    "execution's input; pass the secret's id instead and let the child read it"
+)
 
 
 def validate(document: Document) -> Workflow:

@@ -256,3 +256,14 @@ def test_a_record_without_secrets_is_not_changed() -> None:
         redaction.use("e1", MASK)
         assert redaction.filter(record)
     assert (record.msg, record.args) == ("hello %s", ("you",))
+
+
+@pytest.mark.parametrize("cut", [4, 10, 25])
+def test_a_message_cut_short_inside_a_secret_shows_none_of_it(cut: int) -> None:
+    secret = "s3cr3t-0123456789abcdef0123456789"
+    mask = SecretMask.of_values([secret])
+    message = f"GET https://api.test/x answered 500: token={secret}"[: 43 + cut]
+
+    shown = mask.redact_text(message)
+
+    assert shown.endswith("token=***") and secret[:cut] not in shown
