@@ -9,6 +9,7 @@ before calling. A prefix that would cover the stack's own names is refused at de
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,23 +21,23 @@ from stepline.service import executions
 from tests.integration.conftest import Runs
 
 STACK_NAME = "iso"
+# AWS's defaults where the dev stack differs: Postbox steps may send from no identity.
+STACK_PARAMETERS = {"SesIdentity": ""}
 
 
-@pytest.fixture(scope="module")
-def granted_everything(stack: EmulatedStack) -> str:
+@pytest.fixture
+def granted_everything(stack: EmulatedStack) -> Iterator[str]:
     """The integration role, given Allow * on * besides its own policy: only its Deny holds."""
     arn = stack.function("RunnerFunction").environment["INTEGRATION_ROLE_ARN"]
-    stack.clients("iam").put_role_policy(
-        RoleName=arn.rsplit("/", 1)[-1],
+    iam, role = stack.clients("iam"), arn.rsplit("/", 1)[-1]
+    everything = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+    iam.put_role_policy(
+        RoleName=role,
         PolicyName="everything",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
-            }
-        ),
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [everything]}),
     )
-    return arn
+    yield arn
+    iam.delete_role_policy(RoleName=role, PolicyName="everything")
 
 
 def _probe(stack: EmulatedStack, step: str) -> str:
@@ -155,3 +156,33 @@ def test_a_prefix_of_the_wrong_shape_is_refused_at_deploy(
         deploy.deploy_template(
             root_clients(stack.aws_endpoint), "other", {"IntegrationPrefix": prefix}
         )
+
+
+def test_each_poller_role_receives_from_its_own_queue_only(stack: EmulatedStack) -> None:
+    physical = stack.deployment.physical
+    for function, own, other in [
+        ("RunnerFunction", "StepsQueue", "TriggerQueue"),
+        ("TriggerFunction", "TriggerQueue", "StepsQueue"),
+        ("DeadLetterFunction", "StepsDeadLetterQueue", "TriggerQueue"),
+    ]:
+        sqs = stack.role_clients(function)("sqs")
+        sqs.receive_message(QueueUrl=physical[own], VisibilityTimeout=0)
+        with pytest.raises(ClientError) as caught:
+            sqs.receive_message(QueueUrl=physical[other])
+        assert "AccessDenied" in caught.value.response["Error"]["Code"], function
+
+
+def test_postbox_sends_from_no_identity_until_one_is_named(svc: Any, runs: Runs) -> None:
+    step = (
+        "postbox: {fromAddress: a@stepline.test, destination: {toAddresses: '[b@stepline.test]'}, "
+        "simple: {subject: {data: s, charset: UTF_8}, body: {text: {data: t, charset: UTF_8}, "
+        "html: {data: t, charset: UTF_8}}}}"
+    )
+    error = _error_of(svc, runs, f'yawl: "0.1"\nstart: probe\nsteps:\n  probe:\n    {step}\n')
+
+    assert error["errorCode"] == "STEP_PERMISSION_DENIED", error
+
+
+def test_an_empty_alarm_topic_is_said_in_the_outputs(stack: EmulatedStack) -> None:
+    assert stack.deployment.outputs["DeadLetterAlarmTopic"].startswith("nobody")
+    assert stack.deployment.outputs["IntegrationPrefixCheck"] == "ok"
