@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from stepline.bench import cost, faults, speed
+from stepline.bench import cost, faults, scale, speed
 
 
 def parser() -> argparse.ArgumentParser:
@@ -25,6 +25,7 @@ def parser() -> argparse.ArgumentParser:
     faults.add_arguments(
         commands.add_parser("faults", help=faults.HELP, description=faults.__doc__)
     )
+    scale.add_arguments(commands.add_parser("scale", help=scale.HELP, description=scale.__doc__))
     return root
 
 
@@ -37,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cost.main(args)
     if args.command == "faults":
         return faults.main(args)
+    if args.command == "scale":
+        return scale.main(args)
     raise AssertionError(f"unhandled command {args.command}")  # argparse rejects the rest
 
 

@@ -282,6 +282,8 @@ class Meter:
         self.api_invocations = 0
         self.api_billed_ms = 0
         self.log_bytes = 0
+        self.checkpoint_bytes: list[int] = []
+        """The size of each log item the runner appended (its parts in S3 not counted)."""
         self.role = "harness"
         self._clients: dict[str, Any] = {}
         self._shapes: dict[str, TableShape] = {}
@@ -475,6 +477,7 @@ class Meter:
             self._invocation_ms = None
 
     def _log_appended(self, params: Mapping[str, Any]) -> None:
+        self.checkpoint_bytes.append(item_size(params["Item"]))
         types = [str(e.get("type", "?")) for e in log_entries(params["Item"])]
         self._charge_elapsed()
         if types:
@@ -716,6 +719,15 @@ def report(meter: Meter, prices: Prices, executions: int, workflow: str) -> dict
             "api_billed_ms": meter.api_billed_ms,
         },
         "log_bytes": meter.log_bytes,
+        "checkpoints": {
+            "count": len(meter.checkpoint_bytes),
+            "max_bytes": max(meter.checkpoint_bytes, default=0),
+            "mean_bytes": (
+                sum(meter.checkpoint_bytes) / len(meter.checkpoint_bytes)
+                if meter.checkpoint_bytes
+                else 0
+            ),
+        },
         "prices_as_of": prices.as_of,
     }
 
@@ -873,6 +885,7 @@ def measure(
         svc = services_for(meter, physical | {"RunnerFunction": RUNNER})
         workflow_id = create_workflow(svc, spec, workflow_name)
         text = execution_input.replace(HTTP_PLACEHOLDER, http.url)
+        statuses: Counter[str] = Counter()
         for _ in range(executions):
             execution_id = meter.start(svc, StartCommand(workflow_id, text, caller="bench"))
             try:  # Start hands every new execution to the runner function: here it arrives
@@ -882,7 +895,9 @@ def measure(
             execution = meter.run_to_end(svc, execution_id, first, deadline=deadline)
             if execution["status"] not in ("FINISHED", "FAILED"):
                 raise RuntimeError(f"execution ended {execution['status']}: {execution}")
-        return report(meter, Prices.load(), executions, workflow_name)
+            statuses[execution["status"]] += 1
+        figures = report(meter, Prices.load(), executions, workflow_name)
+        return figures | {"statuses": dict(statuses)}
 
 
 @cache

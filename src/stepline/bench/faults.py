@@ -4,12 +4,23 @@ Everything runs in this process on moto (``mock_aws``): the stateful resources o
 (:func:`stepline.dev.resources.provision`), the local Lambda functions of ``tests/functions``
 behind :class:`stepline.dev.lambdas.LambdaServer`, and the real runner fed from the steps
 queue. A scenario runs its executions on a few worker threads (``--workers``), which take
-them from one list; each worker has a steps queue of its own (no redrive policy: the bench
-drives :func:`stepline.service.runner.handle`, not the dead-letter path) and drives one
-execution at a time, so the fault choices of an execution come in its own order.
+them from one list; each worker has a steps queue of its own and drives one execution at a
+time, so the fault choices of an execution come in its own order.
 
-Faults are injected on the runner's own DynamoDB and SQS clients (the harness that starts
-executions and reads their outcome has clients of its own, never faulted), or around delivery:
+What production runs beside the runner runs here too, on the harness's services, whenever the
+queue gives nothing visible: the reconciler (:func:`stepline.service.reconciler.examine` on the
+execution being driven, once per ``RECONCILE_PERIOD`` without a visible message) and, where the
+steps queue has a dead-letter queue, the dead-letter handler
+(:func:`stepline.service.runner.process_dead_letter`, a record per message moved there). The
+reconciler runs in every scenario, as it always does in production: its grace
+(``RECONCILE_GRACE``) is above the whole second an SQS delay may add to a wake-up, so it leaves
+alone an execution whose messages come on time, and ``redriven`` counts messages lost or late
+by more than the grace (a wake-up sent after a long throttling backoff; the one that comes
+later meets a taken log position and changes nothing).
+
+Faults are injected on the runner's own DynamoDB, SQS and Lambda clients (the harness that
+starts executions, reads their outcome and runs the reconciler has clients of its own, never
+faulted), or around delivery:
 
 * ``clean``: none.
 * ``lost-write-responses``: 5% of first attempts of DynamoDB writes (PutItem, UpdateItem,
@@ -28,10 +39,32 @@ executions and reads their outcome has clients of its own, never faulted), or ar
   does after its visibility timeout.
 * ``out-of-time``: every invocation starts with its time budget spent
   (``Invocation(inline_budget=0.0)``); its faults are those invocations.
+* ``lost-messages``: 10% of the runner's SQS SendMessage requests answer success (a message
+  id and the body's MD5, from the bench's ``before-send`` handler) and never reach moto: the
+  message is lost. Only the reconciler brings such an execution on; in the bench an execution
+  is stuck at most its expected moment + ``RECONCILE_GRACE`` + ``RECONCILE_PERIOD``, in
+  production its expected moment + the grace (120 s) + the reconciler's period (60 s).
+  ``longest_s`` shows the longest time from a start to its end.
+* ``lambda-timeout``: in 20% of the invocations the Lambda deadline comes in the middle, a
+  random 0-40 ms after the start. Such an invocation is told the time left as if one call had
+  run past the deadline it planned with (``remaining`` = kill moment - now +
+  ``runner.SAFETY_MARGIN``), and the first call of its DynamoDB, SQS or Lambda client after the
+  kill moment raises a crash; the message is made visible again at once. Its faults are the
+  invocations killed. An invocation keeps only what its log writes hold (the runner writes at
+  an end, a wait, or once its planned time is up), so a killed stretch is repeated by the next
+  delivery; one that is killed on every delivery (a call that never returns within any
+  invocation) reaches the dead-letter queue and ends FAILED, which this scenario does not
+  exercise: every invocation here may be killed or not.
+* ``dead-letters``: the steps queue has a redrive policy (``maxReceiveCount`` = the settings'
+  ``max_receive_count``) to a dead-letter queue of its own. 3% of the messages are poison
+  (decided once per message body): every delivery crashes, so moto moves them to the
+  dead-letter queue, where the bench hands each to the dead-letter handler as Lambda's SQS
+  event would. Its faults are the crashed deliveries.
 
 Every random choice comes from a generator seeded by ``(--seed, scenario, execution index)``,
 so a run is repeatable; only calls whose number depends on timing (the runner re-reads an
-execution's head when its last read is older than 0.1 s) can shift the choices.
+execution's head when its last read is older than 0.1 s; the kill moments fall between calls
+that take as long as they take) can shift the choices.
 
 An execution is compared with a clean run of the same workflow and input: its status, result,
 error and history as ``(id, status)`` pairs must match, and no entry id may appear more often.
@@ -39,7 +72,9 @@ error and history as ``(id, status)`` pairs must match, and no entry id may appe
 Lambda client sent more Invoke requests than the FunctionCall entries record attempts (a crash
 between a call and the write of its result makes the runner call again; side effects are
 at-least-once). Such executions count as ``repeated calls``, not as differing, and so does a
-result that differs for that reason (``stepline-flaky`` answers with its call count).
+result that differs for that reason (``stepline-flaky`` answers with its call count). An
+execution the dead-letter handler failed is ``dead_lettered`` instead: it must be FAILED with
+``STEP_INTERNAL``, and no entry id may appear more often than in the clean run.
 
 An execution is stuck when it has not ended by its deadline: ``--deadline`` seconds after its
 start, or once ``--max-deliveries`` messages of its worker's queue have been delivered for it
@@ -49,6 +84,7 @@ start, or once ``--max-deliveries`` messages of its worker's queue have been del
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import queue
 import random
@@ -59,6 +95,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +125,12 @@ ENVIRONMENT = {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "C
 CALL_TYPES = frozenset({"FunctionCall"})  # entry types whose attempts are Lambda Invoke requests
 SETTLE_SECONDS = 6.0  # after a worker's last execution: delayed leftovers (waits) still arrive
 GOAL_FIGURES = ("stuck", "duplicated", "differing")
+# The reconciler as the bench runs it. Waits and retry delays are scaled by TIME_SCALE, but an
+# SQS delay is whole seconds: a wake-up may come a second late, and the grace is above that.
+RECONCILE_PERIOD = 0.3  # seconds without a visible message before it examines the execution
+RECONCILE_GRACE = 1.5
+RECONCILE_RUNNER_TIMEOUT = 2.0  # the slowest golden call: a 1 s step timeout, then its write
+RECONCILE_HAND_OVER = 0.3  # a hand-over is a message sent at once
 
 
 @dataclass(frozen=True)
@@ -104,6 +147,16 @@ class Plan:
     """Deliver every message twice, and old ones again later in random order."""
     inline_budget: float | None = None
     """Each invocation's time budget (None: the runner's default)."""
+    lose_sends: float = 0.0
+    """Share of the runner's SQS SendMessage requests answered as sent, the message dropped."""
+    kill_within: float | None = None
+    """A killed invocation dies a random moment up to this many seconds after its start (None:
+    none is killed)."""
+    kill_share: float = 1.0
+    """Share of the invocations killed (when ``kill_within`` is set)."""
+    poison: float = 0.0
+    """Share of messages whose every delivery crashes (the steps queue gets a dead-letter
+    queue)."""
 
 
 SCENARIOS: Mapping[str, Plan] = {
@@ -113,6 +166,9 @@ SCENARIOS: Mapping[str, Plan] = {
     "duplicate-and-reordered": Plan(shuffle=True),
     "crash-at-call-points": Plan(crash=0.05),
     "out-of-time": Plan(inline_budget=0.0),
+    "lost-messages": Plan(lose_sends=0.10),
+    "lambda-timeout": Plan(kill_within=0.040, kill_share=0.2),
+    "dead-letters": Plan(poison=0.03),
 }
 
 
@@ -123,7 +179,8 @@ class Limits:
     deadline: float = 60.0
     """Seconds after its start."""
     max_deliveries: int = 30
-    """Messages received from the queue for it (the runs that end need at most 14)."""
+    """Messages received from the queue for it (the runs that end need at most 14, unless their
+    invocations are killed)."""
 
 
 @dataclass(frozen=True)
@@ -163,22 +220,33 @@ def _attempt(request: Any) -> int:
     return 1
 
 
-def _throttled(request: Any, service: str) -> Any:
-    """A throttling answer as the service's JSON protocol sends it."""
+def _response(request: Any, status: int, body: Mapping[str, Any]) -> Any:
+    """An answer as the service's JSON protocol sends it, that never reached moto."""
     from botocore.awsrequest import AWSResponse
     from botocore.compat import HTTPHeaders
     from moto.core.botocore_stubber import MockRawResponse
 
+    headers = HTTPHeaders()
+    headers["content-type"] = "application/x-amz-json-1.0"
+    headers["x-amzn-requestid"] = uuid.uuid4().hex
+    return AWSResponse(request.url, status, headers, MockRawResponse(json.dumps(body)))
+
+
+def _throttled(request: Any, service: str) -> Any:
+    """A throttling answer."""
     if service == "dynamodb":
         kind = "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"
         message = "The level of configured provisioned throughput for the table was exceeded."
     else:
         kind, message = "com.amazonaws.sqs#ThrottlingException", "Rate exceeded"
-    body = json.dumps({"__type": kind, "message": message})
-    headers = HTTPHeaders()
-    headers["content-type"] = "application/x-amz-json-1.0"
-    headers["x-amzn-requestid"] = uuid.uuid4().hex
-    return AWSResponse(request.url, 400, headers, MockRawResponse(body))
+    return _response(request, 400, {"__type": kind, "message": message})
+
+
+def _sent(request: Any) -> Any:
+    """SendMessage's success answer, as SQS gives it, for a message that is never enqueued."""
+    text = json.loads(request.body)["MessageBody"]
+    digest = hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+    return _response(request, 200, {"MessageId": str(uuid.uuid4()), "MD5OfMessageBody": digest})
 
 
 class Injector:
@@ -189,18 +257,51 @@ class Injector:
         self.plan = plan
         self.rng = random.Random(0)
         self.injected = 0
+        self.kill_at: float | None = None
+        """When the current invocation dies (monotonic seconds; None: it does not)."""
+        self.killed = False
+        """The current invocation has died (a kill is one fault, however many calls it stops)."""
+        self.poison: set[str] = set()
+        """Bodies of the messages whose every delivery crashes."""
+        self.judged: set[str] = set()
+        """Bodies whose fate is decided (at their first delivery)."""
 
     def attach(self, client: Any) -> None:
         """Put the plan's hooks on a DynamoDB or SQS client."""
         from moto.core.models import botocore_stubber
 
         events = client.meta.events
-        if self.plan.lose_writes or self.plan.throttle:
+        if self.plan.lose_writes or self.plan.throttle or self.plan.lose_sends:
             # This client's requests reach moto through _send only: one handler decides.
             events.unregister("before-send", botocore_stubber)
             events.register("before-send", self._send)
         if self.plan.crash:
             events.register("before-call", self._before_call)
+        if self.plan.kill_within is not None:
+            events.register("before-call", self._deadline)
+
+    def attach_invoker(self, client: Any) -> None:
+        """Put the Lambda deadline on the runner's Lambda client, ahead of its Invoke counter:
+        a dead invocation sends no request."""
+        if self.plan.kill_within is not None:
+            client.meta.events.register_first("before-call.lambda.Invoke", self._deadline)
+
+    def deadline(self, kill_at: float | None) -> None:
+        """The current invocation dies at its first AWS call after ``kill_at`` (None: never)."""
+        self.kill_at, self.killed = kill_at, False
+
+    def poisoned(self, body: str) -> bool:
+        """Whether this delivery of the message ``body`` crashes (poison: every one does)."""
+        if not self.plan.poison:
+            return False
+        if body not in self.judged:
+            self.judged.add(body)
+            if self.rng.random() < self.plan.poison:
+                self.poison.add(body)
+        if body in self.poison:
+            self.injected += 1
+            return True
+        return False
 
     def _send(self, request: Any, event_name: str, **kwargs: Any) -> Any:
         from botocore.exceptions import ConnectionClosedError
@@ -210,6 +311,13 @@ class Injector:
         if self.plan.throttle and self.rng.random() < self.plan.throttle:
             self.injected += 1
             return _throttled(request, service)
+        if (
+            self.plan.lose_sends
+            and operation == "SendMessage"
+            and self.rng.random() < self.plan.lose_sends
+        ):
+            self.injected += 1
+            return _sent(request)
         answer = botocore_stubber(event_name=event_name, request=request)
         if (
             self.plan.lose_writes
@@ -226,6 +334,15 @@ class Injector:
         if self.rng.random() < self.plan.crash:
             self.injected += 1
             raise Crash(f"crash before {model.service_model.service_name} {model.name}")
+
+    def _deadline(self, model: Any, **_: Any) -> None:
+        """A dead invocation makes no call: the first after the kill moment, nor any later."""
+        if self.kill_at is None or time.monotonic() < self.kill_at:
+            return
+        if not self.killed:
+            self.killed = True
+            self.injected += 1
+        raise Crash(f"Lambda deadline before {model.service_model.service_name} {model.name}")
 
 
 class InvokeCounter:
@@ -262,23 +379,40 @@ class Worker:
     stack: Stack
     name: str
     clients: Mapping[str, Any]
-    """The runner's clients (DynamoDB and SQS with the plan's hooks, Lambda counted)."""
+    """The runner's clients (with the plan's hooks; Lambda's Invoke requests counted)."""
     injector: Injector
     invokes: InvokeCounter
     harness: Any = None
     runner: Any = None
     queues: int = 0
+    dead_letters: str | None = None
+    """The steps queue's dead-letter queue (URL), where the plan poisons messages."""
+    dead_letters_arn: str = ""
+    """Its ARN, as a dead-letter record names its source."""
     errors: list[str] = field(default_factory=list)
     """Failures while delivering leftovers, after the worker's last execution."""
 
     def new_queue(self) -> None:
-        """Go on with a steps queue of its own (messages of the old one are left behind)."""
+        """Go on with a steps queue of its own (messages of the old one are left behind); with
+        poison messages, it moves a message to a dead-letter queue of its own after the
+        settings' ``max_receive_count`` receives, as template.yaml's steps queue does."""
         from stepline.service.deps import Services
 
         self.queues += 1
-        url = self.stack.harness_clients["sqs"].create_queue(
-            QueueName=f"{self.name}-{self.queues}", Attributes={"VisibilityTimeout": "960"}
-        )["QueueUrl"]
+        sqs, name = self.stack.harness_clients["sqs"], f"{self.name}-{self.queues}"
+        attributes = {"VisibilityTimeout": "960"}
+        if self.injector.plan.poison:
+            self.dead_letters = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+            self.dead_letters_arn = sqs.get_queue_attributes(
+                QueueUrl=self.dead_letters, AttributeNames=["QueueArn"]
+            )["Attributes"]["QueueArn"]
+            attributes["RedrivePolicy"] = json.dumps(
+                {
+                    "deadLetterTargetArn": self.dead_letters_arn,
+                    "maxReceiveCount": str(self.stack.settings.max_receive_count),
+                }
+            )
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
         settings = replace(self.stack.settings, steps_queue_url=url)
         self.harness = Services(settings, self.stack.harness_clients.__getitem__)
         self.runner = Services(settings, self.clients.__getitem__)
@@ -297,6 +431,7 @@ def _worker(stack: Stack, plan: Plan, name: str) -> Worker:
         injector.attach(clients[service])
     clients["lambda"] = session.client("lambda", endpoint_url=stack.lambda_url)
     clients["lambda"].meta.events.register("before-call.lambda.Invoke", invokes)
+    injector.attach_invoker(clients["lambda"])
     worker = Worker(stack, name, clients, injector, invokes)
     worker.new_queue()
     return worker
@@ -316,20 +451,40 @@ class Delivery:
         self.deliveries = 0
         self.received = 0
         """Messages taken from the queue (each handed to the runner once or more)."""
+        self.redriven = 0
+        """Messages the reconciler sent again meanwhile."""
+        self.dead_lettered: set[str] = set()
+        """Executions whose message the dead-letter handler got meanwhile."""
 
     def __call__(self, message: Any) -> None:
         self.handle(message)
 
     def handle(self, message: Any) -> None:
-        """One invocation of the runner for ``message``."""
+        """One invocation of the runner for ``message`` (a poison message crashes it at once)."""
         from stepline.service import runner
 
         self.deliveries += 1
-        if self.plan.inline_budget is None:
-            invocation = runner.Invocation()
-        else:
-            invocation = runner.Invocation(inline_budget=self.plan.inline_budget)
-        runner.handle(self.worker.runner, message, invocation)
+        if self.worker.injector.poisoned(message.to_json()):
+            raise Crash(f"poison message {message.to_json()}")
+        try:
+            runner.handle(self.worker.runner, message, self._invocation())
+        finally:
+            self.worker.injector.deadline(None)
+
+    def _invocation(self) -> Any:
+        """The invocation's limits: the plan's time budget, and the Lambda deadline, reported as
+        if one call had run past the end the runner planned with (remaining time minus its
+        safety margin): the kill comes at that end."""
+        from stepline.service import runner
+
+        limits: dict[str, Any] = {}
+        if self.plan.inline_budget is not None:
+            limits["inline_budget"] = self.plan.inline_budget
+        if self.plan.kill_within is not None and self.rng.random() < self.plan.kill_share:
+            kill_at = time.monotonic() + self.rng.uniform(0.0, self.plan.kill_within)
+            self.worker.injector.deadline(kill_at)
+            limits["remaining"] = lambda: kill_at - time.monotonic() + runner.SAFETY_MARGIN
+        return runner.Invocation(**limits)
 
     def after_end(self) -> None:
         """What comes once the execution has ended (nothing: SQS has delivered all)."""
@@ -384,6 +539,9 @@ class Run:
     invokes: int = 0
     injected: int = 0
     deliveries: int = 0
+    redriven: int = 0
+    dead_lettered: bool = False
+    """The dead-letter handler failed it (its message reached the dead-letter queue)."""
     stopped: str | None = None
     """Why the harness stopped delivering before the execution ended."""
     error: str | None = None
@@ -411,16 +569,20 @@ def _deliver_until(
     until: Callable[[], bool],
     end: float,
     cap: int | None = None,
+    watched: str | None = None,
 ) -> str | None:
     """Feed the worker's queue to ``deliver`` until ``until()`` holds (None), else say why not:
     the monotonic time ``end`` passed, or ``cap`` messages were received.
 
     A message whose handling crashed is not deleted: it is made visible again at once, as SQS
-    does when its visibility timeout passes.
+    does when its visibility timeout passes. While the queue gives nothing visible, the
+    dead-letter handler takes what the queue moved to its dead-letter queue, and the reconciler
+    examines the execution ``watched`` once every ``RECONCILE_PERIOD`` the queue stays so.
     """
     from stepline.store.queue import StepMessage
 
     sqs, url = worker.harness.queue.client, worker.harness.queue.url
+    idle_since = time.monotonic()
     while not until():
         if time.monotonic() > end:
             return "deadline passed"
@@ -429,7 +591,13 @@ def _deliver_until(
         messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
             "Messages", []
         )
-        if not messages:
+        if messages:
+            idle_since = time.monotonic()
+        else:
+            deliver.dead_lettered |= _dead_letters(worker)
+            if watched and time.monotonic() - idle_since >= RECONCILE_PERIOD:
+                deliver.redriven += _reconcile(worker, watched) == "redriven"
+                idle_since = time.monotonic()
             time.sleep(0.02)  # only delayed messages are left: let the emulated clock move
         for message in messages:
             deliver.received += 1
@@ -442,6 +610,53 @@ def _deliver_until(
                 continue
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     return None
+
+
+def _reconcile(worker: Worker, execution_id: str) -> str:
+    """What a reconciler pass does with the execution, on the bench's time scale."""
+    from stepline.service import reconciler
+
+    limits = reconciler.Limits(
+        grace=timedelta(seconds=RECONCILE_GRACE),
+        runner_timeout=timedelta(seconds=RECONCILE_RUNNER_TIMEOUT),
+        hand_over=timedelta(seconds=RECONCILE_HAND_OVER),
+    )
+    return reconciler.examine(worker.harness, limits, execution_id)
+
+
+def _dead_letters(worker: Worker) -> set[str]:
+    """Hand the dead-letter queue's messages to the dead-letter handler, a record each as
+    Lambda's SQS event has it, and delete them; the executions they named."""
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    from stepline.service import runner
+    from stepline.store.queue import StepMessage
+
+    if worker.dead_letters is None:
+        return set()
+    sqs, named = worker.harness.queue.client, set()
+    messages = sqs.receive_message(
+        QueueUrl=worker.dead_letters,
+        MaxNumberOfMessages=10,
+        WaitTimeSeconds=0,
+        AttributeNames=["All"],
+    ).get("Messages", [])
+    for message in messages:
+        record = {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": message.get("Attributes", {}),
+            "messageAttributes": {},
+            "md5OfBody": message["MD5OfBody"],
+            "eventSource": "aws:sqs",
+            "eventSourceARN": worker.dead_letters_arn,
+            "awsRegion": worker.dead_letters_arn.split(":")[3],
+        }
+        runner.process_dead_letter(worker.harness, SQSRecord(record))
+        named.add(StepMessage.from_json(message["Body"]).execution_id)
+        sqs.delete_message(QueueUrl=worker.dead_letters, ReceiptHandle=message["ReceiptHandle"])
+    return named
 
 
 def _drive(worker: Worker, plan: Plan, run: Run, seed: str, limits: Limits) -> None:
@@ -465,6 +680,7 @@ def _drive(worker: Worker, plan: Plan, run: Run, seed: str, limits: Limits) -> N
             lambda: _ended(worker.harness, run.execution_id),
             began + limits.deadline,
             limits.max_deliveries,
+            watched=run.execution_id,
         )
         run.seconds = time.monotonic() - began
         run.ended = run.stopped is None
@@ -474,6 +690,8 @@ def _drive(worker: Worker, plan: Plan, run: Run, seed: str, limits: Limits) -> N
         run.error = f"{type(exc).__name__}: {exc}"
         run.seconds = time.monotonic() - began
     run.deliveries = deliver.received
+    run.redriven = deliver.redriven
+    run.dead_lettered = run.execution_id in deliver.dead_lettered
     if not run.ended:
         worker.new_queue()  # a stuck execution's messages would go on hopping under the next
     run.injected = worker.injector.injected - injected_before + deliver.injected
@@ -603,10 +821,7 @@ class Verdict:
 def compare(seen: Outcome, invokes: int, expected: Outcome) -> Verdict:
     """Duplicated entries, what differs, and whether calls were really made again (``invokes``:
     the Invoke requests the runner sent for the execution)."""
-    verdict = Verdict()
-    counts, clean_counts = seen.ids(), expected.ids()
-    verdict.duplicated = sum(max(0, n - clean_counts.get(i, 0)) for i, n in counts.items())
-    verdict.extra_invokes = max(0, invokes - seen.calls)
+    verdict = Verdict(_duplicated(seen, expected), extra_invokes=max(0, invokes - seen.calls))
     repeated = verdict.extra_invokes > 0
     for name in ("status", "error"):
         if getattr(seen, name) != getattr(expected, name):
@@ -628,6 +843,22 @@ def compare(seen: Outcome, invokes: int, expected: Outcome) -> Verdict:
     return verdict
 
 
+def compare_dead_lettered(seen: Outcome, invokes: int, expected: Outcome) -> Verdict:
+    """A run the dead-letter handler ended, wherever its message stopped it: it must be FAILED
+    with STEP_INTERNAL, its history no entry more often than the clean run's."""
+    verdict = Verdict(_duplicated(seen, expected), extra_invokes=max(0, invokes - seen.calls))
+    code = (seen.error or {}).get("errorCode")
+    if (seen.status, code) != ("FAILED", "STEP_INTERNAL"):
+        verdict.differing.append(f"dead-lettered, yet {seen.status} {code}: {seen.error!r}")
+    return verdict
+
+
+def _duplicated(seen: Outcome, expected: Outcome) -> int:
+    """Entries beyond as often as the clean run has their id."""
+    clean = expected.ids()
+    return sum(max(0, n - clean.get(i, 0)) for i, n in seen.ids().items())
+
+
 def figures_of(
     stack: Stack,
     runs: list[Run],
@@ -646,6 +877,8 @@ def figures_of(
         "differing": 0,
         "repeated_calls": 0,
         "extra_invokes": 0,
+        "redriven": sum(r.redriven for r in runs),
+        "dead_lettered": 0,
         "longest_s": round(max((r.seconds for r in runs if r.ended), default=0.0), 3),
         "most_deliveries": max((r.deliveries for r in runs if r.ended), default=0),
         "wall_s": round(wall, 1),
@@ -667,7 +900,9 @@ def _judge(svc: Any, run: Run, clean: Outcome, figures: dict[str, Any]) -> str |
         status = head.status if head else "not started"
         return f"stuck ({status}): {run.error or run.stopped}"
     figures["ended"] += 1
-    verdict = compare(outcome(svc, run), run.invokes, clean)
+    figures["dead_lettered"] += run.dead_lettered
+    judged = compare_dead_lettered if run.dead_lettered else compare
+    verdict = judged(outcome(svc, run), run.invokes, clean)
     figures["duplicated"] += verdict.duplicated
     figures["differing"] += bool(verdict.differing)
     figures["repeated_calls"] += verdict.repeated
@@ -675,6 +910,23 @@ def _judge(svc: Any, run: Run, clean: Outcome, figures: dict[str, Any]) -> str |
     if verdict.differing or verdict.duplicated:
         return f"{verdict.duplicated} duplicated; " + "; ".join(verdict.differing)
     return None
+
+
+def _forget(stack: Stack, runs: Sequence[Run]) -> None:
+    """Delete a judged scenario's executions. moto reads the whole table for every Query, so
+    what earlier scenarios left would slow the runner's log reads in later ones, and a
+    scenario's figures would depend on what ran before it (``lambda-timeout``'s most: its kill
+    window is a few such reads long)."""
+    from stepline.store import keys
+
+    table = _harness_services(stack).table
+    for run in runs:
+        if not run.execution_id:
+            continue
+        pk = keys.execution(run.execution_id)[keys.PK]
+        while items := table.query(key_condition="PK = :pk", values={":pk": pk}).items:
+            for item in items:
+                table.delete({keys.PK: item[keys.PK], keys.SK: item[keys.SK]})
 
 
 def _harness_services(stack: Stack) -> Any:
@@ -764,7 +1016,8 @@ def measure(
     functions: Path = FUNCTIONS,
 ) -> dict[str, Any]:
     """Run ``executions`` executions per scenario (cycling through the golden workflows) and
-    compare each with a clean run of its workflow; the figures per scenario (by name)."""
+    compare each with a clean run of its workflow; the figures per scenario (by name). A
+    scenario's executions are deleted once judged, so each scenario starts on the same table."""
     cases = golden_cases(golden)
     if not cases:
         raise ValueError(f"no golden workflows in {golden}")
@@ -779,6 +1032,7 @@ def measure(
                 stack, name, plan, runs, seed=seed, workers=workers, limits=limits
             )
             results[name] = figures_of(stack, runs, references, wall, errors)
+            _forget(stack, runs)
     return {
         "executions": executions,
         "workflows": [c.name for c in cases],
@@ -809,18 +1063,22 @@ def table(figures: Mapping[str, Any], *, problems: int = 3) -> str:
         f"{figures['max_deliveries']} deliveries",
         "",
         f"{'scenario':<26}{'execs':>6}{'faults':>8}{'ended':>7}{'stuck':>7}{'dup.':>6}"
-        f"{'differ':>8}{'repeated':>10}{'longest s':>11}{'wall s':>8}",
+        f"{'differ':>8}{'repeated':>10}{'redriven':>10}{'dead-let.':>11}{'longest s':>11}"
+        f"{'wall s':>8}",
     ]
     for name, row in figures["scenarios"].items():
         rows.append(
             f"{name:<26}{row['executions']:>6}{row['faults']:>8}{row['ended']:>7}"
             f"{row['stuck']:>7}{row['duplicated']:>6}{row['differing']:>8}"
-            f"{row['repeated_calls']:>10}{row['longest_s']:>11.2f}{row['wall_s']:>8.1f}"
+            f"{row['repeated_calls']:>10}{row['redriven']:>10}{row['dead_lettered']:>11}"
+            f"{row['longest_s']:>11.2f}{row['wall_s']:>8.1f}"
         )
     rows += [
         "",
         "goal: 0 stuck, 0 duplicated, 0 differing; repeated = executions whose attempts or result",
-        "differ only because a function call was really made again (at-least-once side effects)",
+        "differ only because a function call was really made again (at-least-once side effects);",
+        "redriven = messages the reconciler sent again; dead-let. = executions the dead-letter",
+        "handler failed (FAILED with STEP_INTERNAL and no duplicated entry, not compared)",
         f"wall time: {figures['wall_s']:.1f} s",
     ]
     for name, row in figures["scenarios"].items():

@@ -6,6 +6,20 @@ top-level thread, and one per Parallel branch, Foreach item and While iteration 
 inline; an integration step becomes a :class:`CallRequest` for the runner; Wait steps and retry
 delays become a wake-up time. Results of calls come back in the next :func:`advance`.
 
+The machine stays linear in the work it describes, whatever the fan-out:
+
+- the top-level state is held once, by the top-level thread; the threads of nested scopes read
+  it from there as ``$global`` (the top-level thread waits on the compound step while they run,
+  so its state is the one the step started with);
+- a Parallel branch or Foreach item that has ended keeps only its result (and its branch name),
+  and an advance looks only at the children still running;
+- :func:`advance` works on the machine it is given, in place: the caller hands it over and goes
+  on with the one returned, so no advance copies the whole machine.
+
+Snapshots written before these rules (every nested thread with its own copy of the top-level
+state as ``global``, ended ones kept whole) are read as they are, and take the compact form
+when their step next runs.
+
 History entry ids: top-level steps use their step id; steps inside nested scopes are prefixed
 by their parent: ``par/branch/step`` (Parallel), ``each[3]/step`` (Foreach item 3),
 ``loop[2]/step`` (While iteration 2).
@@ -149,7 +163,7 @@ def new_machine(execution_input: Any, execution_id: str = "") -> Machine:
     """A machine about to run the workflow's first step."""
     return {
         "id": execution_id,
-        "root": _thread("", (), None, st.initial_state(execution_input), None),
+        "root": _thread("", (), None, st.initial_state(execution_input)),
         "entries": {},
         "n": 0,
         "steps": 0,
@@ -157,15 +171,12 @@ def new_machine(execution_input: Any, execution_id: str = "") -> Machine:
     }
 
 
-def _thread(
-    path: str, scope: tuple[tuple[str, str], ...], start: str | None, state: Any, glob: Any
-) -> Thread:
+def _thread(path: str, scope: tuple[tuple[str, str], ...], start: str | None, state: Any) -> Thread:
     return {
         "path": path,
         "scope": [list(s) for s in scope],
         "step": start,
         "state": state,
-        "global": glob,
         "task": None,
         "done": False,
     }
@@ -184,14 +195,15 @@ def advance(
 ) -> Advance:
     """Run every thread as far as it goes; return calls to make, a wake time, ended entries.
 
+    The advance changes ``machine`` in place and returns it as ``Advance.machine``: the caller
+    goes on with that one, and copies the machine first if it needs it as it was.
+
     With ``start_new=False`` only the results are taken in (Stop: the running steps finish,
     nothing else starts). ``pause`` is asked before each new step but the first; once it says
     True, no further step starts and the advance returns ``paused`` (the caller's time budget:
     the engine itself reads no clock).
     """
-    tick = _Tick(
-        spec, copy.deepcopy(machine), now, results or {}, scale, start_new, secrets or {}, pause
-    )
+    tick = _Tick(spec, machine, now, results or {}, scale, start_new, secrets or {}, pause)
     root = tick.machine["root"]
     if tick.machine["outcome"] is None:
         if root["step"] is None and not root["done"]:
@@ -212,13 +224,11 @@ def advance(
 
 def fail(machine: Machine, failure: StepFailure, now: datetime) -> Machine:
     """The machine ended FAILED before its next step could run (e.g. a secret is unreadable)."""
-    failed = copy.deepcopy(machine)
-    failed["entries"] = {}
-    failed["outcome"] = {
+    outcome = {
         "status": "FAILED",
         "error": {"message": failure.message, "errorCode": failure.code.value},
     }
-    return failed
+    return {**machine, "entries": {}, "outcome": outcome}
 
 
 def cancel_open(machine: Machine, now: datetime, status: str = "CANCELLED") -> list[dict[str, Any]]:
@@ -249,6 +259,7 @@ def step_at(spec: Workflow, scope: tuple[tuple[str, str], ...], step_id: str) ->
 def _run(tick: _Tick, thread: Thread) -> None:
     """Advance one thread until it waits, finishes or fails (StepFailure propagates)."""
     block = _block(tick.spec, thread["scope"])
+    thread.pop("global", None)  # an older snapshot's copy of the top-level state
     while not thread["done"]:
         step_id = thread["step"]
         step = block.steps[step_id]
@@ -319,7 +330,8 @@ def _resume(tick: _Tick, thread: Thread, step: Step) -> bool:
 
 def _render(tick: _Tick, template: str, data: Any, thread: Thread) -> Any:
     """Render a template with ``$global`` and the secrets the runner fetched."""
-    return render(template, data, variables=_variables(thread), secrets=tick.secrets)
+    variables = _variables(tick, thread, template)
+    return render(template, data, variables=variables, secrets=tick.secrets)
 
 
 def _filter(tick: _Tick, template: str | None, data: Any, thread: Thread) -> Any:
@@ -335,16 +347,26 @@ def _goto(thread: Thread, next_step: str | None) -> bool:
     return True
 
 
-def _variables(thread: Thread) -> dict[str, Any]:
-    return st.template_variables(thread["global"])
+def _variables(tick: _Tick, thread: Thread, *templates: str | None) -> dict[str, Any]:
+    """The variables of ``templates`` in ``thread``: ``$global`` in every thread but the
+    top-level one."""
+    return st.template_variables(_global(tick, *templates) if thread["path"] else None)
+
+
+def _global(tick: _Tick, *templates: Any) -> Any:
+    """``$global``, the top-level state; None when no template can name it (rendering a template
+    passes its variables as JSON text: a large state is not written out for nothing)."""
+    if any(isinstance(t, str) and "global" in t for t in templates):
+        return tick.machine["root"]["state"]
+    return None
 
 
 # --- control steps -------------------------------------------------------------------------
 
 
 def _control(tick: _Tick, thread: Thread, body: Any, task: dict[str, Any]) -> bool:
-    variables = _variables(thread)
     if isinstance(body, Switch):
+        variables = _variables(tick, thread, *(choice.condition for choice in body.choices))
         data = _filter(tick, body.input, thread["state"], thread)
         _record(tick, task["n"], step_input=data)
         for choice in body.choices:
@@ -535,27 +557,70 @@ def _child_scope(thread: Thread, name: str) -> tuple[tuple[str, str], ...]:
     return (*((s[0], s[1]) for s in thread["scope"]), (thread["step"], name))
 
 
-def _global(thread: Thread) -> Any:
-    return thread["global"] if thread["global"] is not None else thread["state"]
+# A Parallel or Foreach task keeps its children in order, with ``next`` (how many have started:
+# they start in order) and ``running`` (the indices of those started and not ended), so an
+# advance looks at the running children only. An ended child is replaced by its result.
 
 
-def _run_children(tick: _Tick, children: list[Thread], limit: int) -> None:
-    """Run the started, unfinished children; start new ones up to ``limit`` running at once."""
-    running = [c for c in children if c.get("started") and not c["done"]]
-    for child in children:
+def _fan_out(task: dict[str, Any], kind: str, children: list[Thread]) -> None:
+    """The task of a Parallel or Foreach step that has just made its children, none started."""
+    task.update(kind=kind, children=children, next=0, running=[])
+
+
+def _run_children(tick: _Tick, task: dict[str, Any], limit: int) -> bool:
+    """Run the running children, then start new ones in order while fewer than ``limit`` run;
+    True when every child has ended."""
+    if "running" not in task:
+        _count_children(task)
+    children = task["children"]
+    running = task["running"]
+    for i in list(running):
+        if _ran(tick, children, i):
+            running.remove(i)
+    while task["next"] < len(children) and len(running) < limit and tick.may_start():
+        i = task["next"]
+        task["next"] += 1
+        running.append(i)
+        if _ran(tick, children, i):
+            running.remove(i)
+    return task["next"] == len(children) and not running
+
+
+def _ran(tick: _Tick, children: list[Thread], i: int) -> bool:
+    """Run child ``i``; True when it has ended (it is then replaced by what its parent needs)."""
+    child = children[i]
+    _run(tick, child)
+    if not child["done"]:
+        return False
+    children[i] = _ended(child)
+    return True
+
+
+def _ended(child: Thread) -> Thread:
+    """What the parent needs of an ended child: its result, and the name of its branch."""
+    kept = {"done": True, "result": _result_of(child)}
+    if "name" in child:
+        kept["name"] = child["name"]
+    return kept
+
+
+def _count_children(task: dict[str, Any]) -> None:
+    """Give a task from an older snapshot (children marked ``started``, ended ones whole, each
+    with its own ``global``) its counts, and its children the compact form."""
+    children = task["children"]
+    started = [i for i, child in enumerate(children) if child.get("started") or child["done"]]
+    task["next"] = max(started, default=-1) + 1
+    task["running"] = [i for i in range(task["next"]) if not children[i]["done"]]
+    for i, child in enumerate(children):
+        child.pop("global", None)
+        child.pop("started", None)
         if child["done"]:
-            continue
-        if not child.get("started"):
-            if len(running) >= limit or not tick.may_start():
-                continue
-            child["started"] = True
-            running.append(child)
-        _run(tick, child)
-        if child["done"]:
-            running.remove(child)
+            children[i] = _ended(child)
 
 
 def _result_of(child: Thread) -> Any:
+    if "result" in child:
+        return child["result"]
     return st.execution_result(child["state"], child["last"]) if "last" in child else child["state"]
 
 
@@ -564,23 +629,20 @@ def _parallel(tick: _Tick, thread: Thread, body: Parallel, task: dict[str, Any])
         step_input = _filter(tick, body.input, thread["state"], thread)
         _record(tick, task["n"], step_input=step_input)
         states = st.branch_states(step_input, body.branches)
-        task["kind"] = "parallel"
-        task["children"] = [
+        children = [
             _thread(
                 f"{thread['path']}{thread['step']}/{name}/",
                 _child_scope(thread, name),
                 body.branches[name].start,
                 states[name],
-                _global(thread),
             )
             | {"name": name}
             for name in body.branches
         ]
-    children = task["children"]
-    _run_children(tick, children, body.concurrency)
-    if not all(c["done"] for c in children):
+        _fan_out(task, "parallel", children)
+    if not _run_children(tick, task, body.concurrency):
         return False
-    raw = st.parallel_result({c["name"]: _result_of(c) for c in children})
+    raw = st.parallel_result({c["name"]: _result_of(c) for c in task["children"]})
     return _finish_compound(tick, thread, body.output, body.next, task, raw)
 
 
@@ -589,22 +651,15 @@ def _foreach(tick: _Tick, thread: Thread, body: Foreach, task: dict[str, Any]) -
         step_input = _filter(tick, body.input, thread["state"], thread)
         _record(tick, task["n"], step_input=step_input)
         items = st.foreach_items(step_input)
-        task["kind"] = "foreach"
-        task["children"] = [
-            _thread(
-                f"{thread['path']}{thread['step']}[{i}]/",
-                _child_scope(thread, "do"),
-                body.do_.start,
-                item,
-                _global(thread),
-            )
+        scope = _child_scope(thread, "do")
+        children = [
+            _thread(f"{thread['path']}{thread['step']}[{i}]/", scope, body.do_.start, item)
             for i, item in enumerate(items)
         ]
-    children = task["children"]
-    _run_children(tick, children, body.concurrency)
-    if not all(c["done"] for c in children):
+        _fan_out(task, "foreach", children)
+    if not _run_children(tick, task, body.concurrency):
         return False
-    raw = st.foreach_result([_result_of(c) for c in children])
+    raw = st.foreach_result([_result_of(c) for c in task["children"]])
     return _finish_compound(tick, thread, body.output, body.next, task, raw)
 
 
@@ -612,7 +667,8 @@ def _while(tick: _Tick, thread: Thread, body: While, task: dict[str, Any]) -> bo
     if task["kind"] == "new":
         _record(tick, task["n"], step_input=thread["state"])
         task.update(kind="while", counter=0, loop=thread["state"], child=None)
-    glob = _global(thread)
+    # A While's own templates see `$global` at any depth, the top-level thread's included.
+    glob = _global(tick, body.condition, body.input, body.max_iterations)
     while True:
         child = task["child"]
         if child is not None:
@@ -633,7 +689,6 @@ def _while(tick: _Tick, thread: Thread, body: While, task: dict[str, Any]) -> bo
             _child_scope(thread, "do"),
             body.do_.start,
             start_state,
-            glob,
         )
 
 
