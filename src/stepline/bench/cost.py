@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import queue
 import threading
 import time
@@ -915,9 +916,16 @@ def services_for(meter: Meter, physical: Mapping[str, str]) -> Any:
     from stepline.dev import resources
     from stepline.service.deps import Services, Settings
 
-    settings = Settings.from_env(resources.environment(dict(physical)))
+    environment = resources.environment(dict(physical))
+    # The quotas a deployment would set as parameters (MaxStepsPerExecution, MaxExecutionHours)
+    # come from this process's environment when given there.
+    environment |= {k: os.environ[k] for k in QUOTA_VARIABLES if os.environ.get(k)}
+    settings = Settings.from_env(environment)
     settings = replace(settings, allowed_private_hosts=frozenset({"*"}))
     return Services(settings, meter.client)
+
+
+QUOTA_VARIABLES = ("STEPLINE_MAX_STEPS", "STEPLINE_MAX_EXECUTION_HOURS")
 
 
 def create_workflow(svc: Any, spec: str, name: str) -> str:

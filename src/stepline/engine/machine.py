@@ -136,6 +136,7 @@ class _Tick:
     start_new: bool = True
     secrets: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     pause: Callable[[], bool] | None = None
+    max_steps: int = MAX_STEPS
     calls: list[CallRequest] = field(default_factory=list)
     finished: list[dict[str, Any]] = field(default_factory=list)
     wake: datetime | None = None
@@ -192,6 +193,7 @@ def advance(
     start_new: bool = True,
     secrets: Mapping[str, Mapping[str, str]] | None = None,
     pause: Callable[[], bool] | None = None,
+    max_steps: int = MAX_STEPS,
 ) -> Advance:
     """Run every thread as far as it goes; return calls to make, a wake time, ended entries.
 
@@ -201,9 +203,12 @@ def advance(
     With ``start_new=False`` only the results are taken in (Stop: the running steps finish,
     nothing else starts). ``pause`` is asked before each new step but the first; once it says
     True, no further step starts and the advance returns ``paused`` (the caller's time budget:
-    the engine itself reads no clock).
+    the engine itself reads no clock). ``max_steps`` is the execution's step quota (every
+    branch and iteration counts); beyond it the execution fails with STEP_QUOTA_EXCEEDED.
     """
-    tick = _Tick(spec, machine, now, results or {}, scale, start_new, secrets or {}, pause)
+    tick = _Tick(
+        spec, machine, now, results or {}, scale, start_new, secrets or {}, pause, max_steps
+    )
     root = tick.machine["root"]
     if tick.machine["outcome"] is None:
         if root["step"] is None and not root["done"]:
@@ -274,10 +279,11 @@ def _run(tick: _Tick, thread: Thread) -> None:
 def _start(tick: _Tick, thread: Thread, step_id: str, step: Step) -> None:
     machine = tick.machine
     machine["steps"] += 1
-    if machine["steps"] > MAX_STEPS:
+    if machine["steps"] > tick.max_steps:
         raise StepFailure(
             WorkflowErrorCode.STEP_QUOTA_EXCEEDED,
-            f"the execution ran more than {MAX_STEPS} steps (every branch and iteration counts)",
+            f"the execution ran more than {tick.max_steps} steps (every branch and iteration "
+            "counts)",
         )
     machine["n"] += 1
     n = machine["n"]

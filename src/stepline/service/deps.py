@@ -87,6 +87,10 @@ class Settings:
     access_enforced: bool = False
     """``AccessBindings=enforced``: every caller but the account root needs a binding; else
     only folders and workflows that hold bindings are guarded (docs/access.md)."""
+    max_steps: int = 1000
+    """Steps an execution may run, every branch and iteration counted (REFERENCE: 1,000)."""
+    max_execution_hours: float = 48.0
+    """How long an execution may run (REFERENCE: 48 h)."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -111,6 +115,8 @@ class Settings:
             stack_name=env.get("STACK_NAME") or "",
             integration_role_arn=env.get("INTEGRATION_ROLE_ARN") or None,
             access_enforced=_access_mode(env.get("ACCESS_BINDINGS") or ACCESS_WHEN_BOUND),
+            max_steps=int(env.get("STEPLINE_MAX_STEPS") or 1000),
+            max_execution_hours=float(env.get("STEPLINE_MAX_EXECUTION_HOURS") or 48.0),
         )
 
 

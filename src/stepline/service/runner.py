@@ -205,6 +205,17 @@ def _begin(
     spec = _spec(svc, head)
     seq = 0 if last is None else last.seq + 1
     run = _Run(svc, message, head, spec, machine, seq, invocation, head_read=head_read)
+    limit = timedelta(hours=svc.settings.max_execution_hours)
+    if svc.clock() - head.started_at > limit:
+        # Whatever it was doing, an execution ends at its time quota: what is open closes.
+        failure = StepFailure(
+            WorkflowErrorCode.STEP_QUOTA_EXCEEDED,
+            f"the execution ran longer than {svc.settings.max_execution_hours:g} h",
+        )
+        run.finished = engine.cancel_open(run.machine, svc.clock())
+        run.machine = engine.fail(run.machine, failure, svc.clock())
+        _end(run)
+        return
     try:
         run.secrets, run.mask = _secrets(svc, spec)
         _LOGS.use(head.id, run.mask)
@@ -339,6 +350,7 @@ def _drive(run: _Run) -> None:
             scale=run.svc.settings.time_scale,
             secrets=run.secrets,
             pause=lambda: run.invocation.time_left() <= 0,  # an inline stretch is bounded too
+            max_steps=run.svc.settings.max_steps,
         )
         run.machine, run.results = adv.machine, {}
         run.finished.extend(adv.finished)
@@ -520,7 +532,13 @@ def _still_active(run: _Run) -> bool:
 
 
 def _active_after_calls(run: _Run) -> bool:
-    """After calls return: if Stop came meanwhile, record their results and start nothing."""
+    """After calls return: if Stop came meanwhile, record their results and start nothing.
+
+    Calls that returned within HEAD_FRESH of the last read need no read of their own: the
+    next batch starts only on a read that fresh anyway, so quick calls cost one head read per
+    HEAD_FRESH, not one per batch (a head with a large input is several read units)."""
+    if time.monotonic() - run.head_read < HEAD_FRESH:
+        return True
     read = time.monotonic()
     head = run.svc.executions.get(run.head.id)
     if head is not None and head.status in ("QUEUED", "RUNNING"):
