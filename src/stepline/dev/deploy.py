@@ -476,8 +476,18 @@ def _record(
 def _create_stack(
     clients: ClientFactory, stack_name: str, body: dict[str, Any], values: dict[str, str]
 ) -> None:
-    """Create the CloudFormation stack (dependencies on resources made outside it dropped)."""
+    """Create the CloudFormation stack (dependencies on resources made outside it dropped).
+
+    An environment variable referring to a Number parameter is written as its text: Lambda
+    holds every variable as a string (CloudFormation converts it), and the emulator would keep
+    the number it parsed.
+    """
+    parameters = set(body.get("Parameters", {}))
     for resource in body["Resources"].values():
+        variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+        for name, value in variables.items():
+            if isinstance(value, dict) and value.get("Ref") in parameters:
+                variables[name] = {"Fn::Sub": "${" + value["Ref"] + "}"}
         if "DependsOn" in resource:
             needs = resource["DependsOn"]
             needs = [needs] if isinstance(needs, str) else needs

@@ -193,7 +193,7 @@ def advance(
     start_new: bool = True,
     secrets: Mapping[str, Mapping[str, str]] | None = None,
     pause: Callable[[], bool] | None = None,
-    max_steps: int = MAX_STEPS,
+    max_steps: int | None = None,
 ) -> Advance:
     """Run every thread as far as it goes; return calls to make, a wake time, ended entries.
 
@@ -204,11 +204,11 @@ def advance(
     nothing else starts). ``pause`` is asked before each new step but the first; once it says
     True, no further step starts and the advance returns ``paused`` (the caller's time budget:
     the engine itself reads no clock). ``max_steps`` is the execution's step quota (every
-    branch and iteration counts); beyond it the execution fails with STEP_QUOTA_EXCEEDED.
+    branch and iteration counts; None: ``MAX_STEPS``); beyond it the execution fails with
+    STEP_QUOTA_EXCEEDED.
     """
-    tick = _Tick(
-        spec, machine, now, results or {}, scale, start_new, secrets or {}, pause, max_steps
-    )
+    quota = MAX_STEPS if max_steps is None else max_steps
+    tick = _Tick(spec, machine, now, results or {}, scale, start_new, secrets or {}, pause, quota)
     root = tick.machine["root"]
     if tick.machine["outcome"] is None:
         if root["step"] is None and not root["done"]:

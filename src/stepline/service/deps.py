@@ -91,6 +91,8 @@ class Settings:
     """Steps an execution may run, every branch and iteration counted (REFERENCE: 1,000)."""
     max_execution_hours: float = 48.0
     """How long an execution may run (REFERENCE: 48 h)."""
+    history_retention_days: int = 90
+    """``HistoryRetentionDays``: days an execution's head and log are kept (after the quota)."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -117,6 +119,7 @@ class Settings:
             access_enforced=_access_mode(env.get("ACCESS_BINDINGS") or ACCESS_WHEN_BOUND),
             max_steps=int(env.get("STEPLINE_MAX_STEPS") or 1000),
             max_execution_hours=float(env.get("STEPLINE_MAX_EXECUTION_HOURS") or 48.0),
+            history_retention_days=int(env.get("HISTORY_RETENTION_DAYS") or 90),
         )
 
 

@@ -19,9 +19,9 @@ from stepline.service.paging import page_size, resume_key
 from stepline.store import keys
 from stepline.store.errors import StoreError, Transient
 from stepline.store.executions import IdempotencyKeyUsed, NotActive, TimeRange
-from stepline.store.payloads import INLINE_LIMIT
+from stepline.store.payloads import INLINE_LIMIT, PayloadGone
 from stepline.store.queue import StepMessage
-from stepline.store.records import ExecutionRecord, IdempotencyRecord
+from stepline.store.records import ExecutionRecord, IdempotencyRecord, history_expiry
 from stepline.store.tokens import scope_digest
 
 MAX_INPUT_BYTES = 2 * 1024 * 1024
@@ -127,6 +127,11 @@ def _start_once(svc: Services, command: StartCommand) -> str:
         input_ref=ref,
         parent=command.parent,
         folder_id=workflow.folder_id,
+        expires_at=history_expiry(
+            now,
+            retention_days=svc.settings.history_retention_days,
+            max_execution_hours=svc.settings.max_execution_hours,
+        ),
     )
     idempotency = _idempotency_record(command, execution_id, int(now.timestamp()))
     try:
@@ -239,12 +244,15 @@ def get(svc: Services, execution_id: str, *, principal: Principal | None = None)
     """The full Execution."""
     ids.check_execution_id(execution_id)
     record = _shown(svc, _get(svc, execution_id, principal, Role.VIEWER))
-    input_json = record.input_json
-    if input_json is None:
-        input_json = svc.payloads.get(record.input_ref) if record.input_ref else "{}"
-    result_json = record.result_json
-    if result_json is None and record.result_ref:
-        result_json = svc.payloads.get(record.result_ref)
+    try:
+        input_json = record.input_json
+        if input_json is None:
+            input_json = svc.payloads.get(record.input_ref) if record.input_ref else "{}"
+        result_json = record.result_json
+        if result_json is None and record.result_ref:
+            result_json = svc.payloads.get(record.result_ref)
+    except PayloadGone as gone:
+        raise _past_retention(svc, execution_id) from gone
     body = render.execution(record, input_json=input_json, result_json=result_json, now=svc.clock())
     return {"execution": body}
 
@@ -267,7 +275,10 @@ def history(
 
     record = _get(svc, execution_id, principal, Role.VIEWER)
     now = svc.clock()
-    entries = _all_entries(svc, execution_id)
+    try:
+        entries = _all_entries(svc, execution_id)
+    except PayloadGone as gone:
+        raise _past_retention(svc, execution_id) from gone
     record = _shown(svc, record, begun=bool(entries))
     offset = int(start["offset"]) if start else 0
     chosen = entries[offset:] if limit is None else entries[offset : offset + limit]
@@ -288,6 +299,15 @@ def history(
         more = following < len(entries)
         body["nextPageToken"] = svc.tokens.issue({"offset": following}, scope) if more else ""
     return body
+
+
+def _past_retention(svc: Services, execution_id: str) -> NotFound:
+    """Get or GetHistory of an execution whose payload objects the bucket has already expired
+    (they may go up to the time quota before the head does): it is past its retention."""
+    days = svc.settings.history_retention_days
+    return NotFound(
+        f"executionId: execution {execution_id} is past the {days}-day history retention"
+    )
 
 
 def _all_entries(svc: Services, execution_id: str) -> list[dict[str, Any]]:

@@ -41,7 +41,7 @@ from stepline.store.executions import NotActive
 from stepline.store.log import LogItem, LostRace
 from stepline.store.payloads import INLINE_LIMIT
 from stepline.store.queue import MAX_DELAY_SECONDS, StepMessage
-from stepline.store.records import ExecutionRecord
+from stepline.store.records import ExecutionRecord, history_expiry
 from stepline.yawl import Workflow, load
 from stepline.yawl.errors import StepFailure, WorkflowErrorCode
 from stepline.yawl.integration import IntegrationStep, WorkflowCall
@@ -414,10 +414,11 @@ def _checkpoint(
     if not ended and _still_running_at_horizon(run, wake, calls) and not _mark_running(run):
         return False
     still_open = _shown(engine.open_entries(run.machine), run.mask)
+    at = run.svc.clock()
     item = LogItem(
         seq=run.seq,
         by=run.message.seq,
-        at=stored(run.svc.clock()),
+        at=stored(at),
         entries=_shown(run.finished, run.mask),
         open=still_open,
         # An ended log is never advanced again: its outcome is all a repair needs.
@@ -425,6 +426,7 @@ def _checkpoint(
         wake=stored(wake) if wake else None,
         calls=calls,
         ended=ended,
+        expires_at=_log_expiry(run.svc, at),
     )
     try:
         run.svc.log.append(run.head.id, item)
@@ -708,6 +710,16 @@ def _result_fields(svc: Services, execution_id: str, result: Any) -> dict[str, s
     return {"resultRef": svc.payloads.put(f"executions/{execution_id}/result.json", text)}
 
 
+def _log_expiry(svc: Services, at: datetime) -> int:
+    """The TTL of a log item written at ``at``."""
+    settings = svc.settings
+    return history_expiry(
+        at,
+        retention_days=settings.history_retention_days,
+        max_execution_hours=settings.max_execution_hours,
+    )
+
+
 def _close_after_stop(
     svc: Services, head: ExecutionRecord, last: LogItem | None, seq: int, by: int
 ) -> None:
@@ -716,8 +728,15 @@ def _close_after_stop(
         return
     machine = dict(last.machine)
     closed = engine.cancel_open(machine, svc.clock())
+    at = svc.clock()
     item = LogItem(
-        seq=seq, by=by, at=stored(svc.clock()), entries=closed, machine=machine, ended=True
+        seq=seq,
+        by=by,
+        at=stored(at),
+        entries=closed,
+        machine=machine,
+        ended=True,
+        expires_at=_log_expiry(svc, at),
     )
     try:
         svc.log.append(head.id, item)

@@ -42,6 +42,8 @@ class LogItem:
     wake: str | None = None
     calls: bool = False
     ended: bool = False
+    expires_at: int | None = None
+    """Epoch second after which DynamoDB deletes the item (``history_expiry`` of ``at``)."""
 
 
 class ExecutionLog:
@@ -102,6 +104,7 @@ class ExecutionLog:
             "wake": item.wake,
             "calls": item.calls or None,
             "ended": item.ended or None,
+            keys.TTL_ATTRIBUTE: item.expires_at,
         }
         parts: dict[str, Any] = {"entries": item.entries, "open": item.open}
         if item.machine is not None:
@@ -146,6 +149,7 @@ class ExecutionLog:
             wake=item.get("wake"),
             calls=bool(item.get("calls")),
             ended=bool(item.get("ended")),
+            expires_at=int(item[keys.TTL_ATTRIBUTE]) if keys.TTL_ATTRIBUTE in item else None,
         )
 
 

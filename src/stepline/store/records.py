@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,18 @@ from stepline.store.table import Item
 ACTIVE_STATUSES = ("QUEUED", "RUNNING", "PAUSED")
 ENDED_STATUSES = ("STOPPED", "FAILED", "FINISHED")
 EXECUTION_STATUSES = ACTIVE_STATUSES + ENDED_STATUSES
+DAY_SECONDS = 24 * 3600
+
+
+def history_expiry(at: datetime, *, retention_days: int, max_execution_hours: float) -> int:
+    """When an execution's item written at ``at`` expires (epoch seconds, the table's TTL).
+
+    ``at`` is a head's start or a log item's write time; the retention is counted from there
+    plus the execution time quota, so a head never expires while its execution may still run
+    and no log item outlives its head by more than the quota (docs/data-model.md).
+    """
+    quota = math.ceil(max_execution_hours * 3600)
+    return int(at.timestamp()) + retention_days * DAY_SECONDS + quota
 
 
 @dataclass(frozen=True)
@@ -102,6 +115,8 @@ class ExecutionRecord:
     rev: int = 1
     folder_id: str | None = None
     """The workflow's folder when the execution started: whose access bindings guard it."""
+    expires_at: int | None = None
+    """Epoch second after which DynamoDB deletes the head (``history_expiry`` of its start)."""
 
     @property
     def active(self) -> bool:
@@ -133,6 +148,7 @@ class ExecutionRecord:
             "parent": self.parent,
             "rev": self.rev,
             "folderId": self.folder_id,
+            keys.TTL_ATTRIBUTE: self.expires_at,
         }
 
     @classmethod
@@ -155,6 +171,7 @@ class ExecutionRecord:
             parent=item.get("parent"),
             rev=int(item.get("rev", 1)),
             folder_id=item.get("folderId"),
+            expires_at=int(item[keys.TTL_ATTRIBUTE]) if keys.TTL_ATTRIBUTE in item else None,
         )
 
 
