@@ -44,7 +44,12 @@ def aws() -> Iterator[dict[str, str]]:
 
 @pytest.fixture
 def meter(aws: dict[str, str]) -> Meter:
-    stack = Stack(table=aws["Table"], queue_url=aws["StepsQueue"], bucket=aws["PayloadBucket"])
+    stack = Stack(
+        table=aws["Table"],
+        queue_url=aws["StepsQueue"],
+        bucket=aws["PayloadBucket"],
+        retention_days=cost.retention_days(),
+    )
     return Meter(stack, boto3.client)
 
 
@@ -115,7 +120,7 @@ def test_figures_are_the_counted_quantities_times_the_price_file(
 
     assert figures["transitions"] == 3
     by_service = figures["usd_per_million_transitions_by_service"]
-    assert figures["usd_per_million_transitions"] == pytest.approx(sum(by_service.values()))
+    assert figures["usd_per_million_transitions_on_moto"] == pytest.approx(sum(by_service.values()))
     ddb = figures["dynamodb"]
     write_units = ddb["write_units"] + sum(ddb["index_write_units"].values())
     expected_ddb = (
@@ -126,7 +131,7 @@ def test_figures_are_the_counted_quantities_times_the_price_file(
     assert by_service["sqs"] == pytest.approx(3 * prices.usd["sqs_request"] / 3 * 1e6)
     steps = sum(row["usd_per_million_transitions"] for row in figures["by_step_type"].values())
     assert steps + figures["start_api_usd_per_million_transitions"] == pytest.approx(
-        figures["usd_per_million_transitions"]
+        figures["usd_per_million_transitions_on_moto"]
     )
     assert figures["requests"]["sqs"] == {
         "DeleteMessage": 1,
@@ -187,3 +192,178 @@ def test_an_index_key_change_is_a_delete_and_a_put_and_unprojected_changes_are_f
     assert shape.index_writes(old, old | {"GPK": {"S": "RUNNING"}}) == {"gsi": 2}
     assert shape.index_writes(None, old) == {"gsi": 1}
     assert shape.index_writes({"PK": {"S": "a"}}, {"PK": {"S": "a"}, "x": {"N": "1"}}) == {}
+
+
+# --- the corrected model: each added line is counted quantities x prices.json ----------------
+
+
+@pytest.fixture
+def three(meter: Meter, aws: dict[str, str]) -> tuple[Meter, cost.Prices, dict[str, Any]]:
+    run(meter, aws, THREE_STEPS)
+    prices = cost.Prices.load()
+    return meter, prices, cost.report(meter, prices, 1, "three")
+
+
+def test_the_corrected_total_is_the_sum_of_its_parts(
+    three: tuple[Meter, cost.Prices, dict[str, Any]],
+) -> None:
+    _, _, figures = three
+    parts = figures["usd_per_million_transitions_by_part"]
+
+    assert set(parts) == {
+        "requests_and_compute_on_moto",
+        "aws_latency_compute",
+        "storage_retention",
+        "lambda_log_lines",
+        "xray_traces",
+    }
+    assert all(v > 0 for v in parts.values())
+    assert figures["usd_per_million_transitions"] == pytest.approx(sum(parts.values()))
+    assert parts["requests_and_compute_on_moto"] == figures["usd_per_million_transitions_on_moto"]
+    for part, key in [
+        ("aws_latency_compute", "aws_latency"),
+        ("storage_retention", "storage"),
+        ("lambda_log_lines", "lambda_log_lines"),
+        ("xray_traces", "xray"),
+    ]:
+        assert figures[key]["usd_per_million_transitions"] == pytest.approx(parts[part])
+    table = cost.table(figures)
+    for line in ("moto latencies", "AWS latencies", "storage", "log lines", "X-Ray"):
+        assert line in table
+
+
+def test_aws_latency_is_each_runner_and_start_request_at_its_assumed_latency(
+    three: tuple[Meter, cost.Prices, dict[str, Any]],
+) -> None:
+    meter, prices, figures = three
+    latency = prices.latency_ms
+    own = [r for r in meter.requests if r.caller in ("runner", "api")]
+    runner_ms = sum(latency["dynamodb:*"] for r in own if r.caller == "runner")
+    api_ms = sum(
+        latency["dynamodb:*"] if r.service == "dynamodb" else latency["sqs:*"]
+        for r in own
+        if r.caller == "api"
+    )
+    # Neither the poller's receive and delete nor the harness's reads wait in the runner.
+    assert {(r.caller, r.service) for r in own} == {
+        ("api", "dynamodb"),
+        ("api", "sqs"),
+        ("runner", "dynamodb"),
+    }
+    assert sum(r.latency_ms for r in own) == pytest.approx(runner_ms + api_ms)
+    lam = figures["aws_latency"]
+    # One invocation each: the added milliseconds, rounded up with the measured ones.
+    assert lam["runner_billed_ms_aws"] == pytest.approx(meter.runner_billed_ms + runner_ms, abs=1)
+    assert lam["api_billed_ms_aws"] == pytest.approx(meter.api_billed_ms + api_ms, abs=1)
+    assert lam["runner_ms_added"] == pytest.approx(
+        lam["runner_billed_ms_aws"] - lam["runner_billed_ms_moto"]
+    )
+    assert lam["api_ms_added"] == lam["api_billed_ms_aws"] - lam["api_billed_ms_moto"]
+    gb_ms = prices.usd["lambda_gb_second_arm64"] / 1000
+    expected = (
+        (
+            lam["runner_ms_added"] * meter.stack.runner_memory_mb
+            + lam["api_ms_added"] * meter.stack.api_memory_mb
+        )
+        / 1024
+        * gb_ms
+    )
+    assert lam["usd_per_million_transitions"] == pytest.approx(expected / 3 * 1e6)
+
+
+def test_a_synchronous_invoke_adds_nothing_an_asynchronous_one_its_latency(
+    meter: Meter,
+) -> None:
+    table = cost.Prices.load().latency_ms
+
+    assert meter.latency_of("lambda", "Invoke", {"FunctionName": "f"}) == 0
+    assert (
+        meter.latency_of("lambda", "Invoke", {"InvocationType": "Event"})
+        == table["lambda:Invoke:Event"]
+    )
+    assert (
+        meter.latency_of("dynamodb", "TransactWriteItems", {})
+        == table["dynamodb:TransactWriteItems"]
+    )
+    assert meter.latency_of("dynamodb", "GetItem", {}) == table["dynamodb:*"]
+    assert meter.latency_of("events", "PutEvents", {}) == 0
+
+
+def test_storage_is_every_byte_the_execution_leaves_for_the_retention_period(
+    three: tuple[Meter, cost.Prices, dict[str, Any]], aws: dict[str, str]
+) -> None:
+    meter, prices, figures = three
+    items = boto3.client("dynamodb").scan(TableName=aws["Table"])["Items"]
+    (execution,) = meter.started
+    mine = [i for i in items if i["PK"]["S"] == f"EX#{execution}"]
+    shape = meter.shape(aws["Table"])
+    entries = [e for i in mine for x in shape.indexes if (e := shape.entry(x, i)) is not None]
+    table_bytes = sum(cost.item_size(i) + 100 for i in mine)
+    index_bytes = sum(cost.item_size(e) + 100 for e in entries)
+    stored = figures["storage"]["bytes"]
+
+    assert len(mine) == 2  # the head and one log item
+    assert stored["dynamodb_table_bytes"] == table_bytes
+    assert stored["dynamodb_index_bytes"] == index_bytes
+    assert stored["s3_bytes"] == 0
+    assert figures["storage"]["days"] == cost.retention_days() == 90 + 48 / 24
+    a, usd = prices.assumptions, prices.usd
+    months = 92 * 24 / a["storage_hours_per_month"] / a["storage_bytes_per_gb"]
+    expected = {
+        "dynamodb_storage": (table_bytes + index_bytes) * months * usd["dynamodb_storage_gb_month"],
+        "dynamodb_pitr": table_bytes * months * usd["dynamodb_pitr_gb_month"],
+        "s3_storage": 0.0,
+    }
+    by_part = figures["storage"]["usd_per_million_transitions_by_part"]
+    assert by_part == pytest.approx({k: v / 3 * 1e6 for k, v in expected.items()})
+
+
+def test_payload_bytes_in_the_bucket_count_as_s3_storage(meter: Meter, aws: dict[str, str]) -> None:
+    before = meter.stored["s3_bytes"]
+    meter._bucket_before = meter._bucket_bytes()
+    boto3.client("s3").put_object(Bucket=aws["PayloadBucket"], Key="p/x", Body=b"x" * 1234)
+    meter.measure_storage("none")
+
+    assert meter.stored["s3_bytes"] - before == 1234
+
+
+def test_log_lines_and_traces_are_per_invocation_at_the_stated_assumptions(
+    three: tuple[Meter, cost.Prices, dict[str, Any]],
+) -> None:
+    meter, prices, figures = three
+    invocations = meter.runner_invocations + meter.api_invocations
+    a, usd = prices.assumptions, prices.usd
+    logs, xray = figures["lambda_log_lines"], figures["xray"]
+
+    assert invocations == 2
+    assert logs["bytes"] == invocations * a["lambda_platform_log_bytes_per_invocation"]
+    assert logs["usd_per_million_transitions"] == pytest.approx(
+        logs["bytes"] / 1e9 * usd["cloudwatch_logs_ingested_gb"] / 3 * 1e6
+    )
+    assert xray["traces"] == pytest.approx(invocations * a["xray_sampled_fraction"])
+    assert xray["free_tier_taken"] is False
+    assert xray["usd_per_million_transitions"] == pytest.approx(
+        xray["traces"] * usd["xray_trace_recorded"] / 3 * 1e6
+    )
+
+
+def test_checkpointing_every_call_batch_is_priced_from_the_runs_log_writes(
+    meter: Meter, aws: dict[str, str]
+) -> None:
+    run(meter, aws, THREE_STEPS)
+    meter.call_batches = 4  # as if the run had made four batches of calls
+    prices = cost.Prices.load()
+    batch = cost.report(meter, prices, 1, "three")["checkpoint_every_call_batch"]
+    units = cost.write_units(max(meter.checkpoint_bytes))
+    stored = {"dynamodb_table_bytes": 4 * (meter.checkpoint_bytes[0] + 100)}
+    expected = (
+        4 * units * prices.usd["dynamodb_write_request_unit"]
+        + prices.aws_latency(
+            {"lambda_ms_runner_aws_latency": 4 * prices.latency_ms["dynamodb:*"]}, meter.stack
+        )
+        + sum(prices.storage(stored, meter.stack.retention_days).values())
+    )
+
+    assert len(meter.checkpoint_bytes) == 1
+    assert batch["write_units_per_checkpoint"] == units
+    assert batch["usd_per_million_transitions"] == pytest.approx(expected / 3 * 1e6)

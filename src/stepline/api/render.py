@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from stepline.access import Binding
-from stepline.api.proto import duration, timestamp
+from stepline.api.proto import duration, from_stored, timestamp
 from stepline.store.records import ExecutionRecord, WorkflowRecord
 
 _TYPE_PREFIX = "type.googleapis.com/"
@@ -154,3 +154,23 @@ def access_binding(binding: Binding) -> dict[str, Any]:
         "roleId": binding.role_id,
         "subject": {"id": binding.subject_id, "type": binding.subject_type},
     }
+
+
+def history_entry(entry: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A stored entry in the public HistoryEntry form."""
+    out: dict[str, Any] = {"id": entry["id"]}
+    for key in ("title", "description"):
+        if key in entry:
+            out[key] = entry[key]
+    started = from_stored(entry["startedAt"])
+    out["startedAt"] = timestamp(started)
+    out["duration"] = entry.get("duration") or duration(now - started)
+    for key in ("input", "output", "error"):
+        if key in entry:
+            out[key] = entry[key]
+    out["status"] = entry["status"]
+    out["type"] = entry["type"]
+    out["attempts"] = str(entry.get("attempts", 1))
+    if "lastError" in entry:
+        out["lastError"] = entry["lastError"]
+    return out

@@ -29,6 +29,15 @@ whatever they are, not by the orchestrator) and ``harness`` (this benchmark watc
 execution). Only api, runner and poller are priced; empty receives are the queue's fixed
 idle-polling cost and are listed but not priced per transition.
 
+The figure above is "requests and compute on moto's latencies". The headline adds four lines,
+each a counted quantity times ``prices.json`` (its ``assumptions`` and ``latency_ms`` say which
+figures are assumptions): the compute the runner's and Start's AWS requests would add at an
+assumed per-request AWS latency (a synchronous Invoke adds nothing: its run is measured); the
+storage of what each execution leaves (items + 100 bytes each, index entries + 100 bytes each,
+payload objects) for HistoryRetentionDays + MaxExecutionHours, with PITR on the table's items;
+Lambda's START/END/REPORT lines per invocation; X-Ray traces at the sampled share of
+invocations, no free tier.
+
 Per step type: the runner's costs between two log appends (and the poller's for those
 invocations) are shared evenly by the history entries the later append records; what comes
 after an execution's last append (the head's final write, the last delete) goes to the
@@ -64,6 +73,7 @@ RUNNER = "stepline-cost-runner"  # the runner function's name, as Start invokes 
 KB = 1024
 SQS_CHUNK = 64 * KB
 GSI_ENTRY_OVERHEAD = 100
+ITEM_STORAGE_OVERHEAD = 100  # storage only: every table item is billed 100 bytes for indexing
 PRICED_ROLES = ("api", "runner", "poller")
 S3_PUT_TIER = frozenset(
     {
@@ -222,6 +232,10 @@ class Request:
     index_write_units: dict[str, int] = field(default_factory=dict)
     sqs_requests: int = 0
     detail: str = ""
+    caller: str = ""
+    """Who was acting when it was made (an integration request made by the runner: runner)."""
+    latency_ms: float = 0.0
+    """The assumed AWS latency it adds to its caller's billed duration (prices.json)."""
 
     @property
     def priced(self) -> bool:
@@ -260,6 +274,9 @@ class Stack:
     bucket: str
     runner_memory_mb: int = 512
     api_memory_mb: int = 512
+    retention_days: float = 92.0
+    """How long an execution's items and payloads are kept: HistoryRetentionDays + the
+    execution time quota (MaxExecutionHours), as template.yaml sets the TTL."""
 
 
 class Meter:
@@ -270,8 +287,10 @@ class Meter:
         stack: Stack,
         raw_client: Callable[[str], Any],
         endpoints: Mapping[str, str] | None = None,
+        latencies: Mapping[str, float] | None = None,
     ) -> None:
         self.stack = stack
+        self.latencies = dict(Prices.load().latency_ms if latencies is None else latencies)
         self.raw_client = raw_client
         self.endpoints = dict(endpoints or {})
         self.requests: list[Request] = []
@@ -282,7 +301,18 @@ class Meter:
         self.runner_billed_ms = 0
         self.api_invocations = 0
         self.api_billed_ms = 0
+        self.runner_billed_ms_aws = 0
+        """The runner's billed ms with each of its AWS requests at the assumed AWS latency."""
+        self.api_billed_ms_aws = 0
+        self.latency_ms_by_operation: defaultdict[str, float] = defaultdict(float)
         self.log_bytes = 0
+        self.stored: defaultdict[str, float] = defaultdict(float)
+        """Bytes the executions leave: table items (with the per-item overhead), their index
+        entries (+100 bytes each), payload objects; and how many items."""
+        self.started: list[str] = []
+        """The executions Start created, in order."""
+        self.call_batches = 0
+        """Batches of calls the runner performed (each one a log write if checkpointed)."""
         self.checkpoint_bytes: list[int] = []
         """The size of each log item the runner appended (its parts in S3 not counted)."""
         self.role = "harness"
@@ -292,6 +322,9 @@ class Meter:
         self._pending: dict[str, float] = {}
         self._last_types: list[str] = []
         self._invocation_ms: float | None = None
+        self._invocation_latency = 0.0
+        self._api_latency = 0.0
+        self._bucket_before = 0
         self._hook_seconds = 0.0
 
     # clients and hooks ------------------------------------------------------------------
@@ -331,16 +364,20 @@ class Meter:
         began = time.perf_counter()
         params = context.get("bench_params", {})
         service, operation = model.service_model.service_name, model.name
+        caller = context.get("bench_role", self.role)
         request = Request(
-            role=self._role_of(context.get("bench_role", self.role), service, params),
+            role=self._role_of(caller, service, params),
             service=service,
             operation=operation,
             ok=http_response.status_code < 300,
+            caller=caller,
         )
         if service == "dynamodb":
             self._dynamodb(request, params, parsed, context.get("bench_old", {}))
         elif service == "sqs":
             self._sqs(request, params, parsed)
+        if caller in ("runner", "api"):
+            self._add_latency(request, params)
         with self._lock:
             self.requests.append(request)
             if request.priced:
@@ -350,6 +387,33 @@ class Meter:
         if request.role == "runner" and request.detail.startswith("log-append") and request.ok:
             self._log_appended(params)
         self._hooked(began)
+
+    def latency_of(self, service: str, operation: str, params: Mapping[str, Any]) -> float:
+        """The assumed AWS latency of one request, in ms (prices.json ``latency_ms``)."""
+        if service == "lambda" and operation == "Invoke":
+            kind = str(params.get("InvocationType", "RequestResponse"))
+            if f"lambda:Invoke:{kind}" in self.latencies:
+                return self.latencies[f"lambda:Invoke:{kind}"]
+        for key in (f"{service}:{operation}", f"{service}:*"):
+            if key in self.latencies:
+                return self.latencies[key]
+        return 0.0
+
+    def _add_latency(self, request: Request, params: Mapping[str, Any]) -> None:
+        """What the request would add to its caller's billed duration in AWS."""
+        request.latency_ms = self.latency_of(request.service, request.operation, params)
+        if not request.latency_ms:
+            return
+        with self._lock:
+            self.latency_ms_by_operation[
+                f"{request.caller} {request.service}:{request.operation}"
+            ] += request.latency_ms
+            if request.caller == "api":
+                self._api_latency += request.latency_ms
+                return
+            _add(self._pending, {"lambda_ms_runner_aws_latency": request.latency_ms})
+            if self._invocation_ms is not None:
+                self._invocation_latency += request.latency_ms
 
     def _hooked(self, began: float) -> None:
         with self._lock:
@@ -466,6 +530,7 @@ class Meter:
         with self._lock:
             self.runner_invocations += 1
             self._invocation_ms = 0.0
+            self._invocation_latency = 0.0
             _add(self._pending, {"lambda_request": 1})
 
     def _close_invocation(self) -> None:
@@ -475,7 +540,13 @@ class Meter:
             billed = max(1, math.ceil(self._invocation_ms))
             self.runner_billed_ms += billed
             _add(self._pending, {"lambda_ms_runner": billed - self._invocation_ms})
+            # The same invocation with AWS latencies is rounded up on its own.
+            billed_aws = max(1, math.ceil(self._invocation_ms + self._invocation_latency))
+            self.runner_billed_ms_aws += billed_aws
+            rounding = billed_aws - billed - self._invocation_latency
+            _add(self._pending, {"lambda_ms_runner_aws_latency": rounding})
             self._invocation_ms = None
+            self._invocation_latency = 0.0
 
     def _log_appended(self, params: Mapping[str, Any]) -> None:
         self.checkpoint_bytes.append(item_size(params["Item"]))
@@ -536,16 +607,27 @@ class Meter:
         """Start an execution as the Start API would: one API request, one Lambda invocation."""
         from stepline.service import executions
 
+        self._bucket_before = self._bucket_bytes()
         hooks_before = self._hook_seconds
+        self._api_latency = 0.0
         began = time.perf_counter()
         with self.acting_as("api"):
             execution_id: str = executions.start(svc, command)
         ms = (time.perf_counter() - began - (self._hook_seconds - hooks_before)) * 1000
         billed = max(1, math.ceil(ms))
+        billed_aws = max(1, math.ceil(ms + self._api_latency))
+        self.started.append(execution_id)
         self.api_invocations += 1
         self.api_billed_ms += billed
+        self.api_billed_ms_aws += billed_aws
         _add(
-            self.api, {"api_gateway_http_request": 1, "lambda_request": 1, "lambda_ms_api": billed}
+            self.api,
+            {
+                "api_gateway_http_request": 1,
+                "lambda_request": 1,
+                "lambda_ms_api": billed,
+                "lambda_ms_api_aws_latency": billed_aws - billed,
+            },
         )
         return execution_id
 
@@ -565,14 +647,66 @@ class Meter:
         from stepline.dev.lambdas import LambdaContext
         from stepline.service import runner
 
-        with mock.patch.object(runner, "handle", self.timed_runner(runner.handle)):
+        perform = runner._perform
+
+        def counted_perform(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                self.call_batches += 1
+            return perform(*args, **kwargs)
+
+        with (
+            mock.patch.object(runner, "handle", self.timed_runner(runner.handle)),
+            mock.patch.object(runner, "_perform", counted_perform),
+        ):
             if first is not None:
                 self._new_invocation()
                 context = LambdaContext(function_name=RUNNER, timeout_seconds=900)
                 runner.process_direct(svc, first, context, tracer())
             execution = drive.run_to_end(svc, execution_id, deadline=deadline)
         self.settle()
+        self.measure_storage(execution_id)
         return execution
+
+    def measure_storage(self, execution_id: str) -> None:
+        """Add what the execution leaves in the table (its head and log items, their index
+        entries) and in the payload bucket since its Start (read with the unrecorded client)."""
+        from stepline.store import keys
+
+        shape = self.shape(self.stack.table)
+        dynamodb = self.raw_client("dynamodb")
+        pk = keys.execution(execution_id)[keys.PK]
+        request: dict[str, Any] = {
+            "TableName": self.stack.table,
+            "KeyConditionExpression": "PK = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = dynamodb.query(**request)
+            for item in page.get("Items", []):
+                self.stored["dynamodb_items"] += 1
+                self.stored["dynamodb_table_bytes"] += item_size(item) + ITEM_STORAGE_OVERHEAD
+                for index in shape.indexes:
+                    entry = shape.entry(index, item)
+                    if entry is not None:
+                        self.stored["dynamodb_index_entries"] += 1
+                        self.stored["dynamodb_index_bytes"] += item_size(entry) + GSI_ENTRY_OVERHEAD
+            if "LastEvaluatedKey" not in page:
+                break
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        self.stored["s3_bytes"] += max(0, self._bucket_bytes() - self._bucket_before)
+
+    def _bucket_bytes(self) -> int:
+        """Bytes in the payload bucket now."""
+        s3 = self.raw_client("s3")
+        total, token = 0, None
+        while True:
+            extra: dict[str, str] = {"ContinuationToken": token} if token else {}
+            page = s3.list_objects_v2(Bucket=self.stack.bucket, **extra)
+            total += sum(int(o["Size"]) for o in page.get("Contents", []))
+            token = page.get("NextContinuationToken")
+            if not token:
+                return total
 
     def settle(self) -> None:
         """Close the open invocation; what is still pending goes to the last entries."""
@@ -626,12 +760,60 @@ class Prices:
 
     as_of: str
     usd: dict[str, float]
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    """Assumed AWS latency per request, ``service:Operation`` or ``service:*``."""
+    assumptions: dict[str, float] = field(default_factory=dict)
+    """Quantities the bench cannot count (Lambda's own log lines, X-Ray's sampled share...)."""
 
     @classmethod
     def load(cls, path: Path = PRICES_PATH) -> Prices:
         """Read the price file."""
         data = json.loads(path.read_text())
-        return cls(as_of=str(data["as_of"]), usd={k: float(v) for k, v in data["usd"].items()})
+
+        def numbers(section: Mapping[str, Any]) -> dict[str, float]:
+            return {k: float(v) for k, v in section.items() if isinstance(v, int | float)}
+
+        return cls(
+            as_of=str(data["as_of"]),
+            usd=numbers(data["usd"]),
+            latency_ms=numbers(data.get("latency_ms", {}).get("ms", {})),
+            assumptions=numbers(data.get("assumptions", {})),
+        )
+
+    def gb_months(self, size: float, days: float) -> float:
+        """GB-months of ``size`` bytes kept ``days`` days."""
+        a = self.assumptions
+        return size / a["storage_bytes_per_gb"] * days * 24 / a["storage_hours_per_month"]
+
+    def aws_latency(self, quantities: Mapping[str, float], stack: Stack) -> float:
+        """US dollars of the Lambda compute the assumed AWS latencies add."""
+        gb_ms = self.usd["lambda_gb_second_arm64"] / 1000
+        return (
+            quantities.get("lambda_ms_runner_aws_latency", 0) * gb_ms * stack.runner_memory_mb
+            + quantities.get("lambda_ms_api_aws_latency", 0) * gb_ms * stack.api_memory_mb
+        ) / 1024
+
+    def storage(self, stored: Mapping[str, float], days: float) -> dict[str, float]:
+        """US dollars of keeping these bytes ``days`` days: DynamoDB Standard storage of the
+        items and their index entries, PITR of the table's data, S3 Standard of payloads."""
+        usd = self.usd
+        table = self.gb_months(stored.get("dynamodb_table_bytes", 0), days)
+        index = self.gb_months(stored.get("dynamodb_index_bytes", 0), days)
+        return {
+            "dynamodb_storage": (table + index) * usd["dynamodb_storage_gb_month"],
+            "dynamodb_pitr": table * usd["dynamodb_pitr_gb_month"],
+            "s3_storage": self.gb_months(stored.get("s3_bytes", 0), days)
+            * usd["s3_standard_storage_gb_month"],
+        }
+
+    def platform_logs(self, invocations: int) -> float:
+        """US dollars of Lambda's START/END/REPORT lines for these invocations."""
+        size = invocations * self.assumptions["lambda_platform_log_bytes_per_invocation"]
+        return size / 1e9 * self.usd["cloudwatch_logs_ingested_gb"]
+
+    def traces(self, invocations: int) -> float:
+        """X-Ray traces expected at the default sampling (no free tier)."""
+        return invocations * self.assumptions["xray_sampled_fraction"]
 
     def cost(self, quantities: Mapping[str, float], stack: Stack) -> dict[str, float]:
         """US dollars per service for these quantities."""
@@ -687,14 +869,60 @@ def report(meter: Meter, prices: Prices, executions: int, workflow: str) -> dict
     for quantities in [meter.api, *meter.by_type.values()]:
         _add(totals, quantities)
     by_service = prices.cost(totals, meter.stack)
-    total_usd = sum(by_service.values())
+    moto_usd = sum(by_service.values())
+    invocations = meter.runner_invocations + meter.api_invocations
+    storage = prices.storage(meter.stored, meter.stack.retention_days)
+    traces = prices.traces(invocations)
+    parts = {
+        "requests_and_compute_on_moto": moto_usd,
+        "aws_latency_compute": prices.aws_latency(totals, meter.stack),
+        "storage_retention": sum(storage.values()),
+        "lambda_log_lines": prices.platform_logs(invocations),
+        "xray_traces": traces * prices.usd["xray_trace_recorded"],
+    }
+    total_usd = sum(parts.values())
+
+    def pm(usd: float) -> float:
+        return _per_million(usd, transitions)
+
     return {
         "workflow": workflow,
         "executions": executions,
         "transitions": transitions,
         "transitions_per_execution": transitions / executions if executions else 0,
-        "usd_per_million_transitions": _per_million(total_usd, transitions),
+        "usd_per_million_transitions": pm(total_usd),
         "usd_per_execution": total_usd / executions if executions else 0.0,
+        "usd_per_million_transitions_on_moto": pm(moto_usd),
+        "usd_per_million_transitions_by_part": {k: pm(v) for k, v in parts.items()},
+        "aws_latency": {
+            "usd_per_million_transitions": pm(parts["aws_latency_compute"]),
+            "runner_billed_ms_moto": meter.runner_billed_ms,
+            "runner_billed_ms_aws": meter.runner_billed_ms_aws,
+            "api_billed_ms_moto": meter.api_billed_ms,
+            "api_billed_ms_aws": meter.api_billed_ms_aws,
+            "runner_ms_added": round(totals.get("lambda_ms_runner_aws_latency", 0.0), 6),
+            "api_ms_added": round(totals.get("lambda_ms_api_aws_latency", 0.0), 6),
+            "added_ms_by_request": dict(sorted(meter.latency_ms_by_operation.items())),
+        },
+        "storage": {
+            "usd_per_million_transitions": pm(parts["storage_retention"]),
+            "usd_per_million_transitions_by_part": {k: pm(v) for k, v in storage.items()},
+            "days": meter.stack.retention_days,
+            "bytes": dict(sorted(meter.stored.items())),
+        },
+        "lambda_log_lines": {
+            "usd_per_million_transitions": pm(parts["lambda_log_lines"]),
+            "invocations": invocations,
+            "bytes": invocations * prices.assumptions["lambda_platform_log_bytes_per_invocation"],
+        },
+        "xray": {
+            "usd_per_million_transitions": pm(parts["xray_traces"]),
+            "invocations": invocations,
+            "sampled_fraction": prices.assumptions["xray_sampled_fraction"],
+            "traces": traces,
+            "free_tier_taken": False,
+        },
+        "checkpoint_every_call_batch": _checkpoint_every_batch(meter, prices, transitions),
         "step_functions_standard_usd_per_million_transitions": prices.usd[
             "step_functions_standard_transition"
         ]
@@ -730,6 +958,30 @@ def report(meter: Meter, prices: Prices, executions: int, workflow: str) -> dict
             ),
         },
         "prices_as_of": prices.as_of,
+    }
+
+
+def _checkpoint_every_batch(meter: Meter, prices: Prices, transitions: int) -> dict[str, Any]:
+    """What writing down every batch of calls as STARTED would add (today only batches still
+    running after SLOW_CALL are): one more log item per batch, of the mean size the run's
+    log items had — its write units, its PutItem's latency in the runner, its storage."""
+    mean = (
+        sum(meter.checkpoint_bytes) / len(meter.checkpoint_bytes) if meter.checkpoint_bytes else 0
+    )
+    units = write_units(math.ceil(mean))
+    latency = meter.latency_of("dynamodb", "PutItem", {})
+    stored = {"dynamodb_table_bytes": meter.call_batches * (mean + ITEM_STORAGE_OVERHEAD)}
+    usd = (
+        meter.call_batches * units * prices.usd["dynamodb_write_request_unit"]
+        + prices.aws_latency(
+            {"lambda_ms_runner_aws_latency": meter.call_batches * latency}, meter.stack
+        )
+        + sum(prices.storage(stored, meter.stack.retention_days).values())
+    )
+    return {
+        "call_batches": meter.call_batches,
+        "write_units_per_checkpoint": units,
+        "usd_per_million_transitions": _per_million(usd, transitions),
     }
 
 
@@ -783,13 +1035,48 @@ def table(figures: Mapping[str, Any]) -> str:
             f"{svc} " + ", ".join(f"{op} {c}" for op, c in ops.items())
             for svc, ops in figures["requests"].items()
         ),
+        "",
+        *_corrected_lines(figures),
         f"Stepline:                    ${figures['usd_per_million_transitions']:.4f} "
-        "per million transitions",
+        "per million transitions "
+        f"(requests and compute on moto's latencies: "
+        f"${figures['usd_per_million_transitions_on_moto']:.4f})",
         f"Step Functions Standard:     "
         f"${figures['step_functions_standard_usd_per_million_transitions']:.2f} "
         "per million transitions",
     ]
     return "\n".join(rows)
+
+
+def _corrected_lines(figures: Mapping[str, Any]) -> list[str]:
+    """The corrected total's parts, one line each ($ per million transitions)."""
+    parts = figures["usd_per_million_transitions_by_part"]
+    latency, storage = figures["aws_latency"], figures["storage"]
+    logs, xray = figures["lambda_log_lines"], figures["xray"]
+    stored = storage["bytes"]
+    n = figures["executions"]
+    per_execution = {k: v / n for k, v in stored.items()} if n else {}
+    batch = figures["checkpoint_every_call_batch"]
+    return [
+        f"{'$ per million transitions':<52}{'':>10}",
+        f"{'  requests and compute on moto latencies':<52}"
+        f"{parts['requests_and_compute_on_moto']:>10.4f}"
+        f"  runner {latency['runner_billed_ms_moto']} ms, Start {latency['api_billed_ms_moto']} ms",
+        f"{'+ compute at AWS latencies (prices.json)':<52}{parts['aws_latency_compute']:>10.4f}"
+        f"  runner {latency['runner_billed_ms_aws']} ms, Start {latency['api_billed_ms_aws']} ms",
+        f"{'+ storage ' + format(storage['days'], 'g') + ' days (DynamoDB + PITR, S3)':<52}"
+        f"{parts['storage_retention']:>10.4f}"
+        f"  per execution: {per_execution.get('dynamodb_table_bytes', 0):.0f} B items, "
+        f"{per_execution.get('dynamodb_index_bytes', 0):.0f} B index entries, "
+        f"{per_execution.get('s3_bytes', 0):.0f} B S3",
+        f"{'+ Lambda log lines (START/END/REPORT)':<52}{parts['lambda_log_lines']:>10.4f}"
+        f"  {logs['invocations']} invocations, {logs['bytes']:.0f} B",
+        f"{'+ X-Ray traces (default sampling, no free tier)':<52}{parts['xray_traces']:>10.4f}"
+        f"  {xray['traces']:.2f} of {xray['invocations']} invocations",
+        f"(checkpointing every call batch would add ${batch['usd_per_million_transitions']:.4f}: "
+        f"{batch['call_batches']} batches x {batch['write_units_per_checkpoint']} WRU, "
+        "its PutItem latency and storage)",
+    ]
 
 
 # --- running a workflow ----------------------------------------------------------------------
@@ -852,6 +1139,17 @@ def memory_of(function: str) -> int:
     return int(props.get("MemorySize", default))
 
 
+def retention_days() -> float:
+    """Days an execution's items live: HistoryRetentionDays + MaxExecutionHours (defaults of
+    template.yaml), the TTL Start and the runner give heads and log items."""
+    from stepline.dev import template
+
+    parameters = template.load().get("Parameters", {})
+    days = float(parameters["HistoryRetentionDays"]["Default"])
+    hours = float(parameters["MaxExecutionHours"]["Default"])
+    return days + hours / 24
+
+
 def measure(
     spec: str,
     execution_input: str,
@@ -880,6 +1178,7 @@ def measure(
             bucket=physical["PayloadBucket"],
             runner_memory_mb=memory_of("RunnerFunction"),
             api_memory_mb=memory_of("StartFunction"),
+            retention_days=retention_days(),
         )
         endpoints = {"lambda": f"http://127.0.0.1:{lambdas.server_port}"}
         meter = Meter(stack, _raw_client, endpoints)

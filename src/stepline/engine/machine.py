@@ -40,7 +40,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from stepline import bounds
-from stepline.api.proto import duration, from_stored, stored, timestamp
+from stepline.times import TimestampError, duration, from_stored, parse_timestamp, stored
 from stepline.yawl import state as st
 from stepline.yawl.control import (
     MAX_WAIT_SECONDS,
@@ -429,12 +429,9 @@ def _wait(tick: _Tick, thread: Thread, body: Wait, task: dict[str, Any]) -> bool
 
 
 def _until(text: str, tick: _Tick) -> datetime:
-    from stepline.api.errors import InvalidArgument
-    from stepline.api.proto import parse_timestamp
-
     try:
         target = parse_timestamp(text, "until")
-    except InvalidArgument as exc:
+    except TimestampError as exc:
         raise StepFailure(WorkflowErrorCode.STEP_INVALID_ARGUMENT, exc.message) from exc
     delay = max(0.0, (target - tick.now).total_seconds())
     if delay > MAX_WAIT_SECONDS:
@@ -788,23 +785,3 @@ def _close_rest(tick: _Tick, status: str) -> list[dict[str, Any]]:
 def open_entries(machine: Machine) -> list[dict[str, Any]]:
     """Entries of steps still in progress, oldest first (shown by GetHistory as they are)."""
     return sorted(machine["entries"].values(), key=lambda e: e["n"])
-
-
-def entry_for_api(entry: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """A stored entry in the public HistoryEntry form."""
-    out: dict[str, Any] = {"id": entry["id"]}
-    for key in ("title", "description"):
-        if key in entry:
-            out[key] = entry[key]
-    started = from_stored(entry["startedAt"])
-    out["startedAt"] = timestamp(started)
-    out["duration"] = entry.get("duration") or duration(now - started)
-    for key in ("input", "output", "error"):
-        if key in entry:
-            out[key] = entry[key]
-    out["status"] = entry["status"]
-    out["type"] = entry["type"]
-    out["attempts"] = str(entry.get("attempts", 1))
-    if "lastError" in entry:
-        out["lastError"] = entry["lastError"]
-    return out

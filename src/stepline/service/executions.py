@@ -271,7 +271,6 @@ def history(
     limit = page_size(size) if paged else None
     scope = scope_digest("history", execution_id)
     start = resume_key(svc.tokens, token, scope) if token else None
-    from stepline.engine.machine import entry_for_api  # the engine is heavy; Start needs none of it
 
     record = _get(svc, execution_id, principal, Role.VIEWER)
     now = svc.clock()
@@ -285,7 +284,7 @@ def history(
     shown: list[dict[str, Any]] = []
     total = 0
     for entry in chosen:
-        rendered = entry_for_api(entry, now)
+        rendered = render.history_entry(entry, now)
         total += len(json.dumps(rendered, ensure_ascii=False))
         if shown and total > HISTORY_RESPONSE_BUDGET:
             break  # a page ends early rather than outgrow a Lambda response
