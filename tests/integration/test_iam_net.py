@@ -9,7 +9,7 @@ policies with that one action removed: at least one call must be refused. So rem
 needed action from the template makes this module fail, and an action nothing needs shows up
 here too (it should leave the template).
 
-Two actions cannot be exercised on this machine, each with its reason in :data:`UNSEEN`.
+Some actions cannot be exercised on this machine, each with its reason in :data:`UNSEEN`.
 """
 
 from __future__ import annotations
@@ -43,6 +43,13 @@ UNSEEN = {
         "containerCall signs requests to Lambda function URLs (*.lambda-url.<region>.on.aws), "
         "which do not resolve to the emulator"
     ),
+    **{
+        (owner, "s3:ListBucket"): (
+            "S3 answers a missing key NoSuchKey to a caller that may list the bucket (else "
+            "AccessDenied); the emulator answers NoSuchKey to everyone and checks only GetObject"
+        )
+        for owner in ("GetFunction", "GetHistoryFunction", "RunnerFunction")
+    },
     ("IntegrationRole", "ses:SendRawEmail"): (
         "SES may authorise a SESv2 SendEmail with raw content as ses:SendRawEmail; the emulator "
         "names every SESv2 send ses:SendEmail"
