@@ -157,6 +157,11 @@ def stack(request: pytest.FixtureRequest) -> Iterator[EmulatedStack]:
     import boto3
 
     boto3.DEFAULT_SESSION = None  # its credentials were read from an earlier environment
+    from moto.moto_api._internal.models import moto_api_backend
+
+    # Backends an in-process bench of an earlier module left behind were made without AWS's
+    # managed policies: start from ones made with this environment.
+    moto_api_backend.reset()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(endpoint.rsplit(":", 1)[1]))
     server.start()
     try:
@@ -172,8 +177,6 @@ def stack(request: pytest.FixtureRequest) -> Iterator[EmulatedStack]:
             yield emulated
             emulated.close()
     finally:
-        from moto.moto_api._internal.models import moto_api_backend
-
         moto_api_backend.reset()  # the next module's account starts empty
         server.stop()
         os.environ.clear()

@@ -223,7 +223,12 @@ def _sizes(specs: Sequence[str] | None) -> dict[str, Sequence[int]]:
             raise SystemExit(
                 f"--sizes {spec!r}: expected CASE=N,N,... with CASE one of {sorted(CASES)}"
             )
-        found[name] = [int(n) for n in numbers.split(",") if n.strip()]
+        parts = [n.strip() for n in numbers.split(",") if n.strip()]
+        if not parts or not all(n.isdigit() and int(n) > 0 for n in parts):
+            raise SystemExit(
+                f"--sizes {spec!r}: sizes are positive whole numbers, e.g. foreach=100,1000"
+            )
+        found[name] = [int(n) for n in parts]
     return found
 
 
