@@ -21,35 +21,48 @@ def _entry(n: int, status: str) -> dict[str, Any]:
     }
 
 
-def test_an_item_reads_back_as_written_with_open_entries_stored_once(svc: Any) -> None:
+def test_items_read_back_as_written_full_and_as_deltas(svc: Any) -> None:
     execution_id = f"swlog{uuid.uuid4().hex[:10]}-{uuid.uuid4()}"
     open_entry = _entry(2, "STARTED")
-    machine = {
-        "id": execution_id,
-        "root": {"path": "", "scope": [], "step": "step2", "state": {"orderId": 42}},
-        "entries": {"2": open_entry},
-        "n": 2,
-        "steps": 2,
-        "outcome": None,
+    records = {
+        "machine": {"id": execution_id, "n": 2, "steps": 2},
+        "t:": {"done": False, "step": "step2", "task": {"kind": "new", "n": 2}},
+        "d:": {"state": {"orderId": 42}},
     }
-    item = LogItem(
+    full = LogItem(
         seq=0,
         by=0,
         at="2026-11-28T10:00:01.000000Z",
         entries=[_entry(1, "COMPLETED")],
         open=[open_entry],
-        machine=machine,
+        machine=records,
+        full=120,
         wake="2026-11-28T10:00:02.000000Z",
     )
+    deltas = [
+        LogItem(
+            seq=seq,
+            by=seq,
+            at="2026-11-28T10:00:03.000000Z",
+            open=[open_entry],
+            delta={"machine": {"id": execution_id, "n": 2, "steps": 2}, "d:": None},
+            base=0,
+            chain=40 * seq,
+            full=120,
+        )
+        for seq in (1, 2)
+    ]
 
-    svc.log.append(execution_id, item)
+    for item in (full, *deltas):
+        svc.log.append(execution_id, item)
 
-    assert svc.log.last(execution_id) == item
+    assert svc.log.last(execution_id) == deltas[-1]
+    assert svc.log.span(execution_id, 0, 2) == [full, *deltas]
+    assert svc.log.span(execution_id, 1, 1) == deltas[:1]
     stored = svc.log.table.get(keys.history_item(execution_id, 0))
     assert stored is not None
     assert "machineZ" in stored and "openZ" in stored  # compressed
-    assert "entries" not in unpacked(stored, "machine", None)  # the open entry is stored once
-    assert svc.log.last(execution_id).machine["entries"] == {"2": open_entry}
+    assert unpacked(stored, "machine", None) == records
 
 
 def test_an_ended_item_with_a_large_history_stays_small(svc: Any) -> None:
@@ -74,3 +87,53 @@ def test_an_ended_item_with_a_large_history_stays_small(svc: Any) -> None:
         len(k) + len(bytes(getattr(v, "value", v))) for k, v in stored.items() if k.endswith("Z")
     )
     assert size < 1024  # one write unit for 40 entries
+
+
+def test_an_item_with_a_delta_keeps_only_the_open_entries_that_changed(svc: Any) -> None:
+    execution_id = f"swlog{uuid.uuid4().hex[:10]}-{uuid.uuid4()}"
+    big = {
+        **_entry(1, "STARTED"),
+        "type": "Foreach",
+        "input": {"inputJson": "[" + "1," * 5000 + "1]"},
+    }
+    first = LogItem(seq=0, by=0, at="2026-11-28T10:00:01.000000Z", open=[big], machine={"m": 1})
+    retried = {**_entry(2, "STARTED"), "attempts": 2}
+    items = [
+        first,
+        LogItem(
+            seq=1,
+            by=1,
+            at="2026-11-28T10:00:02.000000Z",
+            open=[_entry(2, "STARTED")],
+            open_ids=[1, 2],
+            delta={"m": 2},
+            base=0,
+        ),
+        LogItem(
+            seq=2,
+            by=2,
+            at="2026-11-28T10:00:03.000000Z",
+            entries=[{**retried, "status": "COMPLETED"}],
+            open=[],
+            open_ids=[1],
+            delta={"m": 3},
+            base=0,
+        ),
+    ]
+    for item in items:
+        svc.log.append(execution_id, item)
+
+    # Each item is stored with what changed; every reader sees the open entries whole.
+    stored = svc.log.table.get(keys.history_item(execution_id, 1))
+    assert stored is not None and unpacked(stored, "open", None) == [_entry(2, "STARTED")]
+    read = list(svc.log.items(execution_id))
+    assert [[e["n"] for e in item.open] for item in read] == [[1], [1, 2], [1]]
+    assert all(item.open_ids is None for item in read)
+    last = svc.log.last(execution_id)
+    assert last is not None and last.open == [big]
+    assert [item.seq for item in last.before] == [0, 1]
+    assert [[e["n"] for e in item.open] for item in svc.log.span(execution_id, 0, 2)] == [
+        [1],
+        [1, 2],
+        [1],
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from stepline import engine
 from stepline.dev import drive
 from stepline.service import executions, runner
 from stepline.store.queue import StepMessage
@@ -91,14 +92,15 @@ def test_the_parent_does_not_hold_the_runner_while_the_child_runs(svc: Any, runs
 
     last = svc.log.last(execution_id)
     assert not last.calls and last.wake is None and not last.ended
-    child_id = next(iter(last.machine["children"].values()))
+    (child_id,) = engine.stored_children(last.delta or last.machine)
     assert svc.executions.get(child_id).parent == execution_id
 
 
 def test_stopping_the_parent_stops_its_child(svc: Any, runs: Runs) -> None:
     execution_id = _parent_of(runs, NAPPING_CHILD)
     runner.handle(svc, StepMessage(execution_id, 0), runner.Invocation())
-    child_id = next(iter(svc.log.last(execution_id).machine["children"].values()))
+    last = svc.log.last(execution_id)
+    (child_id,) = engine.stored_children(last.delta or last.machine)
     drive.drain(svc, until=lambda: svc.log.last(child_id) is not None)
 
     executions.stop(svc, execution_id, terminate=True)

@@ -1,7 +1,7 @@
 """The Workflow step: a child execution the parent waits for without holding a Lambda open.
 
 The runner starts the child through the same Start use case (idempotent per parent, step and
-attempt), remembers it in the parent's machine (``machine["children"]``), and parks. When the
+attempt), remembers it in the parent's machine (``engine.remember_child``), and parks. When the
 child ends, its runner sends the parent a ``resume`` message; the parent reads the child's head
 and takes its result (or error) as the step's outcome. Stop and Terminate of the parent reach
 its running children.
@@ -10,11 +10,12 @@ its running children.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from stepline import engine
 from stepline.api.errors import ApiError
-from stepline.engine.machine import Machine
+from stepline.engine import Machine
 from stepline.service import executions
 from stepline.service.deps import Services
 from stepline.store.queue import StepMessage
@@ -40,18 +41,17 @@ def poll(
     secrets: dict[str, dict[str, str]],
 ) -> engine.CallResult | None:
     """Start the child if needed; its outcome once it has ended, else None (still running)."""
-    children: dict[str, str] = machine.setdefault("children", {})
-    key = str(call.n)
-    if key not in children:
+    child_id = engine.child_of(machine, call.n)
+    if child_id is None:
         started = _start(svc, parent, call, body, secrets)
         if isinstance(started, engine.CallResult):
             return started
-        children[key] = started
+        engine.remember_child(machine, call.n, started)
         return None
-    child = svc.executions.get(children[key])
+    child = svc.executions.get(child_id)
     if child is None or child.status not in ENDED:
         return None
-    del children[key]  # a retry starts a fresh child
+    engine.forget_child(machine, call.n)  # a retry starts a fresh child
     return outcome(svc, child)
 
 
@@ -104,9 +104,9 @@ def outcome(svc: Services, child: ExecutionRecord) -> engine.CallResult:
     )
 
 
-def any_ended(svc: Services, machine: Machine) -> bool:
-    """Whether a child the machine waits for has already ended."""
-    for child_id in machine.get("children", {}).values():
+def any_ended(svc: Services, waited: Iterable[str]) -> bool:
+    """Whether one of the child executions ``waited`` for has already ended."""
+    for child_id in waited:
         child = svc.executions.get(child_id)
         if child is not None and child.status in ENDED:
             return True
@@ -119,9 +119,9 @@ def notify_parent(svc: Services, child: ExecutionRecord) -> None:
         svc.queue.send(StepMessage(child.parent, 0, resume=True))
 
 
-def stop_children(svc: Services, machine: Machine | None, terminate: bool) -> None:
-    """Stop (or terminate) every child the parent still waits for."""
-    for child_id in (machine or {}).get("children", {}).values():
+def stop_children(svc: Services, waited: Iterable[str], terminate: bool) -> None:
+    """Stop (or terminate) every child execution the parent still waits for (``waited``)."""
+    for child_id in waited:
         try:
             executions.stop(svc, child_id, terminate=terminate)
         except ApiError:

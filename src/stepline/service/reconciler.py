@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from stepline import engine
 from stepline.api.proto import from_stored
 from stepline.service import children
 from stepline.service.deps import Services
@@ -130,7 +131,7 @@ def examine(svc: Services, limits: Limits, execution_id: str) -> str:
 
 def _closed(last: LogItem | None) -> bool:
     """A stopped execution's log has nothing open any more."""
-    return last is None or last.ended or not (last.machine or {}).get("entries")
+    return last is None or last.ended or not last.open
 
 
 def _expected(
@@ -148,8 +149,9 @@ def _expected(
         return head.finished_at or written
     if last.wake is not None:
         return from_stored(last.wake)
-    if (last.machine or {}).get("children"):
-        return None if children.any_ended(svc, last.machine or {}) else now
+    waited = engine.stored_children(last.delta if last.delta is not None else last.machine)
+    if waited:
+        return None if children.any_ended(svc, waited) else now
     return written + limits.hand_over
 
 

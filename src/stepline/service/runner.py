@@ -11,9 +11,14 @@ repairs what the log says comes next.
 
 Secrets a workflow reads (``lockboxPayload``) never leave the runner as they are: what it
 writes and logs goes through the execution's :class:`SecretMask` — history entries, the outcome
-and error messages redacted to ``***``, the machine snapshot with the values hidden behind
-markers that the next runner restores from the secrets it reads again (:func:`_snapshot`,
+and error messages redacted to ``***``, the machine's records with the values hidden behind
+markers that the next runner restores from the secrets it reads again (:func:`_hidden`,
 :func:`_resumed`).
+
+A checkpoint stores the machine as what changed since the last one (``engine.changes``), and
+in full (``engine.snapshot``) when the deltas since the last full one would outgrow it: a
+checkpoint costs what its advances did, and rebuilding the machine reads at most about twice
+its size (:func:`_machine_part`, :func:`_stored_records`).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from typing import Any
 
 from stepline import engine
 from stepline.api.proto import from_stored, stored
-from stepline.engine.machine import ENTRY_DATA, Machine
+from stepline.engine import ENTRY_DATA, Machine, Records
 from stepline.integrations import CallContext, adapter_for
 from stepline.integrations.secrets import LogRedaction, SecretCache, SecretMask, references
 from stepline.service import children
@@ -95,6 +100,8 @@ class _Run:
     mask: SecretMask = field(default_factory=SecretMask)
     head_read: float = 0.0  # monotonic time of the newest read that found the head active
     called: bool = False  # a batch of calls was made in this invocation
+    chain: _Chain | None = None  # the full machine the next delta builds on; None: write one
+    written_open: dict[int, dict[str, Any]] = field(default_factory=dict)  # as last stored
 
     def may_call(self) -> bool:
         """A batch of calls may start: time is left, or it is the invocation's first batch and
@@ -105,6 +112,32 @@ class _Run:
         return not self.called and self.invocation.remaining() > SAFETY_MARGIN
 
 
+@dataclass
+class _Chain:
+    """The log's newest full machine (at ``base``, ``full`` bytes of JSON) and the bytes of
+    the deltas written since."""
+
+    base: int
+    full: int
+    deltas: int = 0
+
+    @classmethod
+    def of(cls, item: LogItem | None) -> _Chain | None:
+        """The chain a log item continues; None when the next write must be in full."""
+        if item is None or item.ended:
+            return None
+        if item.delta is not None and item.base is not None:
+            return cls(item.base, item.full, item.chain)
+        return cls(item.seq, item.full) if item.machine is not None else None
+
+
+# Deltas since a full machine are at most this many items (a rebuild is one Query of them),
+# and only of a machine of at least DELTA_FROM bytes: a smaller one is cheaper to write whole
+# than to read back from two items.
+MAX_CHAIN = 64
+DELTA_FROM = 2048
+
+
 class ExecutionGone(Exception):
     """The message names an execution that does not exist."""
 
@@ -113,9 +146,9 @@ class ExecutionGone(Exception):
 _LOGS = LogRedaction()
 # A snapshot whose strings have the execution's secrets behind markers (SecretMask.hide).
 _HIDDEN = "secretsHidden"
-# Parts of a snapshot kept as they are: the reconciler and Stop read them from the log, and
-# they hold no step data (the entries are redacted instead).
-_UNHIDDEN = frozenset({"id", "n", "steps", "children", "entries", _HIDDEN})
+# The machine's own record is kept as it is: the reconciler and Stop read its children from
+# the log, and it holds no step data.
+_UNHIDDEN = frozenset({engine.MACHINE_RECORD, _HIDDEN})
 
 
 def _log_redaction() -> LogRedaction:
@@ -172,7 +205,8 @@ def _nudged(
         return
     children.notify_parent(svc, head)
     if last is not None and not last.ended and not last.calls:
-        children.stop_children(svc, last.machine, terminate=head.cancel == "TERMINATE")
+        waited = engine.stored_children(_machine_part(last))
+        children.stop_children(svc, waited, terminate=head.cancel == "TERMINATE")
         _close_after_stop(svc, head, last, last.seq + 1, message.seq)
 
 
@@ -200,35 +234,56 @@ def _begin(
     invocation: Invocation,
     head_read: float,
 ) -> None:
-    snapshot = last.machine if last is not None else None
-    machine = snapshot if snapshot is not None else engine.new_machine(_input(svc, head), head.id)
     spec = _spec(svc, head)
     seq = 0 if last is None else last.seq + 1
-    run = _Run(svc, message, head, spec, machine, seq, invocation, head_read=head_read)
+    still_open = [] if last is None else last.open
+    run = _Run(svc, message, head, spec, engine.new_machine(None, head.id), seq, invocation)
+    run.head_read, run.chain = head_read, _Chain.of(last)
+    run.written_open = {int(e["n"]): e for e in still_open}
     limit = timedelta(hours=svc.settings.max_execution_hours)
-    if svc.clock() - head.started_at > limit:
-        # Whatever it was doing, an execution ends at its time quota: what is open closes.
-        failure = StepFailure(
-            WorkflowErrorCode.STEP_QUOTA_EXCEEDED,
-            f"the execution ran longer than {svc.settings.max_execution_hours:g} h",
-        )
-        run.finished = engine.cancel_open(run.machine, svc.clock())
-        run.machine = engine.fail(run.machine, failure, svc.clock())
-        _end(run)
-        return
     try:
+        if svc.clock() - head.started_at > limit:
+            # Whatever it was doing, an execution ends at its time quota: what is open closes.
+            raise StepFailure(
+                WorkflowErrorCode.STEP_QUOTA_EXCEEDED,
+                f"the execution ran longer than {svc.settings.max_execution_hours:g} h",
+            )
         run.secrets, run.mask = _secrets(svc, spec)
         _LOGS.use(head.id, run.mask)
-        if snapshot is not None:
-            run.machine = _resumed(snapshot, run.mask)
+        records = _stored_records(head.id, last)
+        if records is None:
+            run.machine = engine.new_machine(_input(svc, head), head.id)
+        else:
+            run.machine = engine.load(_resumed(records, run.mask), still_open)
     except StepFailure as failure:
-        # A secret is unreadable (or gone since the snapshot hid it): the execution fails, and
-        # the steps still open close with it.
-        run.finished = engine.cancel_open(run.machine, svc.clock())
+        # Past the time quota, or a secret is unreadable (or gone since the snapshot hid it):
+        # the execution fails, and the steps still open close with it.
+        run.finished = engine.cancel_entries(still_open, svc.clock())
         run.machine = engine.fail(run.machine, failure, svc.clock())
         _end(run)
         return
     _drive(run)
+
+
+def _machine_part(item: LogItem) -> Records | None:
+    """The machine part of a log item: its delta, or its full records."""
+    return item.delta if item.delta is not None else item.machine
+
+
+def _stored_records(execution_id: str, last: LogItem | None) -> Records | None:
+    """The machine's records as the log holds them up to ``last``: its newest full records
+    with the deltas since folded in; None before the first item."""
+    if last is None:
+        return None
+    if last.delta is None or last.base is None:
+        return last.machine
+    items = [*last.before, last]
+    if items[0].seq != last.base or items[0].machine is None:
+        raise RuntimeError(f"{execution_id}: the full machine at {last.base} is missing")
+    records = dict(items[0].machine)
+    for item in items[1:]:
+        engine.apply(records, item.delta or {})
+    return records
 
 
 def _input(svc: Services, head: ExecutionRecord) -> Any:
@@ -245,24 +300,22 @@ def _secrets(svc: Services, spec: Workflow) -> tuple[dict[str, dict[str, str]], 
     return secrets, SecretMask.of(refs, secrets)
 
 
-def _snapshot(machine: Machine, mask: SecretMask, still_open: list[dict[str, Any]]) -> Machine:
-    """The machine as a log item stores it: its open entries as GetHistory shows them
-    (``still_open``, redacted), its threads (states, step inputs) with the secret values
-    behind markers."""
+def _hidden(records: Records, mask: SecretMask) -> Records:
+    """Machine records as a log item stores them: the threads' (states, step inputs) with the
+    secret values behind markers. (The open entries are stored as GetHistory shows them,
+    redacted, and the machine goes on with those.)"""
     if not mask:
-        return machine
-    hidden = {k: v if k in _UNHIDDEN else mask.hide(v) for k, v in machine.items()}
-    return hidden | {"entries": {str(entry["n"]): entry for entry in still_open}, _HIDDEN: True}
+        return records
+    hidden = {k: v if k in _UNHIDDEN or v is None else mask.hide(v) for k, v in records.items()}
+    return hidden | {_HIDDEN: True}
 
 
-def _resumed(snapshot: Machine, mask: SecretMask) -> Machine:
-    """The machine to go on from: a snapshot with its secret values put back (StepFailure
+def _resumed(records: Records, mask: SecretMask) -> Records:
+    """The records to go on from, with their secret values put back (StepFailure
     STEP_INVALID_ARGUMENT when one cannot be read any more)."""
-    if not snapshot.get(_HIDDEN):
-        return snapshot
-    return {
-        k: v if k in _UNHIDDEN else mask.restore(v) for k, v in snapshot.items() if k != _HIDDEN
-    }
+    if not records.get(_HIDDEN):
+        return records
+    return {k: v if k in _UNHIDDEN else mask.restore(v) for k, v in records.items() if k != _HIDDEN}
 
 
 def _shown(entries: list[dict[str, Any]], mask: SecretMask) -> list[dict[str, Any]]:
@@ -383,7 +436,7 @@ def _hand_over(run: _Run, wake: datetime | None, *, more_calls: bool, waiting: b
         _park(run.svc, StepMessage(run.head.id, run.seq), wake)
     elif more_calls or not waiting:
         run.svc.queue.send(StepMessage(run.head.id, run.seq))  # out of time: go on in a new one
-    elif children.any_ended(run.svc, run.machine):
+    elif children.any_ended(run.svc, engine.child_executions(run.machine)):
         # A child ended between our look and our write: its resume may have been dropped.
         run.svc.queue.send(StepMessage(run.head.id, 0, resume=True))
 
@@ -413,35 +466,65 @@ def _checkpoint(
     """Append the next log item; False when another runner got there first."""
     if not ended and _still_running_at_horizon(run, wake, calls) and not _mark_running(run):
         return False
-    still_open = _shown(engine.open_entries(run.machine), run.mask)
     at = run.svc.clock()
+    shown_open = _shown(engine.open_entries(run.machine), run.mask)
     item = LogItem(
         seq=run.seq,
         by=run.message.seq,
         at=stored(at),
         entries=_shown(run.finished, run.mask),
-        open=still_open,
-        # An ended log is never advanced again: its outcome is all a repair needs.
-        machine=_ended_machine(run) if ended else _snapshot(run.machine, run.mask, still_open),
+        open=shown_open,
         wake=stored(wake) if wake else None,
         calls=calls,
         ended=ended,
         expires_at=_log_expiry(run.svc, at),
     )
+    chain = None
+    if ended:  # an ended log is never advanced again: its outcome is all a repair needs
+        item = replace(item, machine=_ended_machine(run))
+    else:
+        item, chain = _machine(run, item)
+    still_open = {int(e["n"]): e for e in shown_open}
     try:
         run.svc.log.append(run.head.id, item)
     except LostRace:
         return False
-    outcome = run.machine.get("outcome") if ended else None
+    run.chain, run.written_open = chain, still_open
+    outcome = engine.outcome(run.machine) if ended else None
     _step_metrics(run.finished, ended=outcome["status"] if outcome else None)
     run.finished = []
     run.seq += 1
     return True
 
 
-def _ended_machine(run: _Run) -> Machine:
+def _machine(run: _Run, item: LogItem) -> tuple[LogItem, _Chain]:
+    """The item with the machine: what changed since the previous checkpoint, or the whole
+    machine when that is cheaper over the chain (the deltas since the last full one would
+    outgrow it, or the chain is MAX_CHAIN long, or the machine is small); and the chain after
+    it. An item with a delta keeps only the open entries that changed since the previous item,
+    and the numbers of all."""
+    chain = run.chain
+    if chain is not None and chain.full >= DELTA_FROM and run.seq - chain.base < MAX_CHAIN:
+        delta = _hidden(engine.changes(run.machine), run.mask)
+        size = _size(delta)
+        if chain.deltas + size <= chain.full:
+            grown = _Chain(chain.base, chain.full, chain.deltas + size)
+            item = replace(item, delta=delta, base=chain.base, chain=grown.deltas)
+            changed = [e for e in item.open if run.written_open.get(int(e["n"])) != e]
+            ids = [int(e["n"]) for e in item.open]
+            return replace(item, full=chain.full, open=changed, open_ids=ids), grown
+    records = _hidden(engine.snapshot(run.machine), run.mask)
+    size = _size(records)
+    return replace(item, machine=records, full=size), _Chain(run.seq, size)
+
+
+def _size(records: Records) -> int:
+    return len(json.dumps(records, ensure_ascii=False, separators=(",", ":")))
+
+
+def _ended_machine(run: _Run) -> Records:
     """What the last log item keeps: the outcome, as the head shows it (secrets redacted)."""
-    return {"outcome": _shown_outcome(run.machine.get("outcome"), run.mask)}
+    return {"outcome": _shown_outcome(engine.outcome(run.machine), run.mask)}
 
 
 # Entry types of control steps: counted together, since a document per type would cost more log
@@ -526,7 +609,9 @@ def _still_active(run: _Run) -> bool:
         run.head_read = read
         return True
     children.stop_children(
-        run.svc, run.machine, terminate=head is None or head.cancel == "TERMINATE"
+        run.svc,
+        engine.child_executions(run.machine),
+        terminate=head is None or head.cancel == "TERMINATE",
     )
     run.finished = engine.cancel_open(run.machine, run.svc.clock())
     _checkpoint(run, ended=True)
@@ -567,10 +652,14 @@ def _perform(run: _Run, calls: list[engine.CallRequest]) -> dict[int, engine.Cal
     }
     results: dict[int, engine.CallResult] = {}
     pending: set[Future[engine.CallResult]] = set(futures)
-    started, announced = time.monotonic(), False
+    # The head is looked at on a timer while calls run, not as each one returns: first once
+    # they have run SLOW_CALL, then every WATCH_INTERVAL.
+    look, announced = time.monotonic() + SLOW_CALL, False
     while pending:
-        interval = WATCH_INTERVAL if announced else SLOW_CALL
-        done, pending = wait(pending, timeout=interval, return_when=FIRST_COMPLETED)
+        until = min(look, *(deadline[f] for f in pending))
+        done, pending = wait(
+            pending, timeout=max(0.0, until - time.monotonic()), return_when=FIRST_COMPLETED
+        )
         for future in done:
             results[futures[future].n] = future.result()
         now = time.monotonic()
@@ -581,14 +670,17 @@ def _perform(run: _Run, calls: list[engine.CallRequest]) -> dict[int, engine.Cal
                 message=f"step attempt exceeded its timeout of {call.timeout:g}s",
             )
             pending.discard(future)
-        if pending and not announced and time.monotonic() - started >= SLOW_CALL:
+        if not pending or now < look:
+            continue
+        look = now + WATCH_INTERVAL
+        if not announced:
             # Calls that take a while are written down as STARTED (what GetHistory and the
             # CLI show); quick ones cost no write of their own: their results go into the next.
             announced = True
             if not _checkpoint(run, calls=True):
                 pool.shutdown(wait=False, cancel_futures=True)
                 return None  # another runner holds this execution: it owns these calls too
-        if pending and _terminated(run):
+        if _terminated(run):
             _cancel(run, {futures[f].n for f in pending})
             pool.shutdown(wait=False, cancel_futures=True)
             return None
@@ -610,9 +702,7 @@ def _terminated(run: _Run) -> bool:
 
 def _cancel(run: _Run, running: set[int]) -> None:
     """Terminate: running entries go CANCEL_REQUESTED, then everything open CANCELLED."""
-    for key, entry in run.machine["entries"].items():
-        if int(key) in running:
-            entry["status"] = "CANCEL_REQUESTED"
+    engine.request_cancel(run.machine, running)
     if _checkpoint(run):
         run.finished = engine.cancel_open(run.machine, run.svc.clock())
         _checkpoint(run, ended=True)
@@ -679,9 +769,10 @@ def _end(run: _Run) -> None:
     _finalize_head(run.svc, run.head, _ended_machine(run))
 
 
-def _finalize_head(svc: Services, head: ExecutionRecord, machine: Machine | None) -> None:
-    """Copy the outcome of an ended log onto the head (again, after a crash in between)."""
-    outcome = (machine or {}).get("outcome")
+def _finalize_head(svc: Services, head: ExecutionRecord, ended: Records | None) -> None:
+    """Copy the outcome of an ended log (``ended``: its machine part) onto the head (again,
+    after a crash in between)."""
+    outcome = (ended or {}).get("outcome")
     if outcome is None or head.status not in ("QUEUED", "RUNNING"):
         return
     now = svc.clock()
@@ -724,17 +815,15 @@ def _close_after_stop(
     svc: Services, head: ExecutionRecord, last: LogItem | None, seq: int, by: int
 ) -> None:
     """The execution was stopped while no step was running: close what is still open."""
-    if last is None or last.machine is None or not last.machine.get("entries"):
+    if last is None or not last.open:
         return
-    machine = dict(last.machine)
-    closed = engine.cancel_open(machine, svc.clock())
+    closed = engine.cancel_entries(last.open, svc.clock())
     at = svc.clock()
     item = LogItem(
         seq=seq,
         by=by,
         at=stored(at),
         entries=closed,
-        machine=machine,
         ended=True,
         expires_at=_log_expiry(svc, at),
     )

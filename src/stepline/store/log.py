@@ -1,8 +1,13 @@
 """The execution log: append-only items ``H#<seq>`` under the execution's partition.
 
 Each item packs the history entries that ended since the previous item, the entries still
-open, and the machine snapshot after them. Appends are conditional on the sort key being new,
-so two runners racing on one execution race on the same ``seq`` and exactly one wins.
+open, and the machine as the runner stores it: in full (``machine``), or as what changed
+since the full one at position ``base`` (``delta``), the log not knowing what either holds.
+An item with a delta keeps only the open entries that changed since the item before it, and
+the numbers of all that are open (``openIds``); the readers here fold them back, so every item
+they return has its open entries whole.
+Appends are conditional on the sort key being new, so two runners racing on one execution
+race on the same ``seq`` and exactly one wins.
 
 An item stays small whatever the steps carry (step data goes up to 2 MB, an item to 400 KB):
 while its packed parts are over ``INLINE_LIMIT`` together, the largest goes to the payload
@@ -16,7 +21,7 @@ import json
 import secrets
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from stepline.store import keys
@@ -39,11 +44,25 @@ class LogItem:
     entries: list[dict[str, Any]] = field(default_factory=list)
     open: list[dict[str, Any]] = field(default_factory=list)
     machine: dict[str, Any] | None = None
+    """The machine in full (or, in an ended log, its outcome)."""
+    delta: dict[str, Any] | None = None
+    """What changed in the machine since the full one at ``base``."""
+    base: int | None = None
+    chain: int = 0
+    """Bytes of the deltas since ``base``, this one's included."""
+    full: int = 0
+    """Bytes of the full machine at ``base`` (or in this item)."""
     wake: str | None = None
     calls: bool = False
     ended: bool = False
     expires_at: int | None = None
     """Epoch second after which DynamoDB deletes the item (``history_expiry`` of ``at``)."""
+    open_ids: list[int] | None = None
+    """As stored: the numbers of the open entries when ``open`` holds only the changed ones
+    (None: ``open`` is whole). Readers return items with ``open`` whole and this None."""
+    before: tuple[LogItem, ...] = ()
+    """From :meth:`ExecutionLog.last` of an item with a delta: the items from its ``base`` up to
+    it (exclusive), the ones a reader of its machine folds."""
 
 
 class ExecutionLog:
@@ -54,21 +73,47 @@ class ExecutionLog:
         self.payloads = payloads
 
     def last(self, execution_id: str) -> LogItem | None:
-        """The newest log item, read consistently."""
+        """The newest log item, read consistently, its open entries whole; one with a delta
+        comes with the items since its ``base`` (``before``), read in a second Query."""
         page = self._page(execution_id, limit=1, forward=False)
-        return self._decode(execution_id, page.items[0]) if page.items else None
+        if not page.items:
+            return None
+        newest = self._decode(execution_id, page.items[0])
+        if newest.open_ids is None or newest.base is None:
+            return newest
+        before = self.span(execution_id, newest.base, newest.seq - 1)
+        *_, folded = fold_open([*before, newest])
+        return replace(folded, before=tuple(before))
 
     def begun(self, execution_id: str) -> bool:
         """Whether the runner has written anything for the execution yet."""
         return bool(self._page(execution_id, limit=1).items)
 
+    def span(self, execution_id: str, first: int, last: int) -> list[LogItem]:
+        """The items from position ``first`` to ``last``, machines loaded, oldest first."""
+        low, high = keys.history_item(execution_id, first), keys.history_item(execution_id, last)
+        start: dict[str, Any] | None = None
+        out: list[LogItem] = []
+        while True:
+            page = self.table.query(
+                key_condition="PK = :pk AND SK BETWEEN :low AND :high",
+                values={":pk": low[keys.PK], ":low": low[keys.SK], ":high": high[keys.SK]},
+                start_key=start,
+                consistent=True,
+            )
+            out.extend(self._decode(execution_id, item) for item in page.items)
+            if page.last_key is None:
+                return fold_open(out)
+            start = page.last_key
+
     def items(self, execution_id: str) -> Iterator[LogItem]:
         """Every log item, oldest first (snapshots not loaded)."""
         start: dict[str, Any] | None = None
+        still_open: dict[int, dict[str, Any]] = {}
         while True:
             page = self._page(execution_id, start=start)
             for item in page.items:
-                yield self._decode(execution_id, item, with_machine=False)
+                yield _folded(self._decode(execution_id, item, with_machine=False), still_open)
             if page.last_key is None:
                 return
             start = page.last_key
@@ -104,11 +149,17 @@ class ExecutionLog:
             "wake": item.wake,
             "calls": item.calls or None,
             "ended": item.ended or None,
+            "base": item.base,
+            "chain": item.chain or None,
+            "full": item.full or None,
+            "openIds": None if item.open_ids is None else json.dumps(item.open_ids),
             keys.TTL_ATTRIBUTE: item.expires_at,
         }
         parts: dict[str, Any] = {"entries": item.entries, "open": item.open}
         if item.machine is not None:
-            parts["machine"] = _without_open(item.machine, item.open)
+            parts["machine"] = item.machine
+        if item.delta is not None:
+            parts["delta"] = item.delta
         packed = {name: _packed(name, value) for name, value in parts.items()}
         while sum(_size(p) for p in packed.values()) > INLINE_LIMIT:
             name = max(packed, key=lambda n: _size(packed[n]))
@@ -133,19 +184,22 @@ class ExecutionLog:
         return unpacked(item, name, default)
 
     def _decode(self, execution_id: str, item: Item, *, with_machine: bool = True) -> LogItem:
-        machine = None
-        still_open = self._part(item, "open", [])
+        machine = delta = None
         if with_machine:
             machine = self._part(item, "machine", None)
-            if machine is not None and "entries" not in machine:
-                machine["entries"] = {str(e["n"]): e for e in still_open}
+            delta = self._part(item, "delta", None)
         return LogItem(
             seq=int(str(item[keys.SK]).removeprefix(keys.HISTORY_PREFIX)),
             by=int(item.get("by", 0)),
             at=str(item.get("at", "")),
             entries=self._part(item, "entries", []),
-            open=still_open,
+            open=self._part(item, "open", []),
             machine=machine,
+            delta=delta,
+            base=int(item["base"]) if item.get("base") is not None else None,
+            chain=int(item.get("chain") or 0),
+            full=int(item.get("full") or 0),
+            open_ids=json.loads(item["openIds"]) if item.get("openIds") else None,
             wake=item.get("wake"),
             calls=bool(item.get("calls")),
             ended=bool(item.get("ended")),
@@ -153,17 +207,28 @@ class ExecutionLog:
         )
 
 
+def fold_open(items: list[LogItem]) -> list[LogItem]:
+    """Consecutive items (the first with its open entries whole) with every item's open
+    entries whole."""
+    still_open: dict[int, dict[str, Any]] = {}
+    return [_folded(item, still_open) for item in items]
+
+
+def _folded(item: LogItem, still_open: dict[int, dict[str, Any]]) -> LogItem:
+    """``item`` with its open entries whole, ``still_open`` (those of the item before) updated."""
+    if item.open_ids is None:
+        still_open.clear()
+    still_open.update((int(e["n"]), e) for e in item.open)
+    if item.open_ids is None:
+        return item
+    for n in set(still_open) - set(item.open_ids):
+        del still_open[n]
+    whole = sorted(still_open.values(), key=lambda e: int(e["n"]))
+    return replace(item, open=whole, open_ids=None)
+
+
 def _size(attributes: dict[str, Any]) -> int:
     return sum(len(v.encode()) if isinstance(v, str) else len(v) for v in attributes.values())
-
-
-def _without_open(machine: dict[str, Any], still_open: list[dict[str, Any]]) -> dict[str, Any]:
-    """The machine without its open entries when the item's ``open`` holds the same ones (they
-    are put back on reading): each is stored once."""
-    entries = machine.get("entries")
-    if isinstance(entries, dict) and sorted(entries) == sorted(str(e["n"]) for e in still_open):
-        return {k: v for k, v in machine.items() if k != "entries"}
-    return machine
 
 
 # Compression of states and entries. Log items repeat the same field names, statuses and step

@@ -97,11 +97,12 @@ def measure(items: int, concurrency: int = 10) -> dict[str, Any]:
 
     def at_half(machine: engine_machine.Machine) -> None:
         before = time.process_time()
-        text = json.dumps(machine, ensure_ascii=False, separators=(",", ":"))
+        copy = machine.model_copy(deep=True)
+        text = json.dumps(engine.snapshot(copy), ensure_ascii=False, separators=(",", ":"))
         half["bytes"] = len(text)
         # As an invocation that resumes from the log: the snapshot read back, then one advance.
         resumed = time.process_time()
-        engine.advance(spec, json.loads(text), NOW)
+        engine.advance(spec, engine.load(json.loads(text), engine.open_entries(copy)), NOW)
         half["resume_us"] = int((time.process_time() - resumed) * 1e6)
         half["aside_us"] = int((time.process_time() - before) * 1e6)
 
@@ -113,7 +114,8 @@ def measure(items: int, concurrency: int = 10) -> dict[str, Any]:
         cpu = time.process_time() - start - half["aside_us"] / 1e6
     finally:
         engine_machine.MAX_STEPS = limit
-    assert adv.machine["outcome"]["status"] == "FINISHED", adv.machine["outcome"]
+    outcome = engine.outcome(adv.machine)
+    assert outcome is not None and outcome["status"] == "FINISHED", outcome
     return {
         "items": items,
         "concurrency": concurrency,

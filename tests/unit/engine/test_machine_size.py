@@ -27,59 +27,67 @@ def _no_step_quota(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(engine_machine, "MAX_STEPS", 10 * ITEMS)
 
 
+def _records(machine: engine.Machine) -> dict[str, Any]:
+    """The machine's records as a full checkpoint stores them (through JSON)."""
+    return json.loads(json.dumps(engine.snapshot(machine.model_copy(deep=True))))  # type: ignore[no-any-return]
+
+
 def _half_way(items: int = ITEMS, concurrency: int = 10) -> tuple[dict[str, Any], engine.Advance]:
-    """The machine (through JSON, as a log item stores it) once half the calls are answered,
-    and how the run ended."""
+    """The machine's records (through JSON, as a log item stores them) once half the calls
+    are answered, and how the run ended."""
     seen: list[dict[str, Any]] = []
     ended = drive(
         foreach_spec(concurrency),
         foreach_input(items, PADDING),
-        at_half=lambda machine: seen.append(json.loads(json.dumps(machine))),
+        at_half=lambda machine: seen.append(_records(machine)),
         items=items,
     )
     return seen[0], ended
 
 
-def _children(machine: dict[str, Any]) -> list[dict[str, Any]]:
-    task = machine["root"]["task"]
-    assert task["kind"] == "foreach"
-    return task["children"]  # type: ignore[no-any-return]
+def _item(records: dict[str, Any], i: int) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """Item ``i``'s thread records (bookkeeping, data), None when it has not started."""
+    path = f"each[{i}]/"
+    if f"t:{path}" not in records:
+        return None
+    return records[f"t:{path}"], records[f"d:{path}"]
 
 
 def test_a_half_done_foreach_holds_the_top_level_state_once() -> None:
-    machine, ended = _half_way()
-    text = json.dumps(machine)
+    records, ended = _half_way()
+    text = json.dumps(records)
 
     # The padding is in the state twice: as ``config``, and within ``input``.
     assert text.count("x" * PADDING) == 2
     assert '"global"' not in text
-    assert ended.machine["outcome"]["status"] == "FINISHED"
+    assert engine.outcome(ended.machine)["status"] == "FINISHED"  # type: ignore[index]
 
 
 def test_a_half_done_foreach_snapshot_is_linear_in_its_items() -> None:
-    machine, _ = _half_way()
+    records, _ = _half_way()
     top_level = len(json.dumps(foreach_input(ITEMS, PADDING)))
 
-    # The state (with the input inside it), the Foreach's recorded input, and per item its
-    # thread or its result: a few hundred bytes an item, where a copy of the state was 60 kB.
-    assert len(json.dumps(machine)) < 3 * top_level + 150 * ITEMS
+    # The state (with the input inside it), the Foreach's items, and per item started its
+    # thread or its result: under a hundred bytes an item, where a copy of the state was 60 kB.
+    assert len(json.dumps(records)) < 2 * top_level + 100 * ITEMS
 
 
 def test_an_ended_item_keeps_only_its_result() -> None:
-    machine, _ = _half_way()
-    children = _children(machine)
-    ended = [c for c in children if c["done"]]
+    records, _ = _half_way()
+    items = [_item(records, i) for i in range(ITEMS)]
+    ended = [item for item in items if item is not None and item[0]["done"]]
+    running = [item for item in items if item is not None and not item[0]["done"]]
 
     assert len(ended) >= ITEMS // 2 - 10
-    assert all(c == {"done": True, "result": {"out": c["result"]["out"]}} for c in ended)
-    task = machine["root"]["task"]
-    assert len(task["running"]) <= 10
-    assert task["next"] == len(ended) + len(task["running"])
+    assert all(meta == {"done": True} and list(data) == ["result"] for meta, data in ended)
+    task = records["t:"]["task"]
+    assert len(task["running"]) == len(running) <= 10
+    assert task["next"] == len(ended) + len(running)
 
 
 def test_the_foreach_result_is_every_items_result_in_order() -> None:
     _, ended = _half_way(items=50, concurrency=7)
-    results = ended.machine["outcome"]["result"]["results"]
+    results = engine.outcome(ended.machine)["result"]["results"]  # type: ignore[index]
     assert len(results) == 50 and results == sorted(results)
 
 
@@ -101,12 +109,15 @@ steps:
     )
     adv = engine.advance(spec, engine.new_machine({"who": "ann"}), NOW)
 
-    quick, slow = adv.machine["root"]["task"]["children"]
-    assert quick == {"done": True, "result": {"said": "ann"}, "name": "quick"}
-    assert slow["name"] == "slow" and not slow["done"]
+    records = _records(adv.machine)
+    assert records["t:both/quick/"] == {"done": True, "name": "quick"}
+    assert records["d:both/quick/"] == {"result": {"said": "ann"}}
+    assert records["t:both/slow/"]["name"] == "slow" and not records["t:both/slow/"]["done"]
     (call,) = adv.calls
     adv = engine.advance(spec, adv.machine, NOW, {call.n: engine.CallResult(output={"o": 1})})
-    assert adv.machine["outcome"]["result"] == {"quick": {"said": "ann"}, "slow": {"o": 1}}
+    outcome = engine.outcome(adv.machine)
+    assert outcome == {"status": "FINISHED", "result": {"quick": {"said": "ann"}, "slow": {"o": 1}}}
+    assert not any(key.startswith(("t:both/", "d:both/")) for key in _records(adv.machine))
 
 
 def test_an_advance_works_on_the_machine_it_is_given() -> None:
@@ -115,17 +126,20 @@ def test_an_advance_works_on_the_machine_it_is_given() -> None:
     assert adv.machine is machine and adv.calls
 
 
-def test_fail_leaves_the_machine_it_is_given_as_it_was() -> None:
+def test_fail_ends_the_machine_failed_with_nothing_open() -> None:
     from stepline.yawl.errors import StepFailure, WorkflowErrorCode
 
     adv = engine.advance(foreach_spec(), engine.new_machine(foreach_input(3)), NOW)
-    before = json.dumps(adv.machine, sort_keys=True)
+    assert engine.open_entries(adv.machine)
     failure = StepFailure(WorkflowErrorCode.STEP_INVALID_ARGUMENT, "gone")
 
     failed = engine.fail(adv.machine, failure, NOW)
 
-    assert json.dumps(adv.machine, sort_keys=True) == before
-    assert failed["entries"] == {} and failed["outcome"]["status"] == "FAILED"
+    assert engine.open_entries(failed) == []
+    assert engine.outcome(failed) == {
+        "status": "FAILED",
+        "error": {"message": "gone", "errorCode": "STEP_INVALID_ARGUMENT"},
+    }
 
 
 def _answer(call: engine.CallRequest) -> engine.CallResult:
@@ -135,8 +149,10 @@ def _answer(call: engine.CallRequest) -> engine.CallResult:
     return engine.CallResult(output={"out": call.n, **value})
 
 
-def _run_from(machine: dict[str, Any]) -> tuple[list[dict[str, Any]], Any, list[dict[str, Any]]]:
-    """Advance to the end as the recorded run did: the entries, the outcome, the machines."""
+def _run_from(
+    machine: engine.Machine,
+) -> tuple[list[dict[str, Any]], Any, list[dict[str, Any]]]:
+    """Advance to the end as the recorded run did: the entries, the outcome, the records."""
     results: dict[int, engine.CallResult] = {}
     finished: list[dict[str, Any]] = []
     machines = []
@@ -144,9 +160,9 @@ def _run_from(machine: dict[str, Any]) -> tuple[list[dict[str, Any]], Any, list[
         adv = engine.advance(OLD_SPEC, machine, NOW, results)
         machine = adv.machine
         finished += adv.finished
-        machines.append(json.loads(json.dumps(machine)))
+        machines.append(_records(machine))
         if adv.ended:
-            return finished, machine["outcome"], machines
+            return finished, engine.outcome(machine), machines
         results = {call.n: _answer(call) for call in adv.calls}
 
 
@@ -159,12 +175,36 @@ def test_a_run_makes_the_history_the_engine_made_before() -> None:
 @pytest.mark.parametrize("case", range(len(OLD["cases"])))
 def test_a_snapshot_written_before_resumes_and_ends_the_same(case: int) -> None:
     """Each snapshot was taken after one advance of the recorded run (its calls outstanding: a
-    resume asks them again); the threads in it each hold a copy of the top-level state."""
+    resume asks them again); the threads in it each hold a copy of the top-level state, inside
+    the tasks of their parents."""
     recorded = OLD["cases"][case]
     assert '"global": {' in json.dumps(recorded["snapshot"])
 
-    finished, outcome, machines = _run_from(json.loads(json.dumps(recorded["snapshot"])))
+    machine = engine.load(json.loads(json.dumps(recorded["snapshot"])))
+    finished, outcome, machines = _run_from(machine)
 
     assert finished == recorded["after"]
     assert outcome == OLD["outcome"]
-    assert '"global"' not in json.dumps(machines[0])  # the first advance compacts it
+    assert '"global"' not in json.dumps(machines[0])
+
+
+def test_a_checkpoint_holds_what_the_advance_changed_whatever_has_finished() -> None:
+    """The changes of each batch of a Foreach: the same size early and late in the run, and a
+    small part of the whole machine."""
+    spec, machine = foreach_spec(10), engine.new_machine(foreach_input(ITEMS, PADDING), "swtest-d")
+    results: dict[int, engine.CallResult] = {}
+    sizes, full = [], 0
+    while True:
+        adv = engine.advance(spec, machine, NOW, results)
+        if adv.ended:
+            break
+        if full == 0:
+            full = len(json.dumps(engine.snapshot(machine)))
+        else:
+            sizes.append(len(json.dumps(engine.changes(machine))))
+        results = {call.n: engine.CallResult(output={"out": call.n}) for call in adv.calls}
+
+    tenth = len(sizes) // 10
+    early, late = sum(sizes[:tenth]) / tenth, sum(sizes[-tenth:]) / tenth
+    assert 1 / 1.5 < late / early < 1.5
+    assert max(sizes) < full / 20

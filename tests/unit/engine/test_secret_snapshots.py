@@ -41,16 +41,25 @@ steps:
 MASK = SecretMask.of(references(SPEC), SECRETS)
 
 
-def _stored(machine: dict[str, Any], mask: SecretMask = MASK) -> dict[str, Any]:
-    """The snapshot as the runner writes it, through JSON as the log stores it."""
-    still_open = runner._shown(engine.open_entries(machine), mask)
-    return json.loads(json.dumps(runner._snapshot(machine, mask, still_open)))  # type: ignore[no-any-return]
+def _records(machine: engine.Machine) -> dict[str, Any]:
+    """The machine's full records (its own tracking of changes left as it was)."""
+    return engine.snapshot(machine.model_copy(deep=True))
+
+
+def _stored(machine: engine.Machine, mask: SecretMask = MASK) -> dict[str, Any]:
+    """The records as the runner writes them, through JSON as the log stores them."""
+    return json.loads(json.dumps(runner._hidden(_records(machine), mask)))  # type: ignore[no-any-return]
+
+
+def _resumed(stored: dict[str, Any], machine: engine.Machine, mask: SecretMask = MASK) -> Any:
+    """The machine a runner goes on with, from the stored records."""
+    return engine.load(runner._resumed(stored, mask), engine.open_entries(machine))
 
 
 def _parked(secrets: Any = SECRETS) -> engine.Advance:
     adv = engine.advance(SPEC, new_machine({"user": "ann"}), NOW, secrets=secrets)
     assert adv.wake_at is not None and not adv.calls  # waiting at nap, the token in its state
-    assert json.dumps(secrets["api"]["token"]) in json.dumps(adv.machine)
+    assert json.dumps(secrets["api"]["token"]) in json.dumps(_records(adv.machine))
     return adv
 
 
@@ -59,11 +68,23 @@ def test_the_snapshot_holds_no_secret_value_and_resumes_as_it_was() -> None:
     snapshot = _stored(adv.machine)
 
     assert TOKEN not in json.dumps(snapshot, ensure_ascii=False)
-    assert runner._resumed(snapshot, MASK) == adv.machine
+    assert _records(_resumed(snapshot, adv.machine)) == _records(adv.machine)
+
+
+def test_a_delta_holds_no_secret_value_either() -> None:
+    adv = _parked()
+    engine.snapshot(adv.machine)
+    adv = engine.advance(SPEC, adv.machine, NOW + timedelta(seconds=2), secrets=SECRETS)
+    delta = json.loads(json.dumps(runner._hidden(engine.changes(adv.machine), MASK)))
+
+    assert any(key.startswith("d:") for key in delta)  # the state moved on: it is in the delta
+    assert TOKEN not in json.dumps(delta, ensure_ascii=False)
+    assert runner._resumed(delta, MASK)["d:"]["state"]["token"] == TOKEN
 
 
 def test_the_step_after_a_resume_gets_the_real_value() -> None:
-    machine = runner._resumed(_stored(_parked().machine), MASK)
+    parked = _parked().machine
+    machine = _resumed(_stored(parked), parked)
     later = NOW + timedelta(seconds=2)
 
     adv = engine.advance(SPEC, machine, later, secrets=SECRETS)
@@ -90,27 +111,25 @@ def test_the_engine_redacts_nothing_the_runner_does() -> None:
 
 
 def test_a_machine_without_secrets_is_stored_as_it_is() -> None:
-    adv = _parked()
-    assert runner._snapshot(adv.machine, SecretMask(), engine.open_entries(adv.machine)) is (
-        adv.machine
-    )
-    assert runner._resumed(adv.machine, SecretMask()) is adv.machine
+    records = _records(_parked().machine)
+    assert runner._hidden(records, SecretMask()) is records
+    assert runner._resumed(records, SecretMask()) is records
 
 
 def test_a_short_secret_leaves_what_the_runner_and_others_read_intact() -> None:
-    """A one-letter value is in every word: entries, the outcome and the parts of a snapshot
-    others read keep their shape; the threads, hidden whole, come back as they were."""
+    """A one-letter value is in every word: entries, the outcome and the record others read
+    keep their shape; the threads, hidden whole, come back as they were."""
     secrets = {"api": {"token": "t"}}
     mask = SecretMask.of(references(SPEC), secrets)
     adv = _parked(secrets)
-    adv.machine["children"] = {"7": "swtest-child-t"}
+    engine.remember_child(adv.machine, 7, "swtest-child-t")
     snapshot = _stored(adv.machine, mask)
 
-    assert snapshot["children"] == {"7": "swtest-child-t"}  # read by Stop and the reconciler
-    (nap,) = snapshot["entries"].values()
+    assert engine.stored_children(snapshot) == ["swtest-child-t"]  # read by Stop, the reconciler
+    (nap,) = runner._shown(engine.open_entries(adv.machine), mask)
     assert (nap["status"], nap["type"], nap["id"]) == ("STARTED", "Wait", "nap")
     assert "startedAt" in nap
-    assert runner._resumed(snapshot, mask) == adv.machine
+    assert _records(_resumed(snapshot, adv.machine, mask)) == _records(adv.machine)
     (keep,) = runner._shown(adv.finished, mask)
     assert keep["status"] == "COMPLETED" and "startedAt" in keep
     assert json.loads(keep["output"]["outputJson"]) == {"***oken": "***", "au***h": "Bearer ***"}

@@ -10,7 +10,8 @@ import pytest
 
 from stepline import engine
 from stepline.bounds import MAX_DEPTH
-from stepline.engine.machine import MAX_DATA_BYTES, CallResult, new_machine
+from stepline.engine import CallResult, new_machine
+from stepline.engine.tick import MAX_DATA_BYTES
 from stepline.yawl import Workflow, load
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -25,7 +26,7 @@ def _run(spec: Workflow, execution_input: Any, **kwargs: Any) -> engine.Advance:
 
 
 def _failure(advanced: engine.Advance) -> tuple[str, str]:
-    outcome = advanced.machine["outcome"]
+    outcome = engine.outcome(advanced.machine)
     assert outcome is not None and outcome["status"] == "FAILED", outcome
     return outcome["error"]["errorCode"], outcome["error"]["message"]
 
@@ -47,7 +48,7 @@ def test_noop_output_over_2_mb_fails_with_step_data_limit_exceeded() -> None:
 def test_noop_output_within_2_mb_is_merged() -> None:
     spec = _spec({"grow": {"noOp": {"output": "\\({big: .s})"}}})
     advanced = _run(spec, {"s": "x" * 1000})
-    assert advanced.machine["outcome"] == {"status": "FINISHED", "result": {"big": "x" * 1000}}
+    assert engine.outcome(advanced.machine) == {"status": "FINISHED", "result": {"big": "x" * 1000}}
 
 
 def test_switch_input_over_2_mb_fails_with_step_data_limit_exceeded() -> None:
@@ -102,5 +103,5 @@ def test_wait_until_more_than_48h_away_fails_without_overflowing() -> None:
 def test_wait_until_within_48h_parks_the_execution() -> None:
     spec = _spec({"pause": {"wait": {"until": "\\(.at)"}}})
     advanced = _run(spec, {"at": "2026-12-02T12:00:00Z"})
-    assert advanced.machine["outcome"] is None
+    assert engine.outcome(advanced.machine) is None
     assert advanced.wake_at == datetime(2026, 12, 2, 12, tzinfo=UTC)
