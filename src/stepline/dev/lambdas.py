@@ -246,6 +246,9 @@ class LambdaServer(ThreadingHTTPServer):
     """The local Lambda Invoke endpoint."""
 
     daemon_threads = True
+    # A runner makes up to 32 calls at once: with the default backlog of 5, the connections
+    # past it wait a second for a retransmitted SYN.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], invoker: Invoker) -> None:
         super().__init__(address, _Handler)
