@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from stepline.bench import cost
 
 THREE_STEPS = """\
@@ -30,3 +32,15 @@ def test_a_run_that_ends_in_its_first_invocation_makes_no_queue_request(tmp_path
     assert figures["lambda"]["runner_invocations"] == 2
     assert figures["transitions"] == 6
     assert "sqs" not in figures["requests"]
+
+
+def test_the_invocation_start_hands_over_joins_starts_trace(tmp_path: Path) -> None:
+    figures = cost.measure(THREE_STEPS, "{}", executions=2, functions=tmp_path)
+    xray = figures["xray"]
+    fraction = cost.Prices.load().assumptions["xray_sampled_fraction"]
+
+    # Two Starts and two runner invocations, each runner one handed over by its Start: only
+    # the Starts decide whether to trace.
+    assert (xray["invocations"], xray["joining_callers_trace"]) == (4, 2)
+    assert xray["sampling_decisions"] == 2
+    assert xray["traces"] == pytest.approx(2 * fraction)

@@ -194,6 +194,17 @@ def test_an_index_key_change_is_a_delete_and_a_put_and_unprojected_changes_are_f
     assert shape.index_writes({"PK": {"S": "a"}}, {"PK": {"S": "a"}, "x": {"N": "1"}}) == {}
 
 
+def test_start_prints_one_emf_document_priced_as_cloudwatch_logs(
+    three: tuple[Meter, cost.Prices, dict[str, Any]],
+) -> None:
+    meter, _, figures = three
+    printed = cost.start_metric_bytes()
+
+    assert 150 < printed < 400  # {"_aws": ..., "ExecutionsStarted": [1.0]}
+    assert figures["api_log_bytes"] == printed
+    assert meter.api["cloudwatch_logs_ingested_gb"] == pytest.approx(printed / 1e9)
+
+
 # --- the corrected model: each added line is counted quantities x prices.json ----------------
 
 
@@ -217,7 +228,8 @@ def test_the_corrected_total_is_the_sum_of_its_parts(
         "lambda_log_lines",
         "xray_traces",
     }
-    assert all(v > 0 for v in parts.values())
+    # The latency line swaps moto's request times for AWS's: its sign depends on moto's speed.
+    assert all(v > 0 for k, v in parts.items() if k != "aws_latency_compute")
     assert figures["usd_per_million_transitions"] == pytest.approx(sum(parts.values()))
     assert parts["requests_and_compute_on_moto"] == figures["usd_per_million_transitions_on_moto"]
     for part, key in [
@@ -251,10 +263,22 @@ def test_aws_latency_is_each_runner_and_start_request_at_its_assumed_latency(
         ("runner", "dynamodb"),
     }
     assert sum(r.latency_ms for r in own) == pytest.approx(runner_ms + api_ms)
+    # Each of these requests was timed on moto, and its assumed latency takes that time's place.
+    assert all(r.moto_ms > 0 for r in own)
     lam = figures["aws_latency"]
-    # One invocation each: the added milliseconds, rounded up with the measured ones.
-    assert lam["runner_billed_ms_aws"] == pytest.approx(meter.runner_billed_ms + runner_ms, abs=1)
-    assert lam["api_billed_ms_aws"] == pytest.approx(meter.api_billed_ms + api_ms, abs=1)
+    replaced = lam["moto_ms_replaced"]
+    assert replaced == pytest.approx(
+        {c: sum(r.moto_ms for r in own if r.caller == c) for c in ("api", "runner")}, abs=1e-3
+    )
+    assert replaced["runner"] < meter.runner_billed_ms and replaced["api"] < meter.api_billed_ms
+    # One invocation each: the measured milliseconds with moto's request times swapped for the
+    # assumed latencies, rounded up once.
+    assert lam["runner_billed_ms_aws"] == pytest.approx(
+        meter.runner_billed_ms - replaced["runner"] + runner_ms, abs=1
+    )
+    assert lam["api_billed_ms_aws"] == pytest.approx(
+        meter.api_billed_ms - replaced["api"] + api_ms, abs=1
+    )
     assert lam["runner_ms_added"] == pytest.approx(
         lam["runner_billed_ms_aws"] - lam["runner_billed_ms_moto"]
     )
@@ -318,6 +342,34 @@ def test_storage_is_every_byte_the_execution_leaves_for_the_retention_period(
     assert by_part == pytest.approx({k: v / 3 * 1e6 for k, v in expected.items()})
 
 
+def test_an_ended_head_stores_each_value_once_and_its_list_entries_what_list_renders(
+    three: tuple[Meter, cost.Prices, dict[str, Any]], aws: dict[str, str]
+) -> None:
+    meter, _, figures = three
+    (execution,) = meter.started
+    client = boto3.client("dynamodb")
+    head = client.get_item(
+        TableName=aws["Table"], Key={"PK": {"S": f"EX#{execution}"}, "SK": {"S": "EX"}}
+    )["Item"]
+    shape = meter.shape(aws["Table"])
+    entries = {x.name: e for x in shape.indexes if (e := shape.entry(x, head)) is not None}
+
+    # The id is in the key alone; the workflow in the two partitions every index shares.
+    values = [str(next(iter(v.values()))) for v in head.values()]
+    assert sum(execution in v for v in values) == 1
+    assert {k for k, v in head.items() if "WFEX#" in str(v)} == {"GSI1PK", "GSI2PK"}
+    assert {name: sorted(set(e) - {"PK", "SK"}) for name, e in entries.items()} == {
+        "gsi1": ["GSI1PK", "finishedAt", "startedAt", "status"],
+        "gsi2": ["GSI2PK", "finishedAt", "startedAt"],
+        "gsi3": ["GSI1PK", "finishedAt", "startedAt", "status"],
+        "gsi4": ["GSI2PK", "finishedAt", "startedAt"],
+    }
+    assert all(cost.item_size(e) < 200 for e in entries.values())
+    assert figures["storage"]["bytes"]["dynamodb_index_bytes"] == sum(
+        cost.item_size(e) + 100 for e in entries.values()
+    )
+
+
 def test_payload_bytes_in_the_bucket_count_as_s3_storage(meter: Meter, aws: dict[str, str]) -> None:
     before = meter.stored["s3_bytes"]
     meter._bucket_before = meter._bucket_bytes()
@@ -340,6 +392,8 @@ def test_log_lines_and_traces_are_per_invocation_at_the_stated_assumptions(
     assert logs["usd_per_million_transitions"] == pytest.approx(
         logs["bytes"] / 1e9 * usd["cloudwatch_logs_ingested_gb"] / 3 * 1e6
     )
+    # Start sent the first message to the queue here (no runner function): both decide.
+    assert xray["sampling_decisions"] == invocations
     assert xray["traces"] == pytest.approx(invocations * a["xray_sampled_fraction"])
     assert xray["free_tier_taken"] is False
     assert xray["usd_per_million_transitions"] == pytest.approx(

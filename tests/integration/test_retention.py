@@ -128,7 +128,7 @@ def test_a_child_execution_head_and_log_expire_after_the_retention(
     assert drive.run_to_end(svc, parent_id)["status"] == "FINISHED"
     after = time.time()
 
-    children = [item["id"]["S"] for item in _scan_children(aws, parent_id)]
+    children = [item["PK"]["S"].removeprefix("EX#") for item in _scan_children(aws, parent_id)]
     assert len(children) == 1
     _check_execution(aws, parent_id, before, after)
     _check_execution(aws, children[0], before, after)

@@ -1,32 +1,52 @@
-"""Key building: index keys follow status changes; time bounds bracket ids."""
+"""Key building: index keys follow status changes; time bounds bracket both key forms."""
+
+import pytest
 
 from stepline.store import keys
 
-
-def test_active_execution_has_no_finish_index_keys() -> None:
-    built = keys.execution_index_keys("w1", "w1-x", "RUNNING", "2026-01-01T00:00:00.000000Z", None)
-    assert set(built) == {"GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK"}
-    assert built["GSI2PK"] == "WFEX#w1#RUNNING"
+TS = "2026-01-01T00:00:00.000000Z"
+LAST_ID = "swzzzzzzzzzzzzzzzzzz-ffffffff-ffff-ffff-ffff-ffffffffffff"
 
 
-def test_ended_execution_appears_in_the_sparse_finish_indexes() -> None:
-    built = keys.execution_index_keys(
-        "w1", "w1-x", "FAILED", "2026-01-01T00:00:00.000000Z", "2026-01-01T00:01:00.000000Z"
-    )
-    assert built["GSI3SK"] == "2026-01-01T00:01:00.000000Z#w1-x"
-    assert built["GSI4PK"] == "WFEX#w1#FAILED"
+def test_an_execution_head_has_one_workflow_and_one_status_partition() -> None:
+    built = keys.execution_index_keys("w1", "RUNNING")
+    assert built == {"GSI1PK": "WFEX#w1", "GSI2PK": "WFEX#w1#RUNNING"}
+    assert keys.workflow_of_partition(built["GSI1PK"]) == "w1"
+    assert keys.workflow_of_partition(built["GSI2PK"]) == "w1"
+    assert keys.status_of_partition(built["GSI2PK"]) == "RUNNING"
 
 
-def test_time_bounds_bracket_every_execution_id() -> None:
-    ts = "2026-01-01T00:00:00.000000Z"
-    key = keys.time_sort_key(ts, "swzzzzzzzzzzzzzzzzzz-ffffffff-ffff-ffff-ffff-ffffffffffff")
+def test_the_list_indexes_share_their_partitions_and_sort_on_the_heads_own_times() -> None:
+    by_start = {keys.BY_WORKFLOW_STARTED, keys.BY_STATUS_STARTED}
+    by_finish = {keys.BY_WORKFLOW_FINISHED, keys.BY_STATUS_FINISHED}
+    assert {keys.INDEXES[i][1] for i in by_start} == {keys.STARTED_AT}
+    assert {keys.INDEXES[i][1] for i in by_finish} == {keys.FINISHED_AT}
+    assert {keys.INDEXES[i][0] for i in by_start} == {keys.INDEXES[i][0] for i in by_finish}
+    # Workflow heads have a GSI1PK too, but no startedAt: they are in none of these.
+    assert keys.INDEXES[keys.BY_FOLDER_NAME] == ("GSI1PK", "GSI1SK")
+
+
+@pytest.mark.parametrize(
+    "key",
+    [TS, f"{TS}#{LAST_ID}", f"{TS}#a"],
+    ids=["bare timestamp", "timestamp#id (last id)", "timestamp#id (first id)"],
+)
+def test_time_bounds_bracket_every_key_at_a_timestamp_in_either_form(key: str) -> None:
     assert (
-        keys.time_lower_bound(ts, inclusive=True)
+        keys.time_lower_bound(TS, inclusive=True)
         <= key
-        <= keys.time_upper_bound(ts, inclusive=True)
+        <= keys.time_upper_bound(TS, inclusive=True)
     )
-    assert key < keys.time_lower_bound(ts, inclusive=False)
-    assert keys.time_upper_bound(ts, inclusive=False) < key
+    assert key < keys.time_lower_bound(TS, inclusive=False)
+    assert keys.time_upper_bound(TS, inclusive=False) < key
+
+
+def test_exclusive_bounds_keep_the_neighbouring_microseconds() -> None:
+    earlier, later = "2025-12-31T23:59:59.999999Z", "2026-01-01T00:00:00.000001Z"
+    for key in (earlier, f"{earlier}#{LAST_ID}"):
+        assert key < keys.time_upper_bound(TS, inclusive=False)
+    for key in (later, f"{later}#a"):
+        assert keys.time_lower_bound(TS, inclusive=False) < key
 
 
 def test_history_items_sort_by_sequence() -> None:

@@ -20,7 +20,8 @@ Quantities per request, by the billing rules of each service:
 * Lambda: one runner invocation per non-empty receive of the steps queue (the batch Lambda's
   poller would hand over) and its measured wall time, rounded up to 1 ms, at the template's
   MemorySize; the Start API is one API Gateway request and one Lambda invocation.
-* S3 and Secrets Manager per request; CloudWatch Logs per byte the runner prints (EMF).
+* S3 and Secrets Manager per request; CloudWatch Logs per byte the runner prints (EMF) and
+  the EMF document the Start handler prints.
 
 Requests are grouped by who makes them: ``api`` (the Start call), ``runner``, ``poller`` (the
 steps queue's receives and deletes, which Lambda's event source mapping makes in AWS),
@@ -31,12 +32,13 @@ idle-polling cost and are listed but not priced per transition.
 
 The figure above is "requests and compute on moto's latencies". The headline adds four lines,
 each a counted quantity times ``prices.json`` (its ``assumptions`` and ``latency_ms`` say which
-figures are assumptions): the compute the runner's and Start's AWS requests would add at an
-assumed per-request AWS latency (a synchronous Invoke adds nothing: its run is measured); the
-storage of what each execution leaves (items + 100 bytes each, index entries + 100 bytes each,
-payload objects) for HistoryRetentionDays + MaxExecutionHours, with PITR on the table's items;
-Lambda's START/END/REPORT lines per invocation; X-Ray traces at the sampled share of
-invocations, no free tier.
+figures are assumptions): the compute the runner's and Start's AWS requests take at an assumed
+per-request AWS latency instead of their measured time on moto (a synchronous Invoke adds
+nothing: its run is measured); the storage of what each execution leaves (items + 100 bytes
+each, index entries + 100 bytes each, payload objects) for HistoryRetentionDays +
+MaxExecutionHours, with PITR on the table's items; Lambda's START/END/REPORT lines per
+invocation; X-Ray traces at the sampled share of the invocations that make their own sampling
+decision (the runner invocation Start hands over joins Start's trace), no free tier.
 
 Per step type: the runner's costs between two log appends (and the poller's for those
 invocations) are shared evenly by the history entries the later append records; what comes
@@ -236,6 +238,9 @@ class Request:
     """Who was acting when it was made (an integration request made by the runner: runner)."""
     latency_ms: float = 0.0
     """The assumed AWS latency it adds to its caller's billed duration (prices.json)."""
+    moto_ms: float = 0.0
+    """Its measured time on moto (signing, the emulator, parsing), which that latency
+    replaces: counted for the orchestrator's own requests, made one after another."""
 
     @property
     def priced(self) -> bool:
@@ -305,6 +310,12 @@ class Meter:
         """The runner's billed ms with each of its AWS requests at the assumed AWS latency."""
         self.api_billed_ms_aws = 0
         self.latency_ms_by_operation: defaultdict[str, float] = defaultdict(float)
+        self.moto_ms_replaced: defaultdict[str, float] = defaultdict(float)
+        """Per caller, the measured moto time of the requests an AWS latency replaced."""
+        self.handed_invocations = 0
+        """Runner invocations Start handed over itself (its asynchronous Invoke)."""
+        self.api_log_bytes = 0
+        """Bytes Start's handler prints (its EMF document)."""
         self.log_bytes = 0
         self.stored: defaultdict[str, float] = defaultdict(float)
         """Bytes the executions leave: table items (with the per-item overhead), their index
@@ -352,6 +363,7 @@ class Meter:
         if model.service_model.service_name == "dynamodb":
             context["bench_old"] = self._old_images(model.name, context.get("bench_params", {}))
         self._hooked(began)
+        context["bench_sent"] = time.perf_counter()
 
     def _after_call(
         self,
@@ -362,6 +374,7 @@ class Meter:
         **_: Any,
     ) -> None:
         began = time.perf_counter()
+        sent = context.get("bench_sent", began)
         params = context.get("bench_params", {})
         service, operation = model.service_model.service_name, model.name
         caller = context.get("bench_role", self.role)
@@ -377,7 +390,7 @@ class Meter:
         elif service == "sqs":
             self._sqs(request, params, parsed)
         if caller in ("runner", "api"):
-            self._add_latency(request, params)
+            self._add_latency(request, params, (began - sent) * 1000)
         with self._lock:
             self.requests.append(request)
             if request.priced:
@@ -399,21 +412,28 @@ class Meter:
                 return self.latencies[key]
         return 0.0
 
-    def _add_latency(self, request: Request, params: Mapping[str, Any]) -> None:
-        """What the request would add to its caller's billed duration in AWS."""
+    def _add_latency(self, request: Request, params: Mapping[str, Any], measured_ms: float) -> None:
+        """What the request changes in its caller's billed duration in AWS: its assumed latency
+        instead of the time it took here. Replaced for the requests made one after another:
+        all of Start's and the runner's on its own table, queue and bucket; an integration
+        request of the runner may run beside others, so only its latency is added."""
         request.latency_ms = self.latency_of(request.service, request.operation, params)
         if not request.latency_ms:
             return
+        if request.caller == "api" or request.role == "runner":
+            request.moto_ms = measured_ms
+        change = request.latency_ms - request.moto_ms
         with self._lock:
             self.latency_ms_by_operation[
                 f"{request.caller} {request.service}:{request.operation}"
             ] += request.latency_ms
+            self.moto_ms_replaced[request.caller] += request.moto_ms
             if request.caller == "api":
-                self._api_latency += request.latency_ms
+                self._api_latency += change
                 return
-            _add(self._pending, {"lambda_ms_runner_aws_latency": request.latency_ms})
+            _add(self._pending, {"lambda_ms_runner_aws_latency": change})
             if self._invocation_ms is not None:
-                self._invocation_latency += request.latency_ms
+                self._invocation_latency += change
 
     def _hooked(self, began: float) -> None:
         with self._lock:
@@ -620,6 +640,8 @@ class Meter:
         self.api_invocations += 1
         self.api_billed_ms += billed
         self.api_billed_ms_aws += billed_aws
+        printed = start_metric_bytes()
+        self.api_log_bytes += printed
         _add(
             self.api,
             {
@@ -627,6 +649,7 @@ class Meter:
                 "lambda_request": 1,
                 "lambda_ms_api": billed,
                 "lambda_ms_api_aws_latency": billed_aws - billed,
+                "cloudwatch_logs_ingested_gb": printed / 1e9,
             },
         )
         return execution_id
@@ -660,6 +683,7 @@ class Meter:
         ):
             if first is not None:
                 self._new_invocation()
+                self.handed_invocations += 1
                 context = LambdaContext(function_name=RUNNER, timeout_seconds=900)
                 runner.process_direct(svc, first, context, tracer())
             execution = drive.run_to_end(svc, execution_id, deadline=deadline)
@@ -717,6 +741,21 @@ class Meter:
             for step_type in types:
                 _add(self.by_type[step_type], pending, 1.0 / len(types))
             self._last_types = []
+
+
+@cache
+def start_metric_bytes() -> int:
+    """Bytes of the EMF document the Start handler prints per call: functions/start/app.py
+    adds one ``ExecutionsStarted`` count and Powertools flushes it as the call ends (made here
+    with Powertools itself, under the namespace and service the template sets)."""
+    from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+    metrics = EphemeralMetrics(namespace="Stepline", service="stepline")
+    metrics.add_metric(name="ExecutionsStarted", unit=MetricUnit.Count, value=1)
+    sink = _CountingSink()
+    with redirect_stdout(sink):
+        metrics.flush_metrics()
+    return sink.bytes
 
 
 def log_entries(item: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -811,9 +850,11 @@ class Prices:
         size = invocations * self.assumptions["lambda_platform_log_bytes_per_invocation"]
         return size / 1e9 * self.usd["cloudwatch_logs_ingested_gb"]
 
-    def traces(self, invocations: int) -> float:
-        """X-Ray traces expected at the default sampling (no free tier)."""
-        return invocations * self.assumptions["xray_sampled_fraction"]
+    def traces(self, decisions: int) -> float:
+        """X-Ray traces expected at the default sampling (no free tier), from the invocations
+        that decide whether to trace (an invocation carrying its caller's trace header follows
+        its caller's decision and joins its trace)."""
+        return decisions * self.assumptions["xray_sampled_fraction"]
 
     def cost(self, quantities: Mapping[str, float], stack: Stack) -> dict[str, float]:
         """US dollars per service for these quantities."""
@@ -872,7 +913,10 @@ def report(meter: Meter, prices: Prices, executions: int, workflow: str) -> dict
     moto_usd = sum(by_service.values())
     invocations = meter.runner_invocations + meter.api_invocations
     storage = prices.storage(meter.stored, meter.stack.retention_days)
-    traces = prices.traces(invocations)
+    # Start's asynchronous Invoke carries its trace header: the runner invocation it hands
+    # over is traced when Start is, in Start's trace. Steps-queue invocations decide anew.
+    decisions = invocations - meter.handed_invocations
+    traces = prices.traces(decisions)
     parts = {
         "requests_and_compute_on_moto": moto_usd,
         "aws_latency_compute": prices.aws_latency(totals, meter.stack),
@@ -903,6 +947,7 @@ def report(meter: Meter, prices: Prices, executions: int, workflow: str) -> dict
             "runner_ms_added": round(totals.get("lambda_ms_runner_aws_latency", 0.0), 6),
             "api_ms_added": round(totals.get("lambda_ms_api_aws_latency", 0.0), 6),
             "added_ms_by_request": dict(sorted(meter.latency_ms_by_operation.items())),
+            "moto_ms_replaced": {k: round(v, 3) for k, v in sorted(meter.moto_ms_replaced.items())},
         },
         "storage": {
             "usd_per_million_transitions": pm(parts["storage_retention"]),
@@ -919,6 +964,8 @@ def report(meter: Meter, prices: Prices, executions: int, workflow: str) -> dict
             "usd_per_million_transitions": pm(parts["xray_traces"]),
             "invocations": invocations,
             "sampled_fraction": prices.assumptions["xray_sampled_fraction"],
+            "sampling_decisions": decisions,
+            "joining_callers_trace": meter.handed_invocations,
             "traces": traces,
             "free_tier_taken": False,
         },
@@ -948,6 +995,7 @@ def report(meter: Meter, prices: Prices, executions: int, workflow: str) -> dict
             "api_billed_ms": meter.api_billed_ms,
         },
         "log_bytes": meter.log_bytes,
+        "api_log_bytes": meter.api_log_bytes,
         "checkpoints": {
             "count": len(meter.checkpoint_bytes),
             "max_bytes": max(meter.checkpoint_bytes, default=0),
@@ -1048,6 +1096,9 @@ def table(figures: Mapping[str, Any]) -> str:
     return "\n".join(rows)
 
 
+AWS_LATENCY_LINE = "+ compute at AWS latencies, not moto's"
+
+
 def _corrected_lines(figures: Mapping[str, Any]) -> list[str]:
     """The corrected total's parts, one line each ($ per million transitions)."""
     parts = figures["usd_per_million_transitions_by_part"]
@@ -1062,7 +1113,7 @@ def _corrected_lines(figures: Mapping[str, Any]) -> list[str]:
         f"{'  requests and compute on moto latencies':<52}"
         f"{parts['requests_and_compute_on_moto']:>10.4f}"
         f"  runner {latency['runner_billed_ms_moto']} ms, Start {latency['api_billed_ms_moto']} ms",
-        f"{'+ compute at AWS latencies (prices.json)':<52}{parts['aws_latency_compute']:>10.4f}"
+        f"{AWS_LATENCY_LINE:<52}{parts['aws_latency_compute']:>10.4f}"
         f"  runner {latency['runner_billed_ms_aws']} ms, Start {latency['api_billed_ms_aws']} ms",
         f"{'+ storage ' + format(storage['days'], 'g') + ' days (DynamoDB + PITR, S3)':<52}"
         f"{parts['storage_retention']:>10.4f}"
@@ -1072,7 +1123,8 @@ def _corrected_lines(figures: Mapping[str, Any]) -> list[str]:
         f"{'+ Lambda log lines (START/END/REPORT)':<52}{parts['lambda_log_lines']:>10.4f}"
         f"  {logs['invocations']} invocations, {logs['bytes']:.0f} B",
         f"{'+ X-Ray traces (default sampling, no free tier)':<52}{parts['xray_traces']:>10.4f}"
-        f"  {xray['traces']:.2f} of {xray['invocations']} invocations",
+        f"  {xray['traces']:.2f} from {xray['sampling_decisions']} of {xray['invocations']} "
+        "invocations deciding",
         f"(checkpointing every call batch would add ${batch['usd_per_million_transitions']:.4f}: "
         f"{batch['call_batches']} batches x {batch['write_units_per_checkpoint']} WRU, "
         "its PutItem latency and storage)",

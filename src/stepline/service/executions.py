@@ -341,13 +341,14 @@ def _plan(workflow_id: str, parsed: filters.ExecutionFilter) -> _ListPlan:
     index = keys.BY_STATUS_FINISHED if parsed.status else keys.BY_WORKFLOW_FINISHED
     expression, values = None, None
     if parsed.started is not None:
-        # Both time fields: the finish range is the key, the start range a filter on GSI1SK.
+        # Both time fields: the finish range is the key, the start range a filter on the
+        # startedAt both finish indexes project.
         parts, values = [], {}
         if parsed.started.lower is not None:
-            parts.append("GSI1SK >= :slo")
+            parts.append(f"{keys.STARTED_AT} >= :slo")
             values[":slo"] = parsed.started.lower
         if parsed.started.upper is not None:
-            parts.append("GSI1SK <= :shi")
+            parts.append(f"{keys.STARTED_AT} <= :shi")
             values[":shi"] = parsed.started.upper
         expression = " AND ".join(parts)
     finished = parsed.finished
@@ -375,7 +376,10 @@ def list_executions(
     if parsed.never_matches:
         return {"executions": []}
     plan = _plan(workflow_id, parsed)
-    scope = scope_digest("executions", workflow_id, parsed.canonical, plan.index)
+    # The index's key attributes are part of the scope: a token of another layout is refused.
+    scope = scope_digest(
+        "executions", workflow_id, parsed.canonical, plan.index, *keys.INDEXES[plan.index]
+    )
     start = resume_key(svc.tokens, token, scope)
     if not guard.may_view_workflow(svc, principal, workflow_id, None):
         return {"executions": []}

@@ -28,7 +28,8 @@ _TIME_FIELDS = {
 
 @dataclass(frozen=True)
 class SortRange:
-    """Bounds on a ``<timestamp>#<id>`` sort key; None = open."""
+    """Bounds on a time sort key (``store/keys.py``: a timestamp, or ``<timestamp>#<id>``);
+    None = open."""
 
     lower: str | None = None
     upper: str | None = None

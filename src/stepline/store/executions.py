@@ -117,15 +117,15 @@ class ExecutionStore:
         error: dict[str, str] | None = None,
     ) -> None:
         """Move an active execution to an ended status; raises NotActive when it already ended."""
-        finished = stored(at)
-        fields: dict[str, Any] = dict(
-            keys.execution_index_keys(
-                record.workflow_id, record.id, status, stored(record.started_at), finished
-            )
-        )
+        # The status partition moves (gsi2) and finishedAt enters gsi3 and gsi4; gsi1 keeps
+        # its keys and takes the new status and finishedAt it projects.
+        fields: dict[str, Any] = {
+            keys.STATUS_PARTITION: keys.status_partition(record.workflow_id, status),
+            keys.FINISHED_AT: stored(at),
+        }
         if error is not None:
             error = error | {"message": shortened(error.get("message", ""))}
-        fields |= {"finishedAt": finished, "cancel": cancel, "error": error, **(result or {})}
+        fields |= {"cancel": cancel, "error": error, **(result or {})}
         # A stopped execution stays watched until its log is closed too (the reconciler sees to
         # it); any other end settles it.
         settled = () if status == "STOPPED" else keys.INDEXES[keys.BY_DUE]
@@ -133,7 +133,7 @@ class ExecutionStore:
 
     def mark_running(self, record: ExecutionRecord) -> None:
         """QUEUED → RUNNING; raises NotActive when it is no longer QUEUED."""
-        fields = {"GSI2PK": keys.status_partition(record.workflow_id, "RUNNING")}
+        fields = {keys.STATUS_PARTITION: keys.status_partition(record.workflow_id, "RUNNING")}
         self._transition(record.id, "RUNNING", fields, ("QUEUED",))
 
     def _transition(

@@ -5,7 +5,7 @@ The layout (see docs/data-model.md for the access patterns):
 ====================  =========================  ==========  ===========================
 item                  PK                         SK          GSIs
 ====================  =========================  ==========  ===========================
-workflow head         ``WF#<workflowId>``        ``WF``      gsi1: folder → name
+workflow head         ``WF#<workflowId>``        ``WF``      gsi6: folder → name
 workflow version      ``WF#<workflowId>``        ``V#<n>``   —
 workflow name claim   ``NAME#<folder>#<name>``   ``NAME``    —
 execution head        ``EX#<executionId>``       ``EX``      gsi1..gsi4 (List), gsi5 (due)
@@ -14,6 +14,17 @@ idempotency record    ``IDEM#<digest>``          ``IDEM``    — (TTL)
 workflow access       ``WF#<workflowId>``        ``ACL``     —
 folder access         ``FOLDER#<folderId>``      ``ACL``     —
 ====================  =========================  ==========  ===========================
+
+The List indexes of an execution head share their attributes, so a head stores each value
+once: the workflow partition ``GSI1PK = WFEX#<workflowId>`` (gsi1, gsi3), the status
+partition ``GSI2PK = WFEX#<workflowId>#<status>`` (gsi2, gsi4), and as sort keys the head's
+own ``startedAt`` (gsi1, gsi2) and ``finishedAt`` (gsi3, gsi4, present once it has ended:
+those two are sparse). Sort keys are bare fixed-width timestamps (executions of the same
+microsecond come in the order DynamoDB keeps for equal index keys; a page token holds the
+primary key too, so paging stays exact). A head written before this
+layout (its id and workflow id as attributes, ``GSI1SK``, ``GSI2SK``, ``GSI3PK``, ``GSI3SK``,
+``GSI4PK``, ``GSI4SK`` with sort keys ``<timestamp>#<executionId>``) has every attribute these
+indexes key on, so it is listed as before.
 
 Access items hold a resource's access bindings as one list (``store/access.py``); a workflow's
 outlives the workflow, as its spec versions do, so its executions stay guarded.
@@ -27,21 +38,26 @@ from typing import Final
 PK: Final = "PK"
 SK: Final = "SK"
 TTL_ATTRIBUTE: Final = "expiresAt"
+STARTED_AT: Final = "startedAt"
+FINISHED_AT: Final = "finishedAt"
+WORKFLOW_PARTITION: Final = "GSI1PK"
+STATUS_PARTITION: Final = "GSI2PK"
 
 # Index name → (partition attribute, sort attribute). Mirrors template.yaml.
 INDEXES: Final[dict[str, tuple[str, str]]] = {
-    "gsi1": ("GSI1PK", "GSI1SK"),
-    "gsi2": ("GSI2PK", "GSI2SK"),
-    "gsi3": ("GSI3PK", "GSI3SK"),
-    "gsi4": ("GSI4PK", "GSI4SK"),
+    "gsi1": (WORKFLOW_PARTITION, STARTED_AT),
+    "gsi2": (STATUS_PARTITION, STARTED_AT),
+    "gsi3": (WORKFLOW_PARTITION, FINISHED_AT),
+    "gsi4": (STATUS_PARTITION, FINISHED_AT),
     "gsi5": ("GSI5PK", "GSI5SK"),
+    "gsi6": ("GSI1PK", "GSI1SK"),
 }
 BY_WORKFLOW_STARTED: Final = "gsi1"
 BY_STATUS_STARTED: Final = "gsi2"
 BY_WORKFLOW_FINISHED: Final = "gsi3"
 BY_STATUS_FINISHED: Final = "gsi4"
-BY_FOLDER_NAME: Final = "gsi1"
 BY_DUE: Final = "gsi5"
+BY_FOLDER_NAME: Final = "gsi6"
 # gsi5 spreads the executions still being watched over this many partitions, so that starting
 # thousands a second never makes one index partition hot; the reconciler reads each.
 DUE_SHARDS: Final = 8
@@ -54,10 +70,12 @@ ACCESS_SK: Final = "ACL"
 HISTORY_PREFIX: Final = "H#"
 VERSION_PREFIX: Final = "V#"
 
-# Sort keys of the List indexes are "<fixed-width timestamp>#<executionId>". Ids use only
-# [a-z0-9-], all above "#" and below "~", so these suffixes give exclusive and inclusive bounds.
+# Time sort keys are a fixed-width timestamp, alone (the List indexes) or followed by
+# "#<executionId>" (gsi5). Ids use only [a-z0-9-], all above "#" and below "~", so "<ts>#~" is
+# above every key at ts in either form.
 _SEP: Final = "#"
 _AFTER_ALL_IDS: Final = "#~"
+_PARTITION_PREFIX: Final = "WFEX#"
 
 
 def workflow(workflow_id: str) -> dict[str, str]:
@@ -76,12 +94,12 @@ def workflow_name(folder_id: str, name: str) -> dict[str, str]:
 
 
 def folder_partition(folder_id: str) -> str:
-    """gsi1 partition listing a folder's workflows ordered by name."""
+    """gsi6 partition listing a folder's workflows ordered by name."""
     return f"FOLDER#{folder_id}"
 
 
 def workflow_index_keys(folder_id: str, name: str) -> dict[str, str]:
-    """gsi1 attributes of a workflow head."""
+    """gsi6 attributes of a workflow head."""
     return {"GSI1PK": folder_partition(folder_id), "GSI1SK": name}
 
 
@@ -112,51 +130,52 @@ def idempotency(digest: str) -> dict[str, str]:
 
 def workflow_executions_partition(workflow_id: str) -> str:
     """Partition of gsi1/gsi3 holding all executions of a workflow."""
-    return f"WFEX#{workflow_id}"
+    return f"{_PARTITION_PREFIX}{workflow_id}"
 
 
 def status_partition(workflow_id: str, status: str) -> str:
     """Partition of gsi2/gsi4 holding a workflow's executions in one status."""
-    return f"WFEX#{workflow_id}#{status}"
+    return f"{_PARTITION_PREFIX}{workflow_id}{_SEP}{status}"
+
+
+def workflow_of_partition(partition: str) -> str:
+    """The workflow id of a gsi1..gsi4 partition of executions."""
+    return partition.removeprefix(_PARTITION_PREFIX).split(_SEP, 1)[0]
+
+
+def status_of_partition(partition: str) -> str:
+    """The status of a gsi2/gsi4 partition."""
+    return partition.rsplit(_SEP, 1)[1]
 
 
 def time_sort_key(ts: str, execution_id: str) -> str:
-    """Sort key ``<stored timestamp>#<executionId>`` of the List indexes."""
+    """Sort key ``<stored timestamp>#<executionId>`` (gsi5)."""
     return f"{ts}{_SEP}{execution_id}"
 
 
 def time_lower_bound(ts: str, *, inclusive: bool) -> str:
     """Smallest sort key at ``ts`` (inclusive) or just after every key at ``ts``."""
-    return f"{ts}{_SEP}" if inclusive else f"{ts}{_AFTER_ALL_IDS}"
+    return ts if inclusive else f"{ts}{_AFTER_ALL_IDS}"
 
 
 def time_upper_bound(ts: str, *, inclusive: bool) -> str:
-    """Largest sort key at ``ts`` (inclusive) or just before every key at ``ts``."""
-    return f"{ts}{_AFTER_ALL_IDS}" if inclusive else f"{ts}{_SEP}"
+    """Largest sort key at ``ts`` (inclusive) or just before every key at ``ts``.
+
+    Just before: ``ts`` with its last character lowered by one and ``~`` added, which sorts
+    below ``ts`` and above every key of an earlier timestamp of the same width.
+    """
+    if inclusive:
+        return f"{ts}{_AFTER_ALL_IDS}"
+    return f"{ts[:-1]}{chr(ord(ts[-1]) - 1)}~"
 
 
-def execution_index_keys(
-    workflow_id: str,
-    execution_id: str,
-    status: str,
-    started_at: str,
-    finished_at: str | None,
-) -> dict[str, str]:
-    """All List-index attributes of an execution head in the given status."""
-    keys = {
-        "GSI1PK": workflow_executions_partition(workflow_id),
-        "GSI1SK": time_sort_key(started_at, execution_id),
-        "GSI2PK": status_partition(workflow_id, status),
-        "GSI2SK": time_sort_key(started_at, execution_id),
+def execution_index_keys(workflow_id: str, status: str) -> dict[str, str]:
+    """The List-index partitions of an execution head in ``status`` (its own ``startedAt``
+    and ``finishedAt`` are the sort keys)."""
+    return {
+        WORKFLOW_PARTITION: workflow_executions_partition(workflow_id),
+        STATUS_PARTITION: status_partition(workflow_id, status),
     }
-    if finished_at is not None:
-        keys |= {
-            "GSI3PK": workflow_executions_partition(workflow_id),
-            "GSI3SK": time_sort_key(finished_at, execution_id),
-            "GSI4PK": status_partition(workflow_id, status),
-            "GSI4SK": time_sort_key(finished_at, execution_id),
-        }
-    return keys
 
 
 def due_partition(shard: int) -> str:

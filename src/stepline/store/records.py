@@ -74,7 +74,7 @@ class WorkflowRecord:
 
     @classmethod
     def from_item(cls, item: Item) -> WorkflowRecord:
-        """Rebuild a record from a head item (or its gsi1 projection, without the spec)."""
+        """Rebuild a record from a head item (or its gsi6 projection, without the spec)."""
         return cls(
             id=item["id"],
             folder_id=item["folderId"],
@@ -124,21 +124,20 @@ class ExecutionRecord:
         return self.status in ACTIVE_STATUSES
 
     def to_item(self) -> Item:
-        """The head item, with its key and List-index attributes."""
-        finished = stored(self.finished_at) if self.finished_at else None
+        """The head item, with its key and List-index attributes.
+
+        The id and the workflow are in the keys (``PK``, ``GSI1PK``), not stored again.
+        """
+        started = stored(self.started_at)
         return {
             **keys.execution(self.id),
-            **keys.execution_index_keys(
-                self.workflow_id, self.id, self.status, stored(self.started_at), finished
-            ),
+            **keys.execution_index_keys(self.workflow_id, self.status),
             # Watched by the reconciler from the start: the first move is due at once.
-            **(keys.due_keys(self.id, stored(self.started_at)) if self.active else {}),
-            "id": self.id,
-            "workflowId": self.workflow_id,
+            **(keys.due_keys(self.id, started) if self.active else {}),
             "specVersion": self.spec_version,
             "status": self.status,
-            "startedAt": stored(self.started_at),
-            "finishedAt": finished,
+            keys.STARTED_AT: started,
+            keys.FINISHED_AT: stored(self.finished_at) if self.finished_at else None,
             "input": self.input_json,
             "inputRef": self.input_ref,
             "result": self.result_json,
@@ -153,14 +152,15 @@ class ExecutionRecord:
 
     @classmethod
     def from_item(cls, item: Item) -> ExecutionRecord:
-        """Rebuild a record from a head item or a List-index projection of it."""
-        finished = item.get("finishedAt")
+        """Rebuild a record from a head item or a List-index entry of it (either layout: heads
+        written before the shared index attributes also stored ``id`` and ``workflowId``)."""
+        finished = item.get(keys.FINISHED_AT)
         return cls(
-            id=item["id"],
-            workflow_id=item["workflowId"],
+            id=item.get("id") or str(item[keys.PK]).removeprefix("EX#"),
+            workflow_id=item.get("workflowId") or _workflow_of(item),
             spec_version=int(item.get("specVersion", 0)),
-            status=item["status"],
-            started_at=from_stored(item["startedAt"]),
+            status=item.get("status") or keys.status_of_partition(item[keys.STATUS_PARTITION]),
+            started_at=from_stored(item[keys.STARTED_AT]),
             input_json=item.get("input"),
             input_ref=item.get("inputRef"),
             finished_at=from_stored(finished) if finished else None,
@@ -173,6 +173,12 @@ class ExecutionRecord:
             folder_id=item.get("folderId"),
             expires_at=int(item[keys.TTL_ATTRIBUTE]) if keys.TTL_ATTRIBUTE in item else None,
         )
+
+
+def _workflow_of(item: Item) -> str:
+    """The workflow of an execution item from whichever partition key it has."""
+    partition = item.get(keys.WORKFLOW_PARTITION) or item[keys.STATUS_PARTITION]
+    return keys.workflow_of_partition(str(partition))
 
 
 @dataclass(frozen=True)

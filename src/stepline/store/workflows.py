@@ -107,7 +107,7 @@ class WorkflowStore:
     def list_page(
         self, folder_id: str, *, name: str | None, limit: int, start_key: dict[str, Any] | None
     ) -> Page:
-        """One page of a folder's workflows ordered by name (gsi1)."""
+        """One page of a folder's workflows ordered by name (gsi6)."""
         pk_attr, sk_attr = keys.INDEXES[keys.BY_FOLDER_NAME]
         condition = f"{pk_attr} = :pk"
         values: dict[str, Any] = {":pk": keys.folder_partition(folder_id)}
