@@ -12,9 +12,9 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stepline.api.http import logger, metrics, tracer
 from stepline.service.deps import services
 from stepline.service.runner import process_direct, process_record
+from stepline.telemetry import logger, metrics, tracer
 
 processor = AsyncBatchProcessor(event_type=EventType.SQS)
 

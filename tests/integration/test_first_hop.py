@@ -16,6 +16,7 @@ from stepline.dev.lambdas import LambdaContext
 from stepline.dev.stack import EmulatedStack
 from stepline.service import executions, runner
 from stepline.service.deps import Services
+from stepline.service.runner import routing
 from stepline.store.queue import StepMessage
 from tests.integration.conftest import Api, Runs, cached
 
@@ -92,7 +93,8 @@ def test_an_error_on_the_first_hop_puts_the_message_on_the_queue(
             raise ConnectionError("the table is throttling")
         real_handle(*args)
 
-    monkeypatch.setattr(runner, "handle", flaky)
+    monkeypatch.setattr(routing, "handle", flaky)  # what the Lambda edge calls
+    monkeypatch.setattr(runner, "handle", flaky)  # what the local queue drain calls
     event = {"executionId": execution_id, "seq": 0}
 
     runner.process_direct(svc, event, LambdaContext(function_name="runner"), tracer())

@@ -18,6 +18,7 @@ from stepline.dev.scheduler import RuleTimer
 from stepline.dev.stack import EmulatedStack
 from stepline.service import executions, reconciler, runner
 from stepline.service.deps import Services, Settings
+from stepline.service.runner import calls
 from stepline.store import keys
 from stepline.store.queue import StepMessage
 from tests.integration.conftest import Runs, cached
@@ -250,7 +251,7 @@ def _die_during_a_slow_call(
         with suppress(KeyboardInterrupt):
             runner.handle(svc, StepMessage(execution_id, 0), runner.Invocation())
 
-    monkeypatch.setattr(runner, "_traced_attempt", hang)
+    monkeypatch.setattr(calls, "traced_attempt", hang)
     thread = threading.Thread(target=invocation)
     thread.start()
     deadline = time.monotonic() + 10

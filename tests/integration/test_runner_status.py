@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from stepline.service import executions, runner
+from stepline.service.runner import calls, checkpoint
 from stepline.store.queue import StepMessage
 from tests.integration.conftest import Runs
 
@@ -81,8 +82,8 @@ def test_a_wait_past_running_after_is_listed_running_at_once(svc: Any, runs: Run
 def test_a_long_call_is_listed_running_while_it_runs(
     svc: Any, runs: Runs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(runner, "RUNNING_AFTER", 1.5)
-    monkeypatch.setattr(runner, "WATCH_INTERVAL", 0.2)
+    monkeypatch.setattr(checkpoint, "RUNNING_AFTER", 1.5)
+    monkeypatch.setattr(calls, "WATCH_INTERVAL", 0.2)
     workflow_id = runs.workflow(SLOW)
     execution_id = runs.start(workflow_id)
     thread = threading.Thread(target=_first_stretch, args=(svc, execution_id))

@@ -9,6 +9,9 @@ from aws_xray_sdk.core import AWSXRayRecorder
 
 from stepline.engine import CallRequest
 from stepline.service import runner
+from stepline.service.runner import calls
+from stepline.service.runner.run import Run
+from stepline.service.runner.spec_cache import SPECS
 from tests.integration.conftest import Runs
 
 CALL = r"""
@@ -25,8 +28,8 @@ steps:
 def test_a_call_is_traced_under_the_invocation_segment(svc: Any, runs: Runs) -> None:
     execution_id = runs.start(CALL)
     head = svc.executions.get(execution_id)
-    spec = runner._spec(svc, head)
-    run = runner._Run(svc, None, head, spec, {}, 0, runner.Invocation())  # type: ignore[arg-type]
+    spec = SPECS.get(svc, head)
+    run = Run(svc, None, head, spec, {}, 0, runner.Invocation())  # type: ignore[arg-type]
     call = CallRequest(
         n=1,
         entry_id="call",
@@ -43,7 +46,7 @@ def test_a_call_is_traced_under_the_invocation_segment(svc: Any, runs: Runs) -> 
     segment = recorder.begin_segment("runner")
 
     try:
-        result = _in_thread(lambda: runner._traced_attempt(run, call, (recorder, segment)))
+        result = _in_thread(lambda: calls.traced_attempt(run, call, (recorder, segment)))
     finally:
         global_sdk_config.set_sdk_enabled(False)
 

@@ -34,6 +34,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from stepline.dev import drive
 from stepline.integrations.secrets import MARK
 from stepline.service import runner
+from stepline.service.runner import calls
 from stepline.store.log import unpacked
 from stepline.store.queue import StepMessage
 from stepline.yawl.integration import HTTPCall
@@ -142,7 +143,7 @@ def _refusing_server() -> Iterator[int]:
         server.server_close()
 
 
-_REAL_ADAPTER_FOR = runner.adapter_for
+_REAL_ADAPTER_FOR = calls.adapter_for
 
 
 def _crashing_adapter_for(body: Any) -> Any:
@@ -197,7 +198,7 @@ def ran(svc: Any, admin: Any) -> Iterator[Ran]:
         # Powertools' own loggers (the tracer's) reach the root only when debugging: here too.
         patch.setattr(logging.getLogger("aws_lambda_powertools"), "propagate", True)
         try:
-            patch.setattr(runner, "adapter_for", _crashing_adapter_for)
+            patch.setattr(calls, "adapter_for", _crashing_adapter_for)
             started = {
                 "fail": (FAIL, {}),
                 "function": (FUNCTION_FAILS, {}),
@@ -215,7 +216,7 @@ def ran(svc: Any, admin: Any) -> Iterator[Ran]:
             def lost(run: Any, calls: list[Any]) -> None:
                 raise RuntimeError(f"lost the calls {[call.step_input for call in calls]}")
 
-            patch.setattr(runner, "_perform", lost)
+            patch.setattr(calls, "perform", lost)
             record = SQSRecord(
                 {
                     "messageId": "m1",

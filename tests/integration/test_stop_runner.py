@@ -10,6 +10,7 @@ import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from stepline.service import executions, runner
+from stepline.service.runner import edge, stopping
 from stepline.store import keys
 from stepline.store.errors import ItemTooLarge, Throttled
 from stepline.store.queue import StepMessage
@@ -126,7 +127,7 @@ def test_aws_trouble_is_retried_until_the_last_receive(
     def throttled(*_: Any) -> None:
         raise Throttled("dynamodb", "Query: ProvisionedThroughputExceededException")
 
-    monkeypatch.setattr(runner, "_advance", throttled)
+    monkeypatch.setattr(edge, "_advance", throttled)
     with pytest.raises(Throttled):  # an early receive fails so that SQS delivers it again
         runner.process_record(svc, _record(execution_id, 1), _Context(), _no_tracer())
     assert svc.executions.get(execution_id).status in ("QUEUED", "RUNNING")
@@ -197,7 +198,7 @@ def test_a_stop_after_the_invocation_read_the_head_is_seen_before_calls_start(
         return read_log(execution)
 
     monkeypatch.setattr(svc.log, "last", stop_then_read)
-    monkeypatch.setattr(runner, "HEAD_FRESH", 0.0)  # that read is no longer fresh
+    monkeypatch.setattr(stopping, "HEAD_FRESH", 0.0)  # that read is no longer fresh
 
     runner.handle(svc, StepMessage(execution_id, 0), runner.Invocation())
 

@@ -18,14 +18,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
-import warnings
 from collections.abc import Callable
-from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote
 
-from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -41,18 +37,15 @@ from stepline.api.errors import (
     Unavailable,
 )
 from stepline.store.errors import Throttled, Transient
+from stepline.telemetry import logger as logger  # re-exported for the functions
+from stepline.telemetry import metrics as metrics
+from stepline.telemetry import tracer as tracer
 
 MAX_BODY_BYTES = 6 * 1024 * 1024
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools import Tracer
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "stepline")
-logger = Logger(service=SERVICE)
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Stepline"))
-# Most calls publish no metric of their own (only errors and starts do): that is not news.
-warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 Handler = Callable[[dict[str, Any], "LambdaContext"], dict[str, Any]]
 
@@ -118,14 +111,6 @@ def make_app() -> APIGatewayHttpResolver:
     app.exception_handler(Exception)(unexpected)
     app.not_found(no_route)
     return app
-
-
-@cache
-def tracer() -> Tracer:
-    """The X-Ray tracer, built on first use: importing the X-Ray SDK doubles a cold import."""
-    from aws_lambda_powertools import Tracer
-
-    return Tracer()
 
 
 def make_handler(app: APIGatewayHttpResolver) -> Handler:

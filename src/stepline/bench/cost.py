@@ -665,21 +665,24 @@ class Meter:
         handed to the runner function (when it did), then the steps queue. Settle its costs."""
         from unittest import mock
 
-        from stepline.api.http import tracer
         from stepline.dev import drive
         from stepline.dev.lambdas import LambdaContext
         from stepline.service import runner
+        from stepline.service.runner import calls, routing
+        from stepline.telemetry import tracer
 
-        perform = runner._perform
+        perform = calls.perform
 
         def counted_perform(*args: Any, **kwargs: Any) -> Any:
             with self._lock:
                 self.call_batches += 1
             return perform(*args, **kwargs)
 
+        timed = self.timed_runner(routing.handle)
         with (
-            mock.patch.object(runner, "handle", self.timed_runner(runner.handle)),
-            mock.patch.object(runner, "_perform", counted_perform),
+            mock.patch.object(routing, "handle", timed),
+            mock.patch.object(runner, "handle", timed),
+            mock.patch.object(calls, "perform", counted_perform),
         ):
             if first is not None:
                 self._new_invocation()

@@ -11,7 +11,7 @@ import pytest
 from stepline import engine
 from stepline.engine.machine import new_machine
 from stepline.integrations.secrets import SecretMask, references
-from stepline.service import runner
+from stepline.service.runner import masking
 from stepline.yawl import load
 from stepline.yawl.errors import StepFailure, WorkflowErrorCode
 
@@ -48,12 +48,12 @@ def _records(machine: engine.Machine) -> dict[str, Any]:
 
 def _stored(machine: engine.Machine, mask: SecretMask = MASK) -> dict[str, Any]:
     """The records as the runner writes them, through JSON as the log stores them."""
-    return json.loads(json.dumps(runner._hidden(_records(machine), mask)))  # type: ignore[no-any-return]
+    return json.loads(json.dumps(masking.hide_secrets(_records(machine), mask)))  # type: ignore[no-any-return]
 
 
 def _resumed(stored: dict[str, Any], machine: engine.Machine, mask: SecretMask = MASK) -> Any:
     """The machine a runner goes on with, from the stored records."""
-    return engine.load(runner._resumed(stored, mask), engine.open_entries(machine))
+    return engine.load(masking.restore_secrets(stored, mask), engine.open_entries(machine))
 
 
 def _parked(secrets: Any = SECRETS) -> engine.Advance:
@@ -75,11 +75,11 @@ def test_a_delta_holds_no_secret_value_either() -> None:
     adv = _parked()
     engine.snapshot(adv.machine)
     adv = engine.advance(SPEC, adv.machine, NOW + timedelta(seconds=2), secrets=SECRETS)
-    delta = json.loads(json.dumps(runner._hidden(engine.changes(adv.machine), MASK)))
+    delta = json.loads(json.dumps(masking.hide_secrets(engine.changes(adv.machine), MASK)))
 
     assert any(key.startswith("d:") for key in delta)  # the state moved on: it is in the delta
     assert TOKEN not in json.dumps(delta, ensure_ascii=False)
-    assert runner._resumed(delta, MASK)["d:"]["state"]["token"] == TOKEN
+    assert masking.restore_secrets(delta, MASK)["d:"]["state"]["token"] == TOKEN
 
 
 def test_the_step_after_a_resume_gets_the_real_value() -> None:
@@ -95,7 +95,7 @@ def test_the_step_after_a_resume_gets_the_real_value() -> None:
 def test_a_resume_without_the_secret_fails_as_a_missing_secret() -> None:
     snapshot = _stored(_parked().machine)
     with pytest.raises(StepFailure) as caught:
-        runner._resumed(snapshot, SecretMask.of(references(SPEC), {"api": {}}))
+        masking.restore_secrets(snapshot, SecretMask.of(references(SPEC), {"api": {}}))
     assert caught.value.code == WorkflowErrorCode.STEP_INVALID_ARGUMENT
 
 
@@ -103,7 +103,7 @@ def test_the_engine_redacts_nothing_the_runner_does() -> None:
     adv = _parked()
     (keep,) = adv.finished
     assert TOKEN in keep["output"]["outputJson"]  # the engine keeps step data as it is
-    (shown,) = runner._shown([keep], MASK)
+    (shown,) = masking.shown_entries([keep], MASK)
     assert json.loads(shown["output"]["outputJson"]) == {
         "token": "***",
         "auth": "Bearer ***",
@@ -112,8 +112,8 @@ def test_the_engine_redacts_nothing_the_runner_does() -> None:
 
 def test_a_machine_without_secrets_is_stored_as_it_is() -> None:
     records = _records(_parked().machine)
-    assert runner._hidden(records, SecretMask()) is records
-    assert runner._resumed(records, SecretMask()) is records
+    assert masking.hide_secrets(records, SecretMask()) is records
+    assert masking.restore_secrets(records, SecretMask()) is records
 
 
 def test_a_short_secret_leaves_what_the_runner_and_others_read_intact() -> None:
@@ -126,18 +126,18 @@ def test_a_short_secret_leaves_what_the_runner_and_others_read_intact() -> None:
     snapshot = _stored(adv.machine, mask)
 
     assert engine.stored_children(snapshot) == ["swtest-child-t"]  # read by Stop, the reconciler
-    (nap,) = runner._shown(engine.open_entries(adv.machine), mask)
+    (nap,) = masking.shown_entries(engine.open_entries(adv.machine), mask)
     assert (nap["status"], nap["type"], nap["id"]) == ("STARTED", "Wait", "nap")
     assert "startedAt" in nap
     assert _records(_resumed(snapshot, adv.machine, mask)) == _records(adv.machine)
-    (keep,) = runner._shown(adv.finished, mask)
+    (keep,) = masking.shown_entries(adv.finished, mask)
     assert keep["status"] == "COMPLETED" and "startedAt" in keep
     assert json.loads(keep["output"]["outputJson"]) == {"***oken": "***", "au***h": "Bearer ***"}
 
     outcome = {"status": "FAILED", "error": {"message": "at it", "errorCode": "STEP_FAIL"}}
-    assert runner._shown_outcome(outcome, mask) == {
+    assert masking.shown_outcome(outcome, mask) == {
         "status": "FAILED",
         "error": {"message": "a*** i***", "errorCode": "STEP_FAIL"},
     }
-    finished = runner._shown_outcome({"status": "FINISHED", "result": {"t": "at"}}, mask)
+    finished = masking.shown_outcome({"status": "FINISHED", "result": {"t": "at"}}, mask)
     assert finished == {"status": "FINISHED", "result": {"***": "a***"}}

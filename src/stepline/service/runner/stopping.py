@@ -1,0 +1,109 @@
+"""Stop and Terminate as a run sees them: nothing starts after Stop returns, calls under
+way are cancelled on Terminate, and what is left open is closed."""
+
+from __future__ import annotations
+
+import time
+
+from stepline import engine
+from stepline.api.proto import stored
+from stepline.service import children
+from stepline.service.deps import Services
+from stepline.service.runner.checkpoint import (
+    checkpoint,
+    log_expiry,
+    mark_running,
+    running_horizon,
+)
+from stepline.service.runner.run import Run
+from stepline.store.log import LogItem, LostRace
+from stepline.store.records import ExecutionRecord
+
+# A batch of calls starts on a head read at most this long ago (the read that began the
+# invocation, or the one after the previous batch) rather than on a read of its own.
+HEAD_FRESH = 0.1
+
+
+def still_active(run: Run) -> bool:
+    """Before calls start, the head must have been read active a moment ago: after Stop or
+    Terminate returns, nothing starts."""
+    if time.monotonic() - run.head_read < HEAD_FRESH:
+        return True
+    read = time.monotonic()
+    head = run.svc.executions.get(run.head.id)
+    if head is not None and head.status in ("QUEUED", "RUNNING"):
+        run.head_read = read
+        return True
+    children.stop_children(
+        run.svc,
+        engine.child_executions(run.machine),
+        terminate=head is None or head.cancel == "TERMINATE",
+    )
+    run.finished = engine.cancel_open(run.machine, run.svc.clock())
+    checkpoint(run, ended=True)
+    return False
+
+
+def active_after_calls(run: Run) -> bool:
+    """After calls return: if Stop came meanwhile, record their results and start nothing.
+
+    Calls that returned within HEAD_FRESH of the last read need no read of their own: the
+    next batch starts only on a read that fresh anyway, so quick calls cost one head read per
+    HEAD_FRESH, not one per batch (a head with a large input is several read units)."""
+    if time.monotonic() - run.head_read < HEAD_FRESH:
+        return True
+    read = time.monotonic()
+    head = run.svc.executions.get(run.head.id)
+    if head is not None and head.status in ("QUEUED", "RUNNING"):
+        run.head_read = read
+        return True
+    adv = engine.advance(
+        run.spec, run.machine, run.svc.clock(), run.results, start_new=False, secrets=run.secrets
+    )
+    run.machine, run.results = adv.machine, {}
+    run.finished.extend(adv.finished)
+    run.finished.extend(engine.cancel_open(run.machine, run.svc.clock()))
+    checkpoint(run, ended=True)
+    return False
+
+
+def terminated(run: Run) -> bool:
+    """Polled while slow calls run: whether Terminate has come (a Stop is seen after the
+    calls). The head read also turns a run past RUNNING_AFTER to RUNNING."""
+    head = run.svc.executions.get(run.head.id)
+    if head is None:
+        return True
+    run.head = head
+    if head.status == "QUEUED" and run.svc.clock() >= running_horizon(run):
+        mark_running(run)
+    return head.cancel == "TERMINATE"
+
+
+def cancel(run: Run, running: set[int]) -> None:
+    """Terminate: running entries go CANCEL_REQUESTED, then everything open CANCELLED."""
+    engine.request_cancel(run.machine, running)
+    if checkpoint(run):
+        run.finished = engine.cancel_open(run.machine, run.svc.clock())
+        checkpoint(run, ended=True)
+
+
+def close_after_stop(
+    svc: Services, head: ExecutionRecord, last: LogItem | None, seq: int, by: int
+) -> None:
+    """The execution was stopped while no step was running: close what is still open."""
+    if last is None or not last.open:
+        return
+    closed = engine.cancel_entries(last.open, svc.clock())
+    at = svc.clock()
+    item = LogItem(
+        seq=seq,
+        by=by,
+        at=stored(at),
+        entries=closed,
+        ended=True,
+        expires_at=log_expiry(svc, at),
+    )
+    try:
+        svc.log.append(head.id, item)
+    except LostRace:
+        return
