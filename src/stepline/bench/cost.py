@@ -570,10 +570,17 @@ class Meter:
 
     def _log_appended(self, params: Mapping[str, Any]) -> None:
         self.checkpoint_bytes.append(item_size(params["Item"]))
-        types = [str(e.get("type", "?")) for e in log_entries(params["Item"])]
+        types = [str(e.get("type", "?")) for e in log_entries(params["Item"], self._read_part)]
         self._charge_elapsed()
         if types:
             self._distribute(types)
+
+    def _read_part(self, pointer: str) -> str:
+        """A log item's part in the payload bucket, read unrecorded (the meter's look, not the
+        runner's cost): the object is put before the item that points to it."""
+        bucket, _, key = pointer.removeprefix("s3://").partition("/")
+        body = self.raw_client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        return str(body.decode())
 
     def _distribute(self, types: list[str]) -> None:
         with self._lock:
@@ -761,11 +768,18 @@ def start_metric_bytes() -> int:
     return sink.bytes
 
 
-def log_entries(item: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The history entries a log item (as DynamoDB sent it) records."""
+def log_entries(
+    item: Mapping[str, Mapping[str, Any]], read: Callable[[str], str] | None = None
+) -> list[dict[str, Any]]:
+    """The history entries a log item (as DynamoDB sent it) records; ``read`` loads the part
+    from the payload bucket when the item holds a pointer (``entriesRef``)."""
     from stepline.store.log import unpacked
 
     plain = {name: next(iter(value.values())) for name, value in item.items()}
+    pointer = plain.get("entriesRef")
+    if pointer and read is not None:
+        loaded: list[dict[str, Any]] = json.loads(read(str(pointer)))
+        return loaded
     entries: list[dict[str, Any]] = unpacked(plain, "entries", [])
     return entries
 

@@ -10,7 +10,7 @@ Appends are conditional on the sort key being new, so two runners racing on one 
 race on the same ``seq`` and exactly one wins.
 
 An item stays small whatever the steps carry (step data goes up to 2 MB, an item to 400 KB):
-while its packed parts are over ``INLINE_LIMIT`` together, the largest goes to the payload
+while its packed parts are over ``PARTS_INLINE`` together, the largest goes to the payload
 bucket and the item keeps a pointer (``<part>Ref``). The object's key holds the write's
 token, so a runner that loses the race for a position never overwrites the winner's parts.
 """
@@ -26,8 +26,14 @@ from typing import Any
 
 from stepline.store import keys
 from stepline.store.errors import ConditionFailed, StoreError
-from stepline.store.payloads import INLINE_LIMIT, Payloads
+from stepline.store.payloads import Payloads
 from stepline.store.table import Condition, Item, Page, Table
+
+# Packed parts an item keeps inline together; past it the largest go to the payload bucket. A
+# write unit (1 KB) costs a quarter of an S3 PUT, so a part of several KB is cheaper there, and
+# a step's large output costs an object, not a write unit per KB (nor a read unit per 4 KB at
+# every resume and GetHistory).
+PARTS_INLINE = 4 * 1024
 
 
 class LostRace(StoreError):
@@ -161,7 +167,7 @@ class ExecutionLog:
         if item.delta is not None:
             parts["delta"] = item.delta
         packed = {name: _packed(name, value) for name, value in parts.items()}
-        while sum(_size(p) for p in packed.values()) > INLINE_LIMIT:
+        while sum(_size(p) for p in packed.values()) > PARTS_INLINE:
             name = max(packed, key=lambda n: _size(packed[n]))
             key = f"executions/{execution_id}/log/{item.seq}-{token}/{name}.json"
             text = json.dumps(parts[name], ensure_ascii=False, separators=(",", ":"))
