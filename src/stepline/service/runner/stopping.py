@@ -24,15 +24,24 @@ from stepline.store.records import ExecutionRecord
 HEAD_FRESH = 0.1
 
 
-def still_active(run: Run) -> bool:
-    """Before calls start, the head must have been read active a moment ago: after Stop or
-    Terminate returns, nothing starts."""
+def _head_active(run: Run) -> tuple[bool, ExecutionRecord | None]:
+    """Whether the head was read active under HEAD_FRESH ago, else whether it is now (read
+    again); the head read, when it was."""
     if time.monotonic() - run.head_read < HEAD_FRESH:
-        return True
+        return True, None
     read = time.monotonic()
     head = run.svc.executions.get(run.head.id)
     if head is not None and head.status in ("QUEUED", "RUNNING"):
         run.head_read = read
+        return True, head
+    return False, head
+
+
+def still_active(run: Run) -> bool:
+    """Before calls start, the head must have been read active a moment ago: after Stop or
+    Terminate returns, nothing starts."""
+    active, head = _head_active(run)
+    if active:
         return True
     children.stop_children(
         run.svc,
@@ -50,12 +59,8 @@ def active_after_calls(run: Run) -> bool:
     Calls that returned within HEAD_FRESH of the last read need no read of their own: the
     next batch starts only on a read that fresh anyway, so quick calls cost one head read per
     HEAD_FRESH, not one per batch (a head with a large input is several read units)."""
-    if time.monotonic() - run.head_read < HEAD_FRESH:
-        return True
-    read = time.monotonic()
-    head = run.svc.executions.get(run.head.id)
-    if head is not None and head.status in ("QUEUED", "RUNNING"):
-        run.head_read = read
+    active, _ = _head_active(run)
+    if active:
         return True
     adv = engine.advance(
         run.spec, run.machine, run.svc.clock(), run.results, start_new=False, secrets=run.secrets
