@@ -101,14 +101,13 @@ def test_the_three_step_run_is_billed_by_item_size_and_index_entries(
     assert [r.read_units for r in runner if r.operation in ("GetItem", "Query")] == [1, 1, 1]
     assert append.detail == "log-append" and append.write_units >= 1
     assert not append.index_write_units  # log items carry no index keys
-    # QUEUED → FINISHED in one write: gsi2 changes partition (delete + put); gsi1 projects the
-    # new status and finishedAt (one write); the sparse gsi3 and gsi4 get their first entry;
-    # the execution leaves the reconciler's watch list (gsi5: a delete).
-    assert finish.index_write_units == {"gsi1": 1, "gsi2": 2, "gsi3": 1, "gsi4": 1, "gsi5": 1}
-    # A new QUEUED head: one item, one entry in each of the two started-time indexes and one
-    # on the watch list.
+    # QUEUED → FINISHED in one write: gsi2 changes partition (delete + put); the sparse gsi4
+    # gets its first entry; the execution leaves the reconciler's watch list (gsi5: a delete).
+    assert finish.index_write_units == {"gsi2": 2, "gsi4": 1, "gsi5": 1}
+    # A new QUEUED head: one item, one entry in the started-time index and one on the watch
+    # list.
     assert head.write_units == 1
-    assert head.index_write_units == {"gsi1": 1, "gsi2": 1, "gsi5": 1}
+    assert head.index_write_units == {"gsi2": 1, "gsi5": 1}
 
 
 def test_figures_are_the_counted_quantities_times_the_price_file(
@@ -354,14 +353,12 @@ def test_an_ended_head_stores_each_value_once_and_its_list_entries_what_list_ren
     shape = meter.shape(aws["Table"])
     entries = {x.name: e for x in shape.indexes if (e := shape.entry(x, head)) is not None}
 
-    # The id is in the key alone; the workflow in the two partitions every index shares.
+    # The id is in the key alone; the workflow in the one partition both indexes share.
     values = [str(next(iter(v.values()))) for v in head.values()]
     assert sum(execution in v for v in values) == 1
-    assert {k for k, v in head.items() if "WFEX#" in str(v)} == {"GSI1PK", "GSI2PK"}
+    assert {k for k, v in head.items() if "WFEX#" in str(v)} == {"GSI2PK"}
     assert {name: sorted(set(e) - {"PK", "SK"}) for name, e in entries.items()} == {
-        "gsi1": ["GSI1PK", "finishedAt", "startedAt", "status"],
         "gsi2": ["GSI2PK", "finishedAt", "startedAt"],
-        "gsi3": ["GSI1PK", "finishedAt", "startedAt", "status"],
         "gsi4": ["GSI2PK", "finishedAt", "startedAt"],
     }
     assert all(cost.item_size(e) < 200 for e in entries.values())

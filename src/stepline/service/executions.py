@@ -16,9 +16,9 @@ from stepline.api.models import StartExecutionRequest
 from stepline.service import filters, guard, ids
 from stepline.service.deps import Services
 from stepline.service.paging import page_size, resume_key
-from stepline.store import keys
+from stepline.store import listing
 from stepline.store.errors import StoreError, Transient
-from stepline.store.executions import IdempotencyKeyUsed, NotActive, TimeRange
+from stepline.store.executions import IdempotencyKeyUsed, NotActive
 from stepline.store.payloads import INLINE_LIMIT, PayloadGone
 from stepline.store.queue import StepMessage
 from stepline.store.records import ExecutionRecord, IdempotencyRecord, history_expiry
@@ -319,44 +319,6 @@ def _all_entries(svc: Services, execution_id: str) -> list[dict[str, Any]]:
     return sorted(ended + still_open, key=lambda e: int(e.get("n", 0)))
 
 
-@dataclass(frozen=True)
-class _ListPlan:
-    index: str
-    partition: str
-    sort_range: TimeRange
-    filter_expression: str | None = None
-    filter_values: dict[str, Any] | None = None
-
-
-def _plan(workflow_id: str, parsed: filters.ExecutionFilter) -> _ListPlan:
-    """Pick the index serving the filter: one Query, never a Scan."""
-    if parsed.status:
-        partition = keys.status_partition(workflow_id, parsed.status)
-    else:
-        partition = keys.workflow_executions_partition(workflow_id)
-    if parsed.finished is None:
-        started = parsed.started or filters.SortRange()
-        index = keys.BY_STATUS_STARTED if parsed.status else keys.BY_WORKFLOW_STARTED
-        return _ListPlan(index, partition, TimeRange(started.lower, started.upper))
-    index = keys.BY_STATUS_FINISHED if parsed.status else keys.BY_WORKFLOW_FINISHED
-    expression, values = None, None
-    if parsed.started is not None:
-        # Both time fields: the finish range is the key, the start range a filter on the
-        # startedAt both finish indexes project.
-        parts, values = [], {}
-        if parsed.started.lower is not None:
-            parts.append(f"{keys.STARTED_AT} >= :slo")
-            values[":slo"] = parsed.started.lower
-        if parsed.started.upper is not None:
-            parts.append(f"{keys.STARTED_AT} <= :shi")
-            values[":shi"] = parsed.started.upper
-        expression = " AND ".join(parts)
-    finished = parsed.finished
-    return _ListPlan(
-        index, partition, TimeRange(finished.lower, finished.upper), expression, values
-    )
-
-
 def list_executions(
     svc: Services,
     workflow_id: str | None,
@@ -375,36 +337,21 @@ def list_executions(
     parsed = filters.parse(filter_text)
     if parsed.never_matches:
         return {"executions": []}
-    plan = _plan(workflow_id, parsed)
-    # The index's key attributes are part of the scope: a token of another layout is refused.
-    scope = scope_digest(
-        "executions", workflow_id, parsed.canonical, plan.index, *keys.INDEXES[plan.index]
-    )
-    start = resume_key(svc.tokens, token, scope)
+    # The store's layout is part of the scope: a token of another one is refused.
+    scope = scope_digest("executions", workflow_id, parsed.canonical, listing.LAYOUT)
+    cursor = resume_key(svc.tokens, token, scope)
     if not guard.may_view_workflow(svc, principal, workflow_id, None):
         return {"executions": []}
-    page = svc.executions.list_page(
-        index=plan.index,
-        partition=plan.partition,
-        sort_range=plan.sort_range,
-        limit=limit + 1,
-        start_key=start,
-        filter_expression=plan.filter_expression,
-        filter_values=plan.filter_values,
-    )
-    items, resume = page.items, page.last_key
-    if len(items) > limit:
-        items = items[:limit]
-        resume = _index_key(items[-1], plan.index)
+    try:
+        page = svc.executions.list(workflow_id, parsed, limit=limit, cursor=cursor)
+    except listing.BadCursor as exc:
+        raise InvalidArgument(f"pageToken: {exc}; start from the first page") from exc
     now = svc.clock()
     body: dict[str, Any] = {
-        "executions": [render.execution_preview(ExecutionRecord.from_item(i), now) for i in items]
+        "executions": [
+            render.execution_preview(ExecutionRecord.from_item(i), now) for i in page.items
+        ]
     }
-    if resume:
-        body["nextPageToken"] = svc.tokens.issue(resume, scope)
+    if page.cursor is not None:
+        body["nextPageToken"] = svc.tokens.issue(page.cursor, scope)
     return body
-
-
-def _index_key(item: dict[str, Any], index: str) -> dict[str, Any]:
-    names = (keys.PK, keys.SK, *keys.INDEXES[index])
-    return {name: item[name] for name in names}

@@ -2,18 +2,18 @@
 
 Supported: ``status=<STATUS>``, ``started_at<T``, ``started_at>T``, ``started_at=T`` and the same
 for ``finished_at``; values may be double-quoted. Each term narrows one field; two terms on the
-same time field give a range.
+same time field give a range. The value is the store's ``ExecutionFilter``
+(``store/listing.py`` turns it into Queries).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from stepline.api.errors import InvalidArgument
 from stepline.api.proto import parse_timestamp, stored
-from stepline.store import keys
-from stepline.store.records import ACTIVE_STATUSES, ENDED_STATUSES, EXECUTION_STATUSES
+from stepline.store.listing import ExecutionFilter, TimeRange
+from stepline.store.records import EXECUTION_STATUSES
 
 MAX_FILTER_LENGTH = 1000
 _TERM = re.compile(r"^\s*([a-zA-Z_]+)\s*(<=|>=|!=|=|<|>)\s*(.*?)\s*$")
@@ -24,52 +24,6 @@ _TIME_FIELDS = {
     "finished_at": "finished",
     "finishedAt": "finished",
 }
-
-
-@dataclass(frozen=True)
-class SortRange:
-    """Bounds on a time sort key (``store/keys.py``: a timestamp, or ``<timestamp>#<id>``);
-    None = open."""
-
-    lower: str | None = None
-    upper: str | None = None
-
-    def narrow(self, op: str, ts: str) -> SortRange:
-        """This range intersected with ``field <op> ts``."""
-        lower, upper = self.lower, self.upper
-        if op in ("=", ">"):
-            bound = keys.time_lower_bound(ts, inclusive=op == "=")
-            lower = bound if lower is None else max(lower, bound)
-        if op in ("=", "<"):
-            bound = keys.time_upper_bound(ts, inclusive=op == "=")
-            upper = bound if upper is None else min(upper, bound)
-        return SortRange(lower, upper)
-
-    @property
-    def empty(self) -> bool:
-        """True when no key can fall inside the range."""
-        return self.lower is not None and self.upper is not None and self.lower > self.upper
-
-
-@dataclass(frozen=True)
-class ExecutionFilter:
-    """A parsed List filter."""
-
-    status: str | None = None
-    started: SortRange | None = None
-    finished: SortRange | None = None
-
-    @property
-    def canonical(self) -> str:
-        """A stable text form, used to bind page tokens to the filter."""
-        return f"{self.status}|{self.started}|{self.finished}"
-
-    @property
-    def never_matches(self) -> bool:
-        """True for filters no execution can satisfy (empty ranges, active + finished_at)."""
-        if any(r is not None and r.empty for r in (self.started, self.finished)):
-            return True
-        return self.finished is not None and self.status in ACTIVE_STATUSES
 
 
 def parse(text: str | None) -> ExecutionFilter:
@@ -121,10 +75,10 @@ def _time(current: ExecutionFilter, which: str, op: str, value: str, field: str)
         raise InvalidArgument(f"filter: {field} supports '=', '<' and '>', not {op!r}")
     ts = stored(parse_timestamp(value, f"filter: {field}"))
     if which == "started":
-        started = (current.started or SortRange()).narrow(op, ts)
+        started = (current.started or TimeRange()).narrow(op, ts)
         return ExecutionFilter(current.status, started, current.finished)
-    finished = (current.finished or SortRange()).narrow(op, ts)
+    finished = (current.finished or TimeRange()).narrow(op, ts)
     return ExecutionFilter(current.status, current.started, finished)
 
 
-__all__ = ["ENDED_STATUSES", "ExecutionFilter", "SortRange", "parse"]
+__all__ = ["ExecutionFilter", "parse"]

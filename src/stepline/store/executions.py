@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import secrets
 from contextlib import suppress
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from stepline.api.proto import stored
 from stepline.store import keys
 from stepline.store.errors import ConditionFailed, StoreError, TransactionConflict
+from stepline.store.listing import Cursor, ExecutionFilter, ExecutionListing, ListedPage
 from stepline.store.records import ACTIVE_STATUSES, ExecutionRecord, IdempotencyRecord
-from stepline.store.table import ITEM_ABSENT, Condition, Item, Page, Table, put_op
+from stepline.store.table import ITEM_ABSENT, Condition, Item, Table, put_op
 
 
 class IdempotencyKeyUsed(StoreError):
@@ -36,14 +36,6 @@ class NotActive(StoreError):
     def __init__(self, record: ExecutionRecord | None) -> None:
         super().__init__(record.status if record else "missing")
         self.record = record
-
-
-@dataclass(frozen=True)
-class TimeRange:
-    """Bounds on a List index sort key (already turned into key strings)."""
-
-    lower: str | None = None
-    upper: str | None = None
 
 
 # The head keeps this much of an error message (its history entry keeps all of it): a Fail step's
@@ -117,8 +109,7 @@ class ExecutionStore:
         error: dict[str, str] | None = None,
     ) -> None:
         """Move an active execution to an ended status; raises NotActive when it already ended."""
-        # The status partition moves (gsi2) and finishedAt enters gsi3 and gsi4; gsi1 keeps
-        # its keys and takes the new status and finishedAt it projects.
+        # The status partition moves (gsi2) and finishedAt enters gsi4.
         fields: dict[str, Any] = {
             keys.STATUS_PARTITION: keys.status_partition(record.workflow_id, status),
             keys.FINISHED_AT: stored(at),
@@ -212,47 +203,9 @@ class ExecutionStore:
             start = page.last_key
         return found
 
-    def history_page(self, execution_id: str, *, from_seq: int, limit: int) -> Page:
-        """History log items from ``from_seq`` on, oldest first."""
-        start = keys.history_item(execution_id, from_seq)
-        last = keys.history_item(execution_id, 9_999_999_999)
-        return self.table.query(
-            key_condition="PK = :pk AND SK BETWEEN :from AND :to",
-            values={":pk": start[keys.PK], ":from": start[keys.SK], ":to": last[keys.SK]},
-            limit=limit,
-            consistent=True,
-        )
-
-    def list_page(
-        self,
-        *,
-        index: str,
-        partition: str,
-        sort_range: TimeRange,
-        limit: int,
-        start_key: Item | None,
-        filter_expression: str | None = None,
-        filter_values: dict[str, Any] | None = None,
-    ) -> Page:
-        """One Query on a List index, newest first."""
-        pk_attr, sk_attr = keys.INDEXES[index]
-        condition = f"{pk_attr} = :pk"
-        values: dict[str, Any] = {":pk": partition}
-        if sort_range.lower is not None and sort_range.upper is not None:
-            condition += f" AND {sk_attr} BETWEEN :lo AND :hi"
-            values |= {":lo": sort_range.lower, ":hi": sort_range.upper}
-        elif sort_range.lower is not None:
-            condition += f" AND {sk_attr} >= :lo"
-            values[":lo"] = sort_range.lower
-        elif sort_range.upper is not None:
-            condition += f" AND {sk_attr} <= :hi"
-            values[":hi"] = sort_range.upper
-        return self.table.query(
-            index=index,
-            key_condition=condition,
-            values=values | (filter_values or {}),
-            limit=limit,
-            start_key=start_key,
-            forward=False,
-            filter_expression=filter_expression,
-        )
+    def list(
+        self, workflow_id: str, wanted: ExecutionFilter, *, limit: int, cursor: Cursor | None
+    ) -> ListedPage:
+        """A page of a workflow's executions matching ``wanted``, newest first (store/listing.py:
+        which index and partitions answer it)."""
+        return ExecutionListing(self.table).page(workflow_id, wanted, limit=limit, cursor=cursor)

@@ -8,7 +8,7 @@ item                  PK                         SK          GSIs
 workflow head         ``WF#<workflowId>``        ``WF``      gsi6: folder → name
 workflow version      ``WF#<workflowId>``        ``V#<n>``   —
 workflow name claim   ``NAME#<folder>#<name>``   ``NAME``    —
-execution head        ``EX#<executionId>``       ``EX``      gsi1..gsi4 (List), gsi5 (due)
+execution head        ``EX#<executionId>``       ``EX``      gsi2, gsi4 (List), gsi5 (due)
 history item          ``EX#<executionId>``       ``H#<seq>`` —
 idempotency record    ``IDEM#<digest>``          ``IDEM``    — (TTL)
 workflow access       ``WF#<workflowId>``        ``ACL``     —
@@ -16,15 +16,16 @@ folder access         ``FOLDER#<folderId>``      ``ACL``     —
 ====================  =========================  ==========  ===========================
 
 The List indexes of an execution head share their attributes, so a head stores each value
-once: the workflow partition ``GSI1PK = WFEX#<workflowId>`` (gsi1, gsi3), the status
-partition ``GSI2PK = WFEX#<workflowId>#<status>`` (gsi2, gsi4), and as sort keys the head's
-own ``startedAt`` (gsi1, gsi2) and ``finishedAt`` (gsi3, gsi4, present once it has ended:
-those two are sparse). Sort keys are bare fixed-width timestamps (executions of the same
-microsecond come in the order DynamoDB keeps for equal index keys; a page token holds the
-primary key too, so paging stays exact). A head written before this
-layout (its id and workflow id as attributes, ``GSI1SK``, ``GSI2SK``, ``GSI3PK``, ``GSI3SK``,
-``GSI4PK``, ``GSI4SK`` with sort keys ``<timestamp>#<executionId>``) has every attribute these
-indexes key on, so it is listed as before.
+once: the partition ``GSI2PK = WFEX#<workflowId>#<status>`` (a workflow's executions in one
+status), and as sort keys the head's own ``startedAt`` (gsi2) and ``finishedAt`` (gsi4,
+present once it has ended: sparse). A List without a status merges the partitions of every
+status it can match (``store/listing.py``). Sort keys are bare fixed-width timestamps
+(executions of the same microsecond come in the order DynamoDB keeps for equal index keys; a
+page token holds the primary key too, so paging stays exact). Heads written by earlier
+layouts — with ``GSI1PK = WFEX#<workflowId>`` for the retired gsi1 and gsi3, or before that
+their id and workflow id as attributes and ``GSI2SK``, ``GSI4PK``, ``GSI4SK`` with sort keys
+``<timestamp>#<executionId>`` — have every attribute these indexes key on, so they are listed
+as before.
 
 Access items hold a resource's access bindings as one list (``store/access.py``); a workflow's
 outlives the workflow, as its spec versions do, so its executions stay guarded.
@@ -40,21 +41,16 @@ SK: Final = "SK"
 TTL_ATTRIBUTE: Final = "expiresAt"
 STARTED_AT: Final = "startedAt"
 FINISHED_AT: Final = "finishedAt"
-WORKFLOW_PARTITION: Final = "GSI1PK"
 STATUS_PARTITION: Final = "GSI2PK"
 
 # Index name → (partition attribute, sort attribute). Mirrors template.yaml.
 INDEXES: Final[dict[str, tuple[str, str]]] = {
-    "gsi1": (WORKFLOW_PARTITION, STARTED_AT),
     "gsi2": (STATUS_PARTITION, STARTED_AT),
-    "gsi3": (WORKFLOW_PARTITION, FINISHED_AT),
     "gsi4": (STATUS_PARTITION, FINISHED_AT),
     "gsi5": ("GSI5PK", "GSI5SK"),
     "gsi6": ("GSI1PK", "GSI1SK"),
 }
-BY_WORKFLOW_STARTED: Final = "gsi1"
 BY_STATUS_STARTED: Final = "gsi2"
-BY_WORKFLOW_FINISHED: Final = "gsi3"
 BY_STATUS_FINISHED: Final = "gsi4"
 BY_DUE: Final = "gsi5"
 BY_FOLDER_NAME: Final = "gsi6"
@@ -128,18 +124,13 @@ def idempotency(digest: str) -> dict[str, str]:
     return {PK: f"IDEM#{digest}", SK: IDEMPOTENCY_SK}
 
 
-def workflow_executions_partition(workflow_id: str) -> str:
-    """Partition of gsi1/gsi3 holding all executions of a workflow."""
-    return f"{_PARTITION_PREFIX}{workflow_id}"
-
-
 def status_partition(workflow_id: str, status: str) -> str:
     """Partition of gsi2/gsi4 holding a workflow's executions in one status."""
     return f"{_PARTITION_PREFIX}{workflow_id}{_SEP}{status}"
 
 
 def workflow_of_partition(partition: str) -> str:
-    """The workflow id of a gsi1..gsi4 partition of executions."""
+    """The workflow id of a partition of executions (gsi2/gsi4, or an earlier layout's)."""
     return partition.removeprefix(_PARTITION_PREFIX).split(_SEP, 1)[0]
 
 
@@ -170,12 +161,9 @@ def time_upper_bound(ts: str, *, inclusive: bool) -> str:
 
 
 def execution_index_keys(workflow_id: str, status: str) -> dict[str, str]:
-    """The List-index partitions of an execution head in ``status`` (its own ``startedAt``
+    """The List-index partition of an execution head in ``status`` (its own ``startedAt``
     and ``finishedAt`` are the sort keys)."""
-    return {
-        WORKFLOW_PARTITION: workflow_executions_partition(workflow_id),
-        STATUS_PARTITION: status_partition(workflow_id, status),
-    }
+    return {STATUS_PARTITION: status_partition(workflow_id, status)}
 
 
 def due_partition(shard: int) -> str:

@@ -126,7 +126,7 @@ class ExecutionRecord:
     def to_item(self) -> Item:
         """The head item, with its key and List-index attributes.
 
-        The id and the workflow are in the keys (``PK``, ``GSI1PK``), not stored again.
+        The id and the workflow are in the keys (``PK``, ``GSI2PK``), not stored again.
         """
         started = stored(self.started_at)
         return {
@@ -176,9 +176,8 @@ class ExecutionRecord:
 
 
 def _workflow_of(item: Item) -> str:
-    """The workflow of an execution item from whichever partition key it has."""
-    partition = item.get(keys.WORKFLOW_PARTITION) or item[keys.STATUS_PARTITION]
-    return keys.workflow_of_partition(str(partition))
+    """The workflow of an execution item, from its status partition."""
+    return keys.workflow_of_partition(str(item[keys.STATUS_PARTITION]))
 
 
 @dataclass(frozen=True)
