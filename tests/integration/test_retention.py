@@ -17,6 +17,7 @@ from stepline.dev import drive, template
 from stepline.dev.stack import EmulatedStack
 from stepline.service.deps import Settings
 from stepline.store import keys
+from stepline.store.records import RESUME_GRACE_DAYS
 from tests.integration.conftest import Api, Runs
 
 RETENTION_DAYS = 30
@@ -27,6 +28,8 @@ STACK_PARAMETERS = {
 }
 KEPT = RETENTION_DAYS * 24 * 3600 + QUOTA_HOURS * 3600
 """Seconds an execution's item is kept after its start (a head) or its write (a log item)."""
+RESUMABLE = QUOTA_HOURS * 3600 + RESUME_GRACE_DAYS * 24 * 3600
+"""Seconds after the start a log item that records no ended entry is kept."""
 
 PARENT = r"""
 yawl: "0.1"
@@ -60,22 +63,26 @@ def _ttl(item: dict[str, Any]) -> int:
 
 def _check_execution(
     aws: dict[str, str], execution_id: str, before: float, after: float
-) -> tuple[int, list[int]]:
-    """The head's TTL is its start + retention + quota; every log item's is its write time
-    + retention + quota, so between the head's and the end of the run + the same."""
+) -> tuple[int, list[int], int]:
+    """The head's TTL is its start + retention + quota; every log item's that records ended
+    entries is its write time + retention + quota, so between the head's and the end of the
+    run + the same; one that records none only resumes the run: start + quota + grace."""
     items = _items(aws, execution_id)
     head = items.pop(keys.EXECUTION_SK)
     head_ttl = _ttl(head)
     assert int(before) + KEPT <= head_ttl <= int(after) + KEPT
     assert items, "the run wrote its log"
-    log_ttls = []
+    log_ttls, resumable = [], 0
     for sort_key, item in sorted(items.items()):
         assert sort_key.startswith(keys.HISTORY_PREFIX)
         ttl = _ttl(item)
-        assert head_ttl <= ttl <= int(after) + KEPT, sort_key
+        if item.get("entries") == {"S": "[]"} and "ended" not in item:
+            assert ttl == head_ttl - KEPT + RESUMABLE, sort_key
+            resumable += 1
+        else:
+            assert head_ttl <= ttl <= int(after) + KEPT, sort_key
         log_ttls.append(ttl)
-    assert log_ttls == sorted(log_ttls)
-    return head_ttl, log_ttls
+    return head_ttl, log_ttls, resumable
 
 
 def test_every_function_reads_the_retention_and_the_quota(stack: EmulatedStack) -> None:
@@ -113,7 +120,7 @@ def test_a_finished_execution_head_and_log_expire_after_the_retention(
     assert drive.run_to_end(svc, execution_id)["status"] == "FINISHED"
     after = time.time()
 
-    head_ttl, log_ttls = _check_execution(aws, execution_id, before, after)
+    head_ttl, log_ttls, _ = _check_execution(aws, execution_id, before, after)
     # The head's TTL is written once, at Start: ending the execution leaves it as it was.
     assert svc.executions.get(execution_id).expires_at == head_ttl
     assert [item.expires_at for item in svc.log.items(execution_id)] == log_ttls
@@ -130,7 +137,8 @@ def test_a_child_execution_head_and_log_expire_after_the_retention(
 
     children = [item["PK"]["S"].removeprefix("EX#") for item in _scan_children(aws, parent_id)]
     assert len(children) == 1
-    _check_execution(aws, parent_id, before, after)
+    # The parent's checkpoint while it waits for the child records no ended entry.
+    assert _check_execution(aws, parent_id, before, after)[2] >= 1
     _check_execution(aws, children[0], before, after)
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from stepline.service.deps import Settings
 from stepline.store import keys
-from stepline.store.records import ExecutionRecord, history_expiry
+from stepline.store.records import ExecutionRecord, history_expiry, resume_expiry
 from stepline.store.table import item_size
 
 ENV = {"TABLE_NAME": "t", "STEPS_QUEUE_URL": "q", "PAYLOAD_BUCKET": "b"}
@@ -25,6 +25,17 @@ def test_an_item_expires_after_the_retention_and_the_time_quota() -> None:
     # A fraction of an hour of quota is rounded up, never down.
     assert history_expiry(START, retention_days=1, max_execution_hours=0.5001) == (
         epoch + 86400 + 1801
+    )
+
+
+def test_an_item_that_only_resumes_the_run_is_kept_past_the_quota_not_the_retention() -> None:
+    epoch = int(START.timestamp())
+    written = datetime(2026, 3, 2, tzinfo=UTC)
+    got = resume_expiry(START, written, retention_days=90, max_execution_hours=48)
+    assert got == epoch + 48 * 3600 + 14 * 86400  # from the start: the run ends by its quota
+    # Never longer than an item with entries written at the same time would be kept.
+    assert resume_expiry(START, written, retention_days=3, max_execution_hours=48) == (
+        history_expiry(written, retention_days=3, max_execution_hours=48)
     )
 
 

@@ -28,6 +28,29 @@ def history_expiry(at: datetime, *, retention_days: int, max_execution_hours: fl
     return int(at.timestamp()) + retention_days * DAY_SECONDS + quota
 
 
+# How long past its time quota a log item that records no ended entry is kept: as long as the
+# steps queue keeps a message (14 days), the longest a late redelivery could still need it.
+RESUME_GRACE_DAYS = 14
+
+
+def resume_expiry(
+    started_at: datetime, at: datetime, *, retention_days: int, max_execution_hours: float
+) -> int:
+    """When a log item written at ``at`` that records no ended entry expires.
+
+    Such an item (a checkpoint before a park, a batch of calls still running) only serves to
+    resume the execution: its open entries are closed, and its machine replaced, by a later
+    item, and the execution ends within its quota. So it is kept RESUME_GRACE_DAYS past the
+    quota, not the whole retention — unless the retention is shorter.
+    """
+    quota = math.ceil(max_execution_hours * 3600)
+    resumable = int(started_at.timestamp()) + quota + RESUME_GRACE_DAYS * DAY_SECONDS
+    kept = history_expiry(
+        at, retention_days=retention_days, max_execution_hours=max_execution_hours
+    )
+    return min(resumable, kept)
+
+
 @dataclass(frozen=True)
 class WorkflowRecord:
     """A workflow definition as stored (the head item)."""

@@ -21,7 +21,7 @@ from stepline.service.runner.metrics import step_metrics
 from stepline.service.runner.run import Run
 from stepline.store.executions import NotActive
 from stepline.store.log import LogItem, LostRace
-from stepline.store.records import history_expiry
+from stepline.store.records import ExecutionRecord, history_expiry, resume_expiry
 
 # The head (and with it List's status indexes) says RUNNING once an execution has run this
 # long, or at its first checkpoint if it will still be running by then. Shorter runs go from
@@ -75,7 +75,9 @@ def checkpoint(
         wake=stored(wake) if wake else None,
         calls=calls,
         ended=ended,
-        expires_at=log_expiry(run.svc, at),
+        expires_at=log_expiry(
+            run.svc, at, resumes=run.head if not (ended or run.finished) else None
+        ),
     )
     chain = None
     if ended:  # an ended log is never advanced again: its outcome is all a repair needs
@@ -146,9 +148,17 @@ def stored_records(execution_id: str, last: LogItem | None) -> Records | None:
     return records
 
 
-def log_expiry(svc: Services, at: datetime) -> int:
-    """The TTL of a log item written at ``at``."""
+def log_expiry(svc: Services, at: datetime, *, resumes: ExecutionRecord | None = None) -> int:
+    """The TTL of a log item written at ``at``; one that records no ended entry and only
+    ``resumes`` that execution is kept past its quota, not the whole retention."""
     settings = svc.settings
+    if resumes is not None:
+        return resume_expiry(
+            resumes.started_at,
+            at,
+            retention_days=settings.history_retention_days,
+            max_execution_hours=settings.max_execution_hours,
+        )
     return history_expiry(
         at,
         retention_days=settings.history_retention_days,
