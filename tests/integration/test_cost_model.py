@@ -418,3 +418,19 @@ def test_checkpointing_every_call_batch_is_priced_from_the_runs_log_writes(
     assert len(meter.checkpoint_bytes) == 1
     assert batch["write_units_per_checkpoint"] == units
     assert batch["usd_per_million_transitions"] == pytest.approx(expected / 3 * 1e6)
+
+
+def test_an_item_is_priced_for_the_days_its_ttl_keeps_it(meter: Meter) -> None:
+    now = 1_800_000_000.0
+    days = meter.stack.retention_days
+    soon = {"expiresAt": {"N": str(int(now + 16 * 86400))}}
+    late = {"expiresAt": {"N": str(int(now + 400 * 86400))}}
+    assert meter._kept_days(soon, now) == 16
+    assert meter._kept_days(late, now) == days  # never longer than the retention period
+    assert meter._kept_days({}, now) == days
+    prices = cost.Prices.load()
+    kept = {"dynamodb_table_bytes": 1000, "dynamodb_table_byte_days": 1000 * 16}
+    full = {"dynamodb_table_bytes": 1000}
+    assert prices.storage(kept, days)["dynamodb_pitr"] == pytest.approx(
+        prices.storage(full, days)["dynamodb_pitr"] * 16 / days
+    )

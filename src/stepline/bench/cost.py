@@ -715,20 +715,38 @@ class Meter:
             "ExpressionAttributeValues": {":pk": {"S": pk}},
             "ConsistentRead": True,
         }
+        now = time.time()
         while True:
             page = dynamodb.query(**request)
             for item in page.get("Items", []):
+                days = self._kept_days(item, now)
+                size = item_size(item) + ITEM_STORAGE_OVERHEAD
                 self.stored["dynamodb_items"] += 1
-                self.stored["dynamodb_table_bytes"] += item_size(item) + ITEM_STORAGE_OVERHEAD
+                self.stored["dynamodb_table_bytes"] += size
+                self.stored["dynamodb_table_byte_days"] += size * days
                 for index in shape.indexes:
                     entry = shape.entry(index, item)
                     if entry is not None:
+                        size = item_size(entry) + GSI_ENTRY_OVERHEAD
                         self.stored["dynamodb_index_entries"] += 1
-                        self.stored["dynamodb_index_bytes"] += item_size(entry) + GSI_ENTRY_OVERHEAD
+                        self.stored["dynamodb_index_bytes"] += size
+                        self.stored["dynamodb_index_byte_days"] += size * days
             if "LastEvaluatedKey" not in page:
                 break
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        self.stored["s3_bytes"] += max(0, self._bucket_bytes() - self._bucket_before)
+        added = max(0, self._bucket_bytes() - self._bucket_before)
+        self.stored["s3_bytes"] += added
+        self.stored["s3_byte_days"] += added * self.stack.retention_days
+
+    def _kept_days(self, item: Mapping[str, Any], now: float) -> float:
+        """Days an item stays from now: until its TTL (``expiresAt``), at most the retention
+        period (a log item that only resumes the run expires sooner than its head)."""
+        from stepline.store import keys
+
+        ttl = item.get(keys.TTL_ATTRIBUTE)
+        if ttl is None:
+            return self.stack.retention_days
+        return min(self.stack.retention_days, max(0.0, (float(ttl["N"]) - now) / 86400))
 
     def _bucket_bytes(self) -> int:
         """Bytes in the payload bucket now."""
@@ -850,16 +868,22 @@ class Prices:
         ) / 1024
 
     def storage(self, stored: Mapping[str, float], days: float) -> dict[str, float]:
-        """US dollars of keeping these bytes ``days`` days: DynamoDB Standard storage of the
-        items and their index entries, PITR of the table's data, S3 Standard of payloads."""
+        """US dollars of keeping these bytes: DynamoDB Standard storage of the items and their
+        index entries, PITR of the table's data, S3 Standard of payloads — each for the days
+        it was measured to stay (``*_byte_days``), or else ``days``."""
         usd = self.usd
-        table = self.gb_months(stored.get("dynamodb_table_bytes", 0), days)
-        index = self.gb_months(stored.get("dynamodb_index_bytes", 0), days)
+
+        def gb_months(name: str) -> float:
+            kept = stored.get(f"{name}_byte_days")
+            if kept is None:
+                return self.gb_months(stored.get(f"{name}_bytes", 0), days)
+            return self.gb_months(kept, 1)
+
+        table, index = gb_months("dynamodb_table"), gb_months("dynamodb_index")
         return {
             "dynamodb_storage": (table + index) * usd["dynamodb_storage_gb_month"],
             "dynamodb_pitr": table * usd["dynamodb_pitr_gb_month"],
-            "s3_storage": self.gb_months(stored.get("s3_bytes", 0), days)
-            * usd["s3_standard_storage_gb_month"],
+            "s3_storage": gb_months("s3") * usd["s3_standard_storage_gb_month"],
         }
 
     def platform_logs(self, invocations: int) -> float:
@@ -1116,6 +1140,12 @@ def table(figures: Mapping[str, Any]) -> str:
 AWS_LATENCY_LINE = "+ compute at AWS latencies, not moto's"
 
 
+def _mean_days(stored: Mapping[str, float], name: str) -> float:
+    """How long the stored bytes of ``name`` stay, on average over their sizes."""
+    size = stored.get(f"{name}_bytes", 0)
+    return stored.get(f"{name}_byte_days", 0) / size if size else 0.0
+
+
 def _corrected_lines(figures: Mapping[str, Any]) -> list[str]:
     """The corrected total's parts, one line each ($ per million transitions)."""
     parts = figures["usd_per_million_transitions_by_part"]
@@ -1134,7 +1164,8 @@ def _corrected_lines(figures: Mapping[str, Any]) -> list[str]:
         f"  runner {latency['runner_billed_ms_aws']} ms, Start {latency['api_billed_ms_aws']} ms",
         f"{'+ storage ' + format(storage['days'], 'g') + ' days (DynamoDB + PITR, S3)':<52}"
         f"{parts['storage_retention']:>10.4f}"
-        f"  per execution: {per_execution.get('dynamodb_table_bytes', 0):.0f} B items, "
+        f"  per execution: {per_execution.get('dynamodb_table_bytes', 0):.0f} B items"
+        f" ({_mean_days(stored, 'dynamodb_table'):.0f} days on average), "
         f"{per_execution.get('dynamodb_index_bytes', 0):.0f} B index entries, "
         f"{per_execution.get('s3_bytes', 0):.0f} B S3",
         f"{'+ Lambda log lines (START/END/REPORT)':<52}{parts['lambda_log_lines']:>10.4f}"
