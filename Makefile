@@ -43,10 +43,10 @@ sam: install
 test: lint typecheck pytest sam
 
 bench: install
-	$(BIN)/python bench/bench_list.py
-	$(BIN)/python bench/bench_cold_import.py
-	$(BIN)/python bench/bench_yawl.py
-	$(BIN)/python bench/bench_speed.py
+	$(BIN)/python -m stepline.bench list
+	$(BIN)/python -m stepline.bench imports
+	$(BIN)/python -m stepline.bench yawl
+	$(BIN)/python -m stepline.bench speed
 
 console:  # rebuild the web console's committed assets from web/ (needs Node.js and npm)
 	cd web && npm ci && npm run build

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from stepline.bench import cost, faults, scale, speed
+from stepline.bench import cost, faults, imports, lists, scale, speed, yawl
 
 
 def parser() -> argparse.ArgumentParser:
@@ -26,6 +26,15 @@ def parser() -> argparse.ArgumentParser:
         commands.add_parser("faults", help=faults.HELP, description=faults.__doc__)
     )
     scale.add_arguments(commands.add_parser("scale", help=scale.HELP, description=scale.__doc__))
+    for name, module in (("list", lists), ("imports", imports), ("yawl", yawl)):
+        module.add_arguments(
+            commands.add_parser(
+                name,
+                help=module.HELP,
+                description=module.__doc__,
+                formatter_class=argparse.RawDescriptionHelpFormatter,
+            )
+        )
     return root
 
 
@@ -40,6 +49,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return faults.main(args)
     if args.command == "scale":
         return scale.main(args)
+    if args.command == "list":
+        return lists.main(args)
+    if args.command == "imports":
+        return imports.main(args)
+    if args.command == "yawl":
+        return yawl.main(args)
     raise AssertionError(f"unhandled command {args.command}")  # argparse rejects the rest
 
 

@@ -3,7 +3,9 @@
 Each figure is the median of several fresh interpreters, baseline and handlers interleaved
 in the same run so machine noise hits both alike.
 
-    python bench/bench_cold_import.py [--runs 7]
+    python -m stepline.bench imports [--runs 7]
+
+Run from a checkout: the handlers are the ``functions/`` folder beside ``src/``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
+HELP = "cold import time of each Lambda handler against a bare import boto3"
 HANDLERS = ["start", "stop", "query", "workflows", "runner", "trigger"]
 TIMER = (
     "import sys, time; sys.path.insert(0, {path!r}); t = time.perf_counter(); {stmt}; "
@@ -35,11 +38,13 @@ def _once(stmt: str, path: str = "") -> float:
     return float(out.stdout.strip())
 
 
-def main() -> None:
-    """Print each handler's cold import time and its ratio to ``import boto3``."""
-    parser = argparse.ArgumentParser(description=__doc__)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``python -m stepline.bench imports``."""
     parser.add_argument("--runs", type=int, default=7)
-    args = parser.parse_args()
+
+
+def main(args: argparse.Namespace) -> int:
+    """Print each handler's cold import time and its ratio to ``import boto3``."""
     samples: dict[str, list[float]] = {"boto3": [], **{h: [] for h in HANDLERS}}
     _once("import boto3")  # warm the file cache and .pyc files once
     for handler in HANDLERS:
@@ -58,7 +63,4 @@ def main() -> None:
         print(f"{'functions/' + handler:<22} {median:>9.3f} {median / baseline:>6.2f}")
     print(f"worst ratio: {worst:.2f} (goal <= 1.5): {'OK' if worst <= 1.5 else 'OVER'}")
     print("(handlers import boto3 on their first AWS call, not at import: see store/table.py)")
-
-
-if __name__ == "__main__":
-    main()
+    return 0
