@@ -27,6 +27,9 @@ their id and workflow id as attributes and ``GSI2SK``, ``GSI4PK``, ``GSI4SK`` wi
 ``<timestamp>#<executionId>`` — have every attribute these indexes key on, so they are listed
 as before.
 
+Payload objects (inputs, results and log item parts too large for their items) have their
+keys built here too (``payload_*``); the bucket expires them after the retention.
+
 Access items hold a resource's access bindings as one list (``store/access.py``); a workflow's
 outlives the workflow, as its spec versions do, so its executions stay guarded.
 """
@@ -164,6 +167,22 @@ def execution_index_keys(workflow_id: str, status: str) -> dict[str, str]:
     """The List-index partition of an execution head in ``status`` (its own ``startedAt``
     and ``finishedAt`` are the sort keys)."""
     return {STATUS_PARTITION: status_partition(workflow_id, status)}
+
+
+def payload_input(execution_id: str) -> str:
+    """Payload bucket key of an execution input too large for its head."""
+    return f"executions/{execution_id}/input.json"
+
+
+def payload_result(execution_id: str) -> str:
+    """Payload bucket key of an execution result too large for its head."""
+    return f"executions/{execution_id}/result.json"
+
+
+def payload_log_part(execution_id: str, seq: int, token: str, part: str) -> str:
+    """Payload bucket key of one part (``entries``, ``open``, ``machine``, ``delta``) of a log
+    item too large to keep inline; the writer's token keeps two racing writers apart."""
+    return f"executions/{execution_id}/log/{seq}-{token}/{part}.json"
 
 
 def due_partition(shard: int) -> str:

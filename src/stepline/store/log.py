@@ -169,7 +169,7 @@ class ExecutionLog:
         packed = {name: _packed(name, value) for name, value in parts.items()}
         while sum(_size(p) for p in packed.values()) > PARTS_INLINE:
             name = max(packed, key=lambda n: _size(packed[n]))
-            key = f"executions/{execution_id}/log/{item.seq}-{token}/{name}.json"
+            key = keys.payload_log_part(execution_id, item.seq, token, name)
             text = json.dumps(parts[name], ensure_ascii=False, separators=(",", ":"))
             packed[name] = {f"{name}Ref": self.payloads.put(key, text)}
         for attributes in packed.values():

@@ -13,7 +13,6 @@ from typing import Any, Final
 
 from stepline.yawl.control import While
 from stepline.yawl.errors import StepFailure, WorkflowErrorCode
-from stepline.yawl.policies import CatchRule
 from stepline.yawl.templating import DEFAULT_LIMITS, Limits, evaluate_condition, render
 
 State = dict[str, Any]
@@ -49,32 +48,6 @@ def initial_state(execution_input: Any) -> State:
     return state
 
 
-def filter_input(
-    template: str | None,
-    state: Mapping[str, Any],
-    *,
-    variables: Mapping[str, Any] | None = None,
-    limits: Limits = DEFAULT_LIMITS,
-) -> Any:
-    """The step input: the state, or what the step's `input` template makes of it."""
-    if template is None:
-        return copy.deepcopy(dict(state))
-    return render(template, state, variables=variables, limits=limits)
-
-
-def filter_output(
-    template: str | None,
-    output: Any,
-    *,
-    variables: Mapping[str, Any] | None = None,
-    limits: Limits = DEFAULT_LIMITS,
-) -> Any:
-    """The step output as merged: the raw output, or what the `output` template makes of it."""
-    if template is None:
-        return output
-    return render(template, output, variables=variables, limits=limits)
-
-
 def merge(state: Mapping[str, Any], output: Any) -> State:
     """Merge an output into the state by top-level keys; non-objects fail STEP_INVALID_OUTPUT."""
     if not isinstance(output, dict):
@@ -83,17 +56,6 @@ def merge(state: Mapping[str, Any], output: Any) -> State:
             f"a step output must be a JSON object to merge into the state, got {_kind(output)}",
         )
     return {**state, **output}
-
-
-def catch_output(
-    rule: CatchRule,
-    failure: StepFailure,
-    *,
-    variables: Mapping[str, Any] | None = None,
-    limits: Limits = DEFAULT_LIMITS,
-) -> Any:
-    """What a matching catch rule merges: its `output` applied to the ErrorInfo object."""
-    return render(rule.output, failure.error_info(), variables=variables, limits=limits)
 
 
 def branch_states(step_input: Any, branches: Iterable[str]) -> dict[str, State]:
@@ -155,7 +117,10 @@ def while_input(
 ) -> State:
     """While: the starting state of iteration `counter` (its `input` may use `$counter`)."""
     variables = template_variables(global_state, counter)
-    value = filter_input(step.input, state, variables=variables, limits=limits)
+    if step.input is None:
+        value: Any = copy.deepcopy(dict(state))
+    else:
+        value = render(step.input, state, variables=variables, limits=limits)
     return _require_object(value, "the input of a While iteration")
 
 

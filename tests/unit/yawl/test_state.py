@@ -9,15 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stepline.yawl import CatchRule, StepFailure, WorkflowErrorCode
+from stepline.yawl import StepFailure, WorkflowErrorCode, render
 from stepline.yawl.control import While
 from stepline.yawl.state import (
     NO_OUTPUT,
     branch_states,
-    catch_output,
     execution_result,
-    filter_input,
-    filter_output,
     foreach_items,
     foreach_result,
     initial_state,
@@ -94,30 +91,9 @@ def test_merge_of_any_non_object_fails_invalid_output(state: dict[str, Any], out
     assert caught.value.code is WorkflowErrorCode.STEP_INVALID_OUTPUT
 
 
-def test_filter_input_defaults_to_a_copy_of_the_state() -> None:
-    state = {"a": {"b": 1}}
-    step_input = filter_input(None, state)
-    assert step_input == state and step_input["a"] is not state["a"]
-
-
-def test_filter_input_and_output_apply_templates() -> None:
-    state = {"user": {"id": 7}, "other": 1}
-    assert filter_input("\\({id: .user.id})", state) == {"id": 7}
-    assert filter_output("\\({user: .})", {"name": "Ann"}) == {"user": {"name": "Ann"}}
-    assert filter_output(None, [1, 2]) == [1, 2]
-
-
 def test_global_is_visible_to_templates() -> None:
     variables = template_variables({"top": 1})
-    assert filter_input("\\({t: $global.top})", {}, variables=variables) == {"t": 1}
-
-
-def test_catch_output_reads_error_info() -> None:
-    rule = CatchRule.model_validate(
-        {"errorList": ["ALL"], "output": "\\({why: .error, text: .message})", "next": "x"}
-    )
-    failure = StepFailure("HTTP_CALL_404", "not found")
-    assert catch_output(rule, failure) == {"why": "HTTP_CALL_404", "text": "not found"}
+    assert render("\\({t: $global.top})", {}, variables=variables) == {"t": 1}
 
 
 def test_each_parallel_branch_gets_an_independent_copy() -> None:
@@ -135,7 +111,7 @@ def test_parallel_result_is_keyed_by_branch_name() -> None:
     result = parallel_result(
         {"fetch_posts_branch": {"posts": []}, "fetch_users_branch": {"users": []}}
     )
-    assert filter_output("\\({p: .fetch_posts_branch.posts})", result) == {"p": []}
+    assert render("\\({p: .fetch_posts_branch.posts})", result) == {"p": []}
 
 
 def test_foreach_takes_an_array_of_objects() -> None:

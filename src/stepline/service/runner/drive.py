@@ -19,6 +19,7 @@ from stepline.service.runner.masking import LOGS, restore_secrets
 from stepline.service.runner.run import Invocation, Run
 from stepline.service.runner.spec_cache import SPECS
 from stepline.service.runner.stopping import active_after_calls, still_active
+from stepline.store import keys
 from stepline.store.executions import NotActive
 from stepline.store.log import LogItem
 from stepline.store.payloads import INLINE_LIMIT
@@ -192,4 +193,4 @@ def _result_fields(svc: Services, execution_id: str, result: Any) -> dict[str, s
     text = json.dumps(result, ensure_ascii=False)
     if len(text.encode()) <= INLINE_LIMIT:
         return {"result": text}
-    return {"resultRef": svc.payloads.put(f"executions/{execution_id}/result.json", text)}
+    return {"resultRef": svc.payloads.put(keys.payload_result(execution_id), text)}
