@@ -41,9 +41,8 @@ def test_foreach_park_checkpoints_the_half_done_foreach_once_per_wave() -> None:
     assert row["open_mean_bytes"] > 0
 
 
-def test_metered_runs_the_runner_at_the_bench_time_scale() -> None:
-    with scale.metered():
-        svc = cost.services_for(_FakeMeter(), _PHYSICAL)
+def test_the_metered_runner_runs_at_the_time_scale_it_is_given() -> None:
+    svc = cost.services_for(_FakeMeter(), _PHYSICAL, time_scale=scale.TIME_SCALE)
 
     assert svc.settings.time_scale == scale.TIME_SCALE
 

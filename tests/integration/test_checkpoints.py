@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from stepline.dev import drive
 from stepline.service import executions
 from stepline.store import keys
+from stepline.testing import drive
 from tests.integration.conftest import Runs
 
 ITEMS = 24

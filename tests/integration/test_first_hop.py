@@ -11,13 +11,12 @@ from typing import Any
 import pytest
 
 from stepline.api.http import tracer
-from stepline.dev import drive
-from stepline.dev.lambdas import LambdaContext
 from stepline.dev.stack import EmulatedStack
 from stepline.service import executions, runner
 from stepline.service.deps import Services
 from stepline.service.runner import routing
 from stepline.store.queue import StepMessage
+from stepline.testing import LambdaContext, drive
 from tests.integration.conftest import Api, Runs, cached
 
 DEADLINE = 20.0
@@ -94,11 +93,10 @@ def test_an_error_on_the_first_hop_puts_the_message_on_the_queue(
         real_handle(*args)
 
     monkeypatch.setattr(routing, "handle", flaky)  # what the Lambda edge calls
-    monkeypatch.setattr(runner, "handle", flaky)  # what the local queue drain calls
     event = {"executionId": execution_id, "seq": 0}
 
     runner.process_direct(svc, event, LambdaContext(function_name="runner"), tracer())
-    drive.run_to_end(svc, execution_id)  # the queue delivers it again
+    drive.run_to_end(svc, execution_id, handle=flaky)  # the queue delivers it again
 
     assert len(calls) == 2
     assert executions.get(svc, execution_id)["execution"]["status"] == "FINISHED"

@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from stepline.dev import deploy, drive
+from stepline.dev import deploy
 from stepline.dev.stack import EmulatedStack, root_clients
 from stepline.service import executions
+from stepline.testing import drive
 from tests.integration.conftest import Runs
 
 STACK_NAME = "iso"

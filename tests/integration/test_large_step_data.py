@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 
 from stepline.cli.client import Client
-from stepline.dev import drive
 from stepline.dev.gateway import GatewayServer
 from stepline.dev.stack import EmulatedStack
 from stepline.service import executions
 from stepline.store.errors import ITEM_LIMIT
 from stepline.store.table import item_size
+from stepline.testing import drive
 from tests.integration.conftest import Runs
 
 ECHO_THRICE = """

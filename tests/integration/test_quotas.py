@@ -6,10 +6,10 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from stepline.dev import drive
 from stepline.dev.stack import EmulatedStack
 from stepline.service import executions
 from stepline.service.deps import Services
+from stepline.testing import drive
 from tests.integration.conftest import Runs
 
 STACK_PARAMETERS = {"MaxStepsPerExecution": "2500", "MaxExecutionHours": "36"}

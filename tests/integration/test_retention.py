@@ -13,11 +13,12 @@ from typing import Any
 
 import boto3
 
-from stepline.dev import drive, template
+from stepline.dev import template
 from stepline.dev.stack import EmulatedStack
 from stepline.service.deps import Settings
 from stepline.store import keys
 from stepline.store.records import RESUME_GRACE_DAYS
+from stepline.testing import drive
 from tests.integration.conftest import Api, Runs
 
 RETENTION_DAYS = 30

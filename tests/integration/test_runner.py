@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from stepline.api.models import CreateWorkflowRequest
-from stepline.dev import drive
 from stepline.service import executions, runner, workflows
 from stepline.store.queue import StepMessage
+from stepline.testing import drive
 
 GOLDEN = Path(__file__).parents[1] / "golden"
 CASES = sorted(p.stem for p in GOLDEN.glob("*.yaml"))

@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 from stepline import engine
-from stepline.dev import drive
 from stepline.service import executions, runner
 from stepline.store.queue import StepMessage
+from stepline.testing import drive
 from tests.integration.conftest import Runs
 
 CHILD = r"""

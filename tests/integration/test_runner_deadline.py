@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from stepline.dev import drive
 from stepline.service import executions, runner
 from stepline.service.deps import Services
+from stepline.testing import drive
 from tests.integration.conftest import Runs
 
 CHAIN = (

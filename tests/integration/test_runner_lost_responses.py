@@ -15,9 +15,9 @@ from botocore.exceptions import ConnectionClosedError
 from botocore.httpsession import URLLib3Session
 
 from stepline.api.models import CreateWorkflowRequest
-from stepline.dev import drive
 from stepline.service import executions, workflows
 from stepline.service.deps import Services
+from stepline.testing import drive
 
 GOLDEN = Path(__file__).parents[1] / "golden"
 WRITES = ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from stepline.dev import drive
+from stepline.testing import drive
 from tests.integration.conftest import Runs
 
 RETRIED = r"""

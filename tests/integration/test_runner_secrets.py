@@ -7,8 +7,8 @@ from typing import Any
 
 import boto3
 
-from stepline.dev import drive
 from stepline.service import executions
+from stepline.testing import drive
 from tests.integration.conftest import Runs
 
 SPEC = r"""

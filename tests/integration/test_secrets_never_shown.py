@@ -31,12 +31,12 @@ import pytest
 from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from stepline.dev import drive
 from stepline.integrations.secrets import MARK
 from stepline.service import runner
 from stepline.service.runner import calls
 from stepline.store.log import unpacked
 from stepline.store.queue import StepMessage
+from stepline.testing import drive
 from stepline.yawl.integration import HTTPCall
 from tests.integration.conftest import Api, Runs
 

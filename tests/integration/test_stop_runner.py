@@ -177,7 +177,7 @@ steps:
 
 
 def test_stop_closes_a_parked_wait_at_once(svc: Any, runs: Runs) -> None:
-    from stepline.dev import drive
+    from stepline.testing import drive
 
     execution_id = runs.start(NAP)
     runner.handle(svc, StepMessage(execution_id, 0), runner.Invocation())

@@ -2,7 +2,7 @@
 
 The workflow runs in this process on moto with the real runner: Start through
 :func:`stepline.service.executions.start`, the steps queue drained into the runner by
-:func:`stepline.dev.drive.run_to_end`. Every boto3 client the orchestrator uses carries
+:func:`stepline.testing.drive.run_to_end`. Every boto3 client the orchestrator uses carries
 botocore ``before-call``/``after-call`` hooks that record each request by service and
 operation. Nothing is estimated from the code: a request that is not made is not paid for.
 
@@ -568,7 +568,11 @@ class Meter:
             self._invocation_ms = None
             self._invocation_latency = 0.0
 
+    def log_item_written(self, item: Mapping[str, Any]) -> None:
+        """Called with each log item the runner puts (DynamoDB JSON); a subclass may look."""
+
     def _log_appended(self, params: Mapping[str, Any]) -> None:
+        self.log_item_written(params["Item"])
         self.checkpoint_bytes.append(item_size(params["Item"]))
         types = [str(e.get("type", "?")) for e in log_entries(params["Item"], self._read_part)]
         self._charge_elapsed()
@@ -670,33 +674,32 @@ class Meter:
     ) -> dict[str, Any]:
         """Drive one execution to its end with the real runner: first the invocation Start
         handed to the runner function (when it did), then the steps queue. Settle its costs."""
-        from unittest import mock
-
-        from stepline.dev import drive
-        from stepline.dev.lambdas import LambdaContext
         from stepline.service import runner
-        from stepline.service.runner import calls, routing
         from stepline.telemetry import tracer
+        from stepline.testing import LambdaContext, drive
 
-        perform = calls.perform
-
-        def counted_perform(*args: Any, **kwargs: Any) -> Any:
+        def count_batch(_calls: int) -> None:
             with self._lock:
                 self.call_batches += 1
-            return perform(*args, **kwargs)
 
-        timed = self.timed_runner(routing.handle)
-        with (
-            mock.patch.object(routing, "handle", timed),
-            mock.patch.object(runner, "handle", timed),
-            mock.patch.object(calls, "perform", counted_perform),
-        ):
-            if first is not None:
-                self._new_invocation()
-                self.handed_invocations += 1
-                context = LambdaContext(function_name=RUNNER, timeout_seconds=900)
-                runner.process_direct(svc, first, context, tracer())
-            execution = drive.run_to_end(svc, execution_id, deadline=deadline)
+        def limits(remaining: Callable[[], float] | None = None) -> runner.Invocation:
+            if remaining is None:
+                return runner.Invocation(on_call_batch=count_batch)
+            return runner.Invocation(remaining, on_call_batch=count_batch)
+
+        if first is not None:
+            self._new_invocation()
+            self.handed_invocations += 1
+            context = LambdaContext(function_name=RUNNER, timeout_seconds=900)
+            direct = self.timed_runner(runner.process_direct)
+            direct(svc, first, context, tracer(), invocation=limits)
+        execution = drive.run_to_end(
+            svc,
+            execution_id,
+            deadline=deadline,
+            invocation=limits,
+            handle=self.timed_runner(runner.handle),
+        )
         self.settle()
         self.measure_storage(execution_id)
         return execution
@@ -1258,8 +1261,14 @@ def measure(
     functions: Path | None = None,
     workflow_name: str = "workflow",
     deadline: float = 120.0,
+    time_scale: float = 1.0,
+    meter_class: type[Meter] | None = None,
 ) -> dict[str, Any]:
-    """Run ``executions`` executions of ``spec`` one after another and report their cost."""
+    """Run ``executions`` executions of ``spec`` one after another and report their cost.
+
+    ``time_scale`` multiplies waits and retry delays as the dev stack's does; ``meter_class``
+    (a subclass of :class:`Meter`) is what counts the requests.
+    """
     import boto3
 
     from stepline.dev import resources
@@ -1281,8 +1290,8 @@ def measure(
             retention_days=retention_days(),
         )
         endpoints = {"lambda": f"http://127.0.0.1:{lambdas.server_port}"}
-        meter = Meter(stack, _raw_client, endpoints)
-        svc = services_for(meter, physical | {"RunnerFunction": RUNNER})
+        meter = (meter_class or Meter)(stack, _raw_client, endpoints)
+        svc = services_for(meter, physical | {"RunnerFunction": RUNNER}, time_scale=time_scale)
         workflow_id = create_workflow(svc, spec, workflow_name)
         text = execution_input.replace(HTTP_PLACEHOLDER, http.url)
         statuses: Counter[str] = Counter()
@@ -1308,8 +1317,9 @@ def _raw_client(service: str) -> Any:
     return boto3.client(service)  # type: ignore[call-overload]
 
 
-def services_for(meter: Meter, physical: Mapping[str, str]) -> Any:
-    """The core services on the meter's clients; private hosts allowed (the local services)."""
+def services_for(meter: Meter, physical: Mapping[str, str], *, time_scale: float = 1.0) -> Any:
+    """The core services on the meter's clients; private hosts allowed (the local services);
+    waits and retry delays multiplied by ``time_scale``."""
     from dataclasses import replace
 
     from stepline.dev import resources
@@ -1320,7 +1330,7 @@ def services_for(meter: Meter, physical: Mapping[str, str]) -> Any:
     # come from this process's environment when given there.
     environment |= {k: os.environ[k] for k in QUOTA_VARIABLES if os.environ.get(k)}
     settings = Settings.from_env(environment)
-    settings = replace(settings, allowed_private_hosts=frozenset({"*"}))
+    settings = replace(settings, allowed_private_hosts=frozenset({"*"}), time_scale=time_scale)
     return Services(settings, meter.client)
 
 

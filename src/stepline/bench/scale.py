@@ -2,8 +2,8 @@
 
 Each case runs one execution per size in this process on moto with the real runner, metered
 as ``python -m stepline.bench cost`` meters it (:func:`stepline.bench.cost.measure`: every AWS
-request counted by the billing rules), with waits and retry delays scaled by ``TIME_SCALE``
-(:func:`metered`).
+request counted by the billing rules, by the meter :func:`watched_meter` makes), with waits
+and retry delays scaled by ``TIME_SCALE``.
 Per case and size it prints:
 
 * runner ms per item: the runner's billed milliseconds (its wall time in the invocations,
@@ -52,9 +52,8 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -153,20 +152,12 @@ class Watch:
     calls, the emulator serving them and the meter's hooks)."""
 
 
-@contextmanager
-def metered() -> Iterator[Watch]:
-    """While open, :func:`stepline.bench.cost.measure` runs at ``TIME_SCALE`` and the
-    :class:`Watch` it yields sees the runner's log items and CPU time."""
-    from unittest import mock
-
+def watched_meter(watch: Watch) -> type[Any]:
+    """The cost meter, keeping in ``watch`` the parts of each log item and the runner's CPU
+    time (:func:`stepline.bench.cost.measure` takes it as its ``meter_class``)."""
     from stepline.bench import cost
 
-    watch = Watch()
-    services_for = cost.services_for
-
     class WatchedMeter(cost.Meter):
-        """The cost meter, keeping the parts of each log item and the runner's CPU time."""
-
         def start(self, svc: Any, command: Any) -> str:
             # What the emulator and the clients hold by now is the bench's, not the runner's:
             # a full collection scanning it (a quarter of a second) would land in whichever
@@ -187,24 +178,11 @@ def metered() -> Iterator[Watch]:
 
             return on_cpu
 
-        def _log_appended(self, params: Mapping[str, Any]) -> None:
-            super()._log_appended(params)
+        def log_item_written(self, item: Mapping[str, Any]) -> None:
             s3 = self.raw_client("s3")  # unrecorded: the bench's look is not the runner's cost
-            part = checkpoint_of(params["Item"], lambda pointer: _object_size(s3, pointer))
-            watch.appended.append(part)
+            watch.appended.append(checkpoint_of(item, lambda pointer: _object_size(s3, pointer)))
 
-    def scaled(meter: cost.Meter, physical: Mapping[str, str]) -> Any:
-        svc = services_for(meter, physical)
-        return replace(svc, settings=replace(svc.settings, time_scale=TIME_SCALE))
-
-    try:
-        with (
-            mock.patch.object(cost, "Meter", WatchedMeter),
-            mock.patch.object(cost, "services_for", scaled),
-        ):
-            yield watch
-    finally:
-        gc.unfreeze()
+    return WatchedMeter
 
 
 def _foreach(n: int) -> str:
@@ -313,14 +291,19 @@ def measure_one(case: Case, size: int) -> dict[str, Any]:
     from stepline.bench import cost
 
     began = time.perf_counter()
-    with metered() as watch:
+    watch = Watch()
+    try:
         report = cost.measure(
             case.spec(size),
             case.execution_input(size),
             functions=FUNCTIONS,
             workflow_name=f"{case.name}-{size}",
             deadline=3600.0,
+            time_scale=TIME_SCALE,
+            meter_class=watched_meter(watch),
         )
+    finally:
+        gc.unfreeze()
     wall = time.perf_counter() - began
     items = case.items(size)
     ddb = report["dynamodb"]

@@ -2,7 +2,7 @@
 
 Both sides run in this process on moto, in the same run: Stepline with its table and queue
 built from template.yaml and the steps queue drained into the real runner
-(:func:`stepline.dev.drive.run_to_end`); Step Functions with moto's executor
+(:func:`stepline.testing.drive.run_to_end`); Step Functions with moto's executor
 (``execute_state_machine``), polled with DescribeExecution until it succeeds. Cases: a chain
 of NoOp steps against a chain of Pass states, and a Foreach with a NoOp body against a Map
 with an inline Pass iterator. Each figure is the median of a few runs after a warm-up run, the
@@ -124,8 +124,8 @@ class Stepline:
 
     def run(self, case: Case) -> float:
         """Seconds from Start to FINISHED."""
-        from stepline.dev.drive import run_to_end
         from stepline.service import executions
+        from stepline.testing.drive import run_to_end
 
         command = executions.StartCommand(
             self._workflows[case.name], json.dumps(case.execution_input), caller="bench"

@@ -18,9 +18,7 @@ import importlib.util
 import json
 import sys
 import threading
-import time
 import traceback
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,31 +29,10 @@ from urllib.parse import unquote
 
 from stepline.dev import authorizer, sigv4
 from stepline.dev.functions import StackFunctions
+from stepline.testing.context import LambdaContext
 
 _PREFIX = "/2015-03-31/functions/"
 REGION = "us-east-1"
-
-
-@dataclass
-class LambdaContext:
-    """The parts of the Lambda context object that local functions read."""
-
-    function_name: str
-    timeout_seconds: float = 30.0
-    memory_limit_in_mb: int = 128
-    function_version: str = "$LATEST"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    started: float = field(default_factory=time.monotonic)
-
-    @property
-    def invoked_function_arn(self) -> str:
-        """The function ARN as Lambda would report it."""
-        return f"arn:aws:lambda:{REGION}:{authorizer.ACCOUNT}:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        """Milliseconds left before the function's timeout."""
-        left = self.timeout_seconds - (time.monotonic() - self.started)
-        return max(0, int(left * 1000))
 
 
 class LocalFunctions:

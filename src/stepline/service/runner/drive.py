@@ -114,6 +114,8 @@ def drive(run: Run) -> None:
             if not still_active(run):
                 return
             run.called = True
+            if run.invocation.on_call_batch is not None:
+                run.invocation.on_call_batch(len(calls))
             results = calling.perform(run, calls)
             if results is None:
                 return

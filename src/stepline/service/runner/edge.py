@@ -4,6 +4,7 @@ messages; a message that cannot succeed fails its execution cleanly."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
@@ -96,19 +97,27 @@ def process_record(svc: Services, record: Any, context: Any, tracer: Any) -> Non
             _give_up(svc, message, exc)
 
 
-def process_direct(svc: Services, event: Any, context: Any, tracer: Any) -> None:
+def process_direct(
+    svc: Services,
+    event: Any,
+    context: Any,
+    tracer: Any,
+    *,
+    invocation: Callable[[Callable[[], float]], Invocation] = Invocation,
+) -> None:
     """A message handed over as an asynchronous invocation (a new execution's first hop).
 
     What may pass goes on through the queue, which retries it and, on its last receive, fails
     the execution cleanly: the message is put there rather than left to Lambda's retries. What
-    would fail again ends the execution now.
+    would fail again ends the execution now. ``invocation`` makes the invocation's limits from
+    the time the context has left.
     """
     message = _parsed(json.dumps(event))
     if message is None:
         return
     with log_redaction().scope(message.execution_id):  # its secrets, for _give_up too
         try:
-            _advance(svc, message, context, tracer)
+            _advance(svc, message, context, tracer, invocation)
         except Exception as exc:
             if recurs(exc):
                 _give_up(svc, message, exc)
@@ -126,10 +135,16 @@ def _parsed(body: str) -> StepMessage | None:
         return None
 
 
-def _advance(svc: Services, message: StepMessage, context: Any, tracer: Any) -> None:
+def _advance(
+    svc: Services,
+    message: StepMessage,
+    context: Any,
+    tracer: Any,
+    limits: Callable[[Callable[[], float]], Invocation] = Invocation,
+) -> None:
     """Handle one message within a Lambda invocation; one for an unknown execution is dropped."""
     logger.append_keys(execution_id=message.execution_id)
-    invocation = Invocation(remaining=lambda: context.get_remaining_time_in_millis() / 1000)
+    invocation = limits(lambda: context.get_remaining_time_in_millis() / 1000)
     try:
         tracer.put_annotation(key="execution_id", value=message.execution_id)
         tracer.capture_method(routing.handle)(svc, message, invocation)

@@ -29,11 +29,14 @@ INLINE_BUDGET = 60.0
 
 @dataclass
 class Invocation:
-    """Limits of the current invocation: a clock and the time left before it must stop."""
+    """Limits of the current invocation: a clock and the time left before it must stop;
+    and who is told of each batch of calls it makes (``on_call_batch``, given the number of
+    calls: the benchmarks count batches through it)."""
 
     remaining: Callable[[], float] = lambda: 840.0
     inline_budget: float = INLINE_BUDGET
     started: float = field(default_factory=time.monotonic)
+    on_call_batch: Callable[[int], None] | None = None
 
     def time_left(self) -> float:
         """Seconds this invocation may still spend before checkpointing and handing over."""

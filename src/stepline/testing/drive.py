@@ -24,12 +24,14 @@ def drain(
     deadline: float = 30.0,
     on_message: Callable[[StepMessage], None] | None = None,
     invocation: Callable[[], runner.Invocation] = runner.Invocation,
+    handle: Callable[[Services, StepMessage, runner.Invocation], None] = runner.handle,
 ) -> None:
     """Feed queued messages to the runner until ``until()`` holds (or fail at the deadline).
 
     ``on_message`` sees each message before the runner does (tests use it to deliver the
     message a second time, or to crash on it); ``invocation`` makes the limits of each
-    invocation (tests give it a spent time budget).
+    invocation (tests give it a spent time budget); ``handle`` is what takes each message as
+    one runner invocation (benchmarks time ``runner.handle`` in it).
     """
     sqs = svc.queue.client
     end = time.monotonic() + deadline
@@ -49,11 +51,18 @@ def drain(
             step = StepMessage.from_json(message["Body"])
             if on_message is not None:
                 on_message(step)
-            runner.handle(svc, step, invocation())
+            handle(svc, step, invocation())
             sqs.delete_message(QueueUrl=svc.queue.url, ReceiptHandle=message["ReceiptHandle"])
 
 
-def run_to_end(svc: Services, execution_id: str, deadline: float = 30.0) -> dict[str, Any]:
+def run_to_end(
+    svc: Services,
+    execution_id: str,
+    deadline: float = 30.0,
+    *,
+    invocation: Callable[[], runner.Invocation] = runner.Invocation,
+    handle: Callable[[Services, StepMessage, runner.Invocation], None] = runner.handle,
+) -> dict[str, Any]:
     """Drain until the execution has ended; return its Get answer."""
     from stepline.service import executions
 
@@ -61,6 +70,6 @@ def run_to_end(svc: Services, execution_id: str, deadline: float = 30.0) -> dict
         record = svc.executions.get(execution_id)
         return record is not None and record.status in ENDED
 
-    drain(svc, until=ended, deadline=deadline)
+    drain(svc, until=ended, deadline=deadline, invocation=invocation, handle=handle)
     execution: dict[str, Any] = executions.get(svc, execution_id)["execution"]
     return execution
