@@ -198,3 +198,65 @@ def test_a_partition_whose_entries_are_filtered_out_gives_short_pages_never_wron
     assert [i for p in pages for i in p] == [match.id]
     per_page = 3 + listing.MAX_REFILLS  # three ended partitions, then the re-reads
     assert counting.queries <= per_page * len(pages)
+
+
+def _finish(aws: dict[str, str], record: ExecutionRecord) -> None:
+    """End the execution in the table as the runner would: its status partition moves."""
+    ended = ExecutionRecord(
+        **{**record.__dict__, "status": "FINISHED", "finished_at": T0 + timedelta(hours=5)}
+    )
+    boto3.client("dynamodb").put_item(TableName=aws["Table"], Item=to_dynamo(ended.to_item()))
+
+
+class _MovingTable(_CountingTable):
+    """The real table; after the first Query, the execution ends (it moves partition)."""
+
+    def __init__(self, table: Any, moved: Any) -> None:
+        super().__init__(table)
+        self.moved = moved
+
+    def query(self, **kwargs: Any) -> Any:
+        page = super().query(**kwargs)
+        if self.queries == 1:
+            self.moved()
+        return page
+
+
+def test_an_execution_that_ends_while_a_page_is_read_is_listed_once_at_its_new_status(
+    aws: dict[str, str], admin: Any, workflow_id: str
+) -> None:
+    queued = _record(workflow_id, 1, "QUEUED", T0 + timedelta(hours=2), None)
+    older = _record(workflow_id, 2, "FINISHED", T0, T0 + timedelta(minutes=1))
+    client = boto3.client("dynamodb")
+    for record in (queued, older):
+        client.put_item(TableName=aws["Table"], Item=to_dynamo(record.to_item()))
+    moving = _MovingTable(admin.executions.table, lambda: _finish(aws, queued))
+    lister = listing.ExecutionListing(moving)  # type: ignore[arg-type]
+
+    page = lister.page(workflow_id, filters.parse(None), limit=10, cursor=None)
+
+    listed = [
+        (str(i["PK"]).removeprefix("EX#"), str(i["GSI2PK"]).rsplit("#")[-1]) for i in page.items
+    ]
+    assert listed == [(queued.id, "FINISHED"), (older.id, "FINISHED")]
+    assert page.cursor is None
+
+
+def test_an_execution_that_moves_between_pages_is_not_listed_again(
+    aws: dict[str, str], admin: Any, workflow_id: str
+) -> None:
+    queued = _record(workflow_id, 1, "QUEUED", T0 + timedelta(hours=2), None)
+    older = _record(workflow_id, 2, "FINISHED", T0, T0 + timedelta(minutes=1))
+    client = boto3.client("dynamodb")
+    for record in (queued, older):
+        client.put_item(TableName=aws["Table"], Item=to_dynamo(record.to_item()))
+    lister = listing.ExecutionListing(admin.executions.table)
+    everything = filters.parse(None)
+
+    first = lister.page(workflow_id, everything, limit=1, cursor=None)
+    _finish(aws, queued)  # it now sits in the FINISHED partition, above where that one resumes
+    second = lister.page(workflow_id, everything, limit=1, cursor=first.cursor)
+
+    assert [str(i["PK"]).removeprefix("EX#") for i in first.items] == [queued.id]
+    assert [str(i["PK"]).removeprefix("EX#") for i in second.items] == [older.id]
+    assert second.cursor is None

@@ -12,13 +12,18 @@ A page's resume point is kept per partition (``Cursor``): the primary and index 
 last entry it handed out from there, or of the last one DynamoDB evaluated, or ``DONE``.
 Merging never hands out an entry while a partition it reads may still hold a newer one
 unseen, so pages are exact however the statuses interleave.
+
+An execution that changes status while a List reads moves from one partition to another, and
+can be read in both. A page hands out an execution once (at its latest status when two
+entries of it meet), and a later page reads nothing newer than the last entry handed out
+before it (``LAST``) — as paging one index newest first never shows what moved above it.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from stepline.store import keys
@@ -35,7 +40,8 @@ DONE = 0
 
 Cursor = dict[str, Any]
 """Per status: ``[sort key, PK]`` of where to resume, or ``DONE``; a status not named starts
-at the top."""
+at the top. Under ``LAST``: ``[sort key, PK]`` of the last entry handed out so far."""
+LAST = "@"
 
 
 class BadCursor(ValueError):
@@ -117,19 +123,45 @@ class ExecutionListing:
         self, workflow_id: str, wanted: ExecutionFilter, *, limit: int, cursor: Cursor | None
     ) -> ListedPage:
         """Up to ``limit`` entries matching ``wanted``, newest first, after ``cursor``."""
-        plan = _Plan.of(wanted)
+        plan, partitions, last = self._open(workflow_id, _Plan.of(wanted), cursor or {})
+        for part in partitions:
+            self._fill(workflow_id, plan, part, limit)
+        taken = self._merge(workflow_id, plan, partitions, limit, last)
+        after = _position(taken[-1], plan.sort_attr) if taken else last
+        return ListedPage(taken, self._next(partitions, plan, after))
+
+    def _open(
+        self, workflow_id: str, plan: _Plan, cursor: Cursor
+    ) -> tuple[_Plan, list[_Partition], list[str] | None]:
+        """The plan narrowed to what a later page may read, its partitions still to read, and
+        the last entry handed out before."""
+        if set(cursor) - {*plan.statuses, LAST}:
+            raise BadCursor("names a status this filter does not read")
+        last = cursor.get(LAST)
+        if last is not None:
+            _check_position(last)
+            plan = plan.below(str(last[0]))
         partitions = []
         for status in plan.statuses:
-            position = (cursor or {}).get(status)
+            position = cursor.get(status)
             if position == DONE:
                 continue
             start = None if position is None else self._key(workflow_id, plan, status, position)
             partitions.append(_Partition(status, start))
-        if cursor is not None and set(cursor) - set(plan.statuses):
-            raise BadCursor("names a status this filter does not read")
-        for part in partitions:
-            self._fill(workflow_id, plan, part, limit)
+        return plan, partitions, last
+
+    def _merge(
+        self,
+        workflow_id: str,
+        plan: _Plan,
+        partitions: list[_Partition],
+        limit: int,
+        last: list[str] | None,
+    ) -> list[Item]:
+        """Up to ``limit`` entries of the partitions, newest first, each execution once."""
         taken: list[Item] = []
+        handed = {str(last[1])} if last is not None else set()
+        rank = {status: n for n, status in enumerate(EXECUTION_STATUSES)}
         refills = 0
         while len(taken) < limit:
             starved = [p for p in partitions if not p.buffer and p.more is not None]
@@ -142,13 +174,18 @@ class ExecutionListing:
             ready = [p for p in partitions if p.buffer]
             if not ready:
                 break
-            best = max(ready, key=lambda p: p.buffer[0][plan.sort_attr])
+            # Newest first; of one time, the later status first (an execution read in two
+            # partitions is shown at the status it moved to).
+            best = max(ready, key=lambda p: (p.buffer[0][plan.sort_attr], rank[p.status]))
             newest = best.buffer[0][plan.sort_attr]
             if any(newest <= p.more[plan.sort_attr] for p in starved if p.more is not None):
                 break  # a partition still unread here may hold an entry as new: ask again
             best.taken = best.buffer.popleft()
-            taken.append(best.taken)
-        return ListedPage(taken, self._next(partitions, plan, cursor))
+            execution = str(best.taken[keys.PK])
+            if execution not in handed:
+                handed.add(execution)
+                taken.append(best.taken)
+        return taken
 
     def _fill(self, workflow_id: str, plan: _Plan, part: _Partition, limit: int) -> None:
         pk_attr, sk_attr = keys.INDEXES[plan.index]
@@ -179,7 +216,7 @@ class ExecutionListing:
         part.more = page.last_key
 
     def _next(
-        self, partitions: list[_Partition], plan: _Plan, cursor: Cursor | None
+        self, partitions: list[_Partition], plan: _Plan, last: list[str] | None
     ) -> Cursor | None:
         """Where each partition resumes; None when none has anything left."""
         after: Cursor = {status: DONE for status in plan.statuses}
@@ -194,17 +231,13 @@ class ExecutionListing:
                 after[part.status] = _position(resume, plan.sort_attr) if resume else None
         if all(value == DONE for value in after.values()):
             return None
-        return {status: value for status, value in after.items() if value is not None}
+        resume = {status: value for status, value in after.items() if value is not None}
+        return resume | ({LAST: last} if last is not None else {})
 
     @staticmethod
     def _key(workflow_id: str, plan: _Plan, status: str, position: Any) -> Item:
         """The ExclusiveStartKey of a cursor position in one partition."""
-        if not (
-            isinstance(position, list)
-            and len(position) == 2
-            and all(isinstance(part, str) for part in position)
-        ):
-            raise BadCursor("malformed resume point")
+        _check_position(position)
         sort_value, pk = position
         return {
             keys.PK: pk,
@@ -216,6 +249,15 @@ class ExecutionListing:
 
 def _position(item: Mapping[str, Any], sort_attr: str) -> list[str]:
     return [str(item[sort_attr]), str(item[keys.PK])]
+
+
+def _check_position(position: Any) -> None:
+    if not (
+        isinstance(position, list)
+        and len(position) == 2
+        and all(isinstance(part, str) for part in position)
+    ):
+        raise BadCursor("malformed resume point")
 
 
 @dataclass(frozen=True)
@@ -231,6 +273,11 @@ class _Plan:
     @property
     def sort_attr(self) -> str:
         return keys.INDEXES[self.index][1]
+
+    def below(self, newest: str) -> _Plan:
+        """The same plan reading nothing newer than the sort key ``newest``."""
+        upper = newest if self.bounds.upper is None else min(self.bounds.upper, newest)
+        return replace(self, bounds=TimeRange(self.bounds.lower, upper))
 
     @classmethod
     def of(cls, wanted: ExecutionFilter) -> _Plan:
