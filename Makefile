@@ -29,6 +29,7 @@ dev: install
 lint: install
 	$(BIN)/ruff check $(SOURCES)
 	$(BIN)/ruff format --check $(SOURCES)
+	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy

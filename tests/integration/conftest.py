@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import random
 import socket
 import uuid
 from collections.abc import Callable, Iterator
@@ -41,10 +42,17 @@ TIME_SCALE = 0.001
 
 
 def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port nobody listens on right now, below the ephemeral range (32768 and up on
+    Linux) that the system hands out to outgoing connections: a port picked there could be
+    taken by one before the stack binds it."""
+    while True:
+        port = random.randrange(20000, 32000)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 @dataclass

@@ -16,10 +16,10 @@ from typing import Any
 import boto3
 import pytest
 
-from stepline.api.proto import stored
 from stepline.store import keys
 from stepline.store.records import ExecutionRecord
 from stepline.store.table import to_dynamo
+from stepline.times import stored
 from tests.integration.conftest import Api
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

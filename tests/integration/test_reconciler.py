@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from stepline.api.proto import from_stored, now
 from stepline.dev.scheduler import RuleTimer
 from stepline.dev.stack import EmulatedStack
 from stepline.service import executions, reconciler, runner
@@ -21,6 +20,7 @@ from stepline.service.runner import calls
 from stepline.store import keys
 from stepline.store.queue import StepMessage
 from stepline.testing import drive
+from stepline.times import from_stored, now
 from tests.integration.conftest import Runs, cached
 
 LIMITS = reconciler.Limits()

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from stepline.api.errors import RETRY_AFTER_SECONDS, ApiError, Code
+from stepline.api.errors import RETRY_AFTER_SECONDS
 from stepline.api.http import make_app
-from stepline.store.errors import Refused, Throttled, Unavailable
+from stepline.errors import Code, SteplineError
+from stepline.store.errors import ConditionFailed, Refused, Throttled, Unavailable
 
 REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
 
@@ -31,8 +32,8 @@ def _event(path: str) -> dict[str, Any]:
     }
 
 
-class SchedulerDown(ApiError):
-    """Like service.schedules.Unavailable: an ApiError with the UNAVAILABLE code."""
+class SchedulerDown(SteplineError):
+    """Like service.schedules.Unavailable: a SteplineError with the UNAVAILABLE code."""
 
     code = Code.UNAVAILABLE
 
@@ -76,7 +77,7 @@ def test_any_unavailable_api_error_carries_retry_after() -> None:
 
 def test_retry_after_is_only_for_the_codes_a_retry_may_cure() -> None:
     assert set(RETRY_AFTER_SECONDS) == {Code.RESOURCE_EXHAUSTED, Code.UNAVAILABLE}
-    status, headers, _ = _answer(ApiError("plain"))
+    status, headers, _ = _answer(SteplineError("plain"))
 
     assert status == 500
     assert "retry-after" not in headers
@@ -84,8 +85,12 @@ def test_retry_after_is_only_for_the_codes_a_retry_may_cure() -> None:
 
 @pytest.mark.parametrize(
     "exc",
-    [RuntimeError("a bug"), Refused("dynamodb", "GetItem: AccessDeniedException (400): no")],
-    ids=["bug", "refused"],
+    [
+        RuntimeError("a bug"),
+        Refused("dynamodb", "GetItem: AccessDeniedException (400): no"),
+        ConditionFailed("a bug: PutItem: ConditionalCheckFailed"),  # ABORTED, but not for callers
+    ],
+    ids=["bug", "refused", "condition"],
 )
 def test_a_real_bug_answers_500_internal_naming_the_request_id(exc: Exception) -> None:
     status, headers, body = _answer(exc)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from stepline.api.errors import InvalidArgument
+from stepline.errors import InvalidArgument
 from stepline.service import filters
 from stepline.store.listing import TimeRange
 

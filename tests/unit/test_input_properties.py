@@ -1,10 +1,10 @@
 """Property: whatever JSON, YAML or text reaches an entry point that parses input, only
 Stepline's own errors escape it — never RecursionError, a bare ValueError, KeyError ...
 
-The roots: ``api.errors.ApiError`` (rendered as ``{code, message, details}``), the workflow
-failures of ``yawl.errors`` (``StepFailure``, and ``TemplateError`` under it), ``SpecError`` of
-``yawl.problems``, ``store.errors.StoreError``; and, for the request models only, pydantic's
-``ValidationError``, which ``api.http`` turns into INVALID_ARGUMENT.
+The roots: ``stepline.errors.SteplineError`` (rendered as ``{code, message, details}``; the
+store's ``StoreError`` and ``yawl.problems.SpecError`` are under it), the workflow failures of
+``yawl.errors`` (``StepFailure``, and ``TemplateError`` under it); and, for the request models
+only, pydantic's ``ValidationError``, which ``api.http`` turns into INVALID_ARGUMENT.
 """
 
 from __future__ import annotations
@@ -17,17 +17,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from stepline.api.errors import ApiError
 from stepline.api.models import CreateWorkflowRequest, StartExecutionRequest, UpdateWorkflowRequest
+from stepline.errors import InvalidArgument, SteplineError
 from stepline.integrations.function_call import parse_answer
 from stepline.service import specs, triggers
 from stepline.service.executions import check_input_json, input_from_request
 from stepline.service.paging import page_size
-from stepline.store.errors import StoreError
 from stepline.yawl import SpecError, StepFailure, evaluate_condition, load, render
 from stepline.yawl.templating import Limits
 
-OWN = (ApiError, StepFailure, SpecError, StoreError)
+OWN = (SteplineError, StepFailure)
 QUICK = Limits(timeout=0.5)
 SETTINGS = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
@@ -159,7 +158,7 @@ def test_workflow_requests_let_only_own_errors_escape(body: str) -> None:
 def test_spec_loader_and_validator_let_only_own_errors_escape(text: str) -> None:
     with contextlib.suppress(SpecError):
         load(text)
-    with contextlib.suppress(ApiError):
+    with contextlib.suppress(InvalidArgument):
         specs.check(text)
 
 
@@ -187,5 +186,5 @@ def test_function_answer_parser_lets_only_step_failures_escape(payload: bytes) -
 @SETTINGS
 @given(raw=st.text(max_size=30) | st.integers().map(str) | json_texts)
 def test_page_size_lets_only_api_errors_escape(raw: str) -> None:
-    with contextlib.suppress(ApiError):
+    with contextlib.suppress(InvalidArgument):
         assert 1 <= page_size(raw) <= 1000

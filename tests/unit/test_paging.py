@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stepline.api.errors import InvalidArgument
+from stepline.errors import InvalidArgument
 from stepline.service.paging import DEFAULT_PAGE_SIZE, page_size
 
 

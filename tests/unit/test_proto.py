@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from stepline.api.errors import InvalidArgument
 from stepline.api.proto import duration, from_stored, parse_timestamp, stored, timestamp
+from stepline.errors import InvalidArgument
 
 
 @pytest.mark.parametrize(

@@ -1,39 +1,56 @@
-"""Domain errors of the API and their gRPC codes and HTTP statuses.
+"""How an error travels over HTTP: the one table from gRPC code to HTTP status and Retry-After.
 
-Every error raised from the core for bad input or a missing resource is an :class:`ApiError`;
-one exception handler (:mod:`stepline.api.http`) renders it as ``{code, message, details}``.
-Errors that a later retry may cure (RESOURCE_EXHAUSTED, UNAVAILABLE) also carry a
-``Retry-After`` header (:data:`RETRY_AFTER_SECONDS`).
+Errors are :class:`stepline.errors.SteplineError` (a code, a message and details); one
+exception handler (:mod:`stepline.api.http`) renders them as ``{code, message, details}`` with
+the status of :data:`HTTP_STATUS`. Errors that a later retry may cure (RESOURCE_EXHAUSTED,
+UNAVAILABLE) also carry a ``Retry-After`` header (:data:`RETRY_AFTER_SECONDS`). The domain
+errors are re-exported here for the handlers; new code takes them from :mod:`stepline.errors`.
 """
 
 from __future__ import annotations
 
-from enum import IntEnum
 from http import HTTPStatus
 from typing import Any, Final
 
+from stepline.errors import (
+    Aborted,
+    AlreadyExists,
+    Code,
+    FailedPrecondition,
+    Internal,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    SteplineError,
+    Unauthenticated,
+    Unavailable,
+)
 
-class Code(IntEnum):
-    """gRPC status codes used by the API (google.rpc.Code numbers)."""
+__all__ = [
+    "HTTP_STATUS",
+    "RETRY_AFTER_SECONDS",
+    "Aborted",
+    "AlreadyExists",
+    "ApiError",
+    "Code",
+    "FailedPrecondition",
+    "Internal",
+    "InvalidArgument",
+    "NotFound",
+    "PermissionDenied",
+    "ResourceExhausted",
+    "Unauthenticated",
+    "Unavailable",
+    "body",
+    "http_status",
+    "retry_after",
+]
 
-    OK = 0
-    CANCELLED = 1
-    UNKNOWN = 2
-    INVALID_ARGUMENT = 3
-    DEADLINE_EXCEEDED = 4
-    NOT_FOUND = 5
-    ALREADY_EXISTS = 6
-    PERMISSION_DENIED = 7
-    RESOURCE_EXHAUSTED = 8
-    FAILED_PRECONDITION = 9
-    ABORTED = 10
-    UNIMPLEMENTED = 12
-    INTERNAL = 13
-    UNAVAILABLE = 14
-    UNAUTHENTICATED = 16
+ApiError = SteplineError
+"""The former name of the error root, kept for old imports; new code uses SteplineError."""
 
-
-HTTP_STATUS: dict[Code, HTTPStatus] = {
+HTTP_STATUS: Final[dict[Code, HTTPStatus]] = {
     Code.INVALID_ARGUMENT: HTTPStatus.BAD_REQUEST,
     Code.FAILED_PRECONDITION: HTTPStatus.BAD_REQUEST,
     Code.UNAUTHENTICATED: HTTPStatus.UNAUTHORIZED,
@@ -46,7 +63,7 @@ HTTP_STATUS: dict[Code, HTTPStatus] = {
     Code.UNAVAILABLE: HTTPStatus.SERVICE_UNAVAILABLE,
     Code.INTERNAL: HTTPStatus.INTERNAL_SERVER_ERROR,
 }
-
+"""The HTTP status of each code the API answers with (any other code: 500)."""
 
 RETRY_AFTER_SECONDS: Final[dict[Code, int]] = {
     Code.RESOURCE_EXHAUSTED: 1,
@@ -56,86 +73,16 @@ RETRY_AFTER_SECONDS: Final[dict[Code, int]] = {
 so (the SDK has already backed off once); an outage or a lost connection takes longer."""
 
 
-class ApiError(Exception):
-    """An error the API reports to its caller with a gRPC code and a message."""
-
-    code: Code = Code.INTERNAL
-
-    def __init__(self, message: str, *, details: list[dict[str, Any]] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details or []
-
-    @property
-    def http_status(self) -> int:
-        """The HTTP status that carries this error."""
-        return int(HTTP_STATUS.get(self.code, HTTPStatus.INTERNAL_SERVER_ERROR))
-
-    @property
-    def retry_after(self) -> int | None:
-        """Seconds the caller should wait before retrying; None when a retry would not help."""
-        return RETRY_AFTER_SECONDS.get(self.code)
-
-    def to_body(self) -> dict[str, Any]:
-        """The JSON error body: ``{code, message, details}``."""
-        return {"code": int(self.code), "message": self.message, "details": self.details}
+def http_status(error: SteplineError) -> int:
+    """The HTTP status that carries ``error``."""
+    return int(HTTP_STATUS.get(error.code, HTTPStatus.INTERNAL_SERVER_ERROR))
 
 
-class InvalidArgument(ApiError):
-    """The request is malformed; the message names the field and the problem."""
-
-    code = Code.INVALID_ARGUMENT
-
-
-class NotFound(ApiError):
-    """The named resource does not exist."""
-
-    code = Code.NOT_FOUND
+def retry_after(error: SteplineError) -> int | None:
+    """Seconds the caller should wait before retrying; None when a retry would not help."""
+    return RETRY_AFTER_SECONDS.get(error.code)
 
 
-class AlreadyExists(ApiError):
-    """The resource (or the idempotency key) is already taken."""
-
-    code = Code.ALREADY_EXISTS
-
-
-class FailedPrecondition(ApiError):
-    """The resource is in a state that does not allow the call."""
-
-    code = Code.FAILED_PRECONDITION
-
-
-class Aborted(ApiError):
-    """A concurrent change won the race; the caller may retry."""
-
-    code = Code.ABORTED
-
-
-class Unauthenticated(ApiError):
-    """The caller is not authenticated."""
-
-    code = Code.UNAUTHENTICATED
-
-
-class PermissionDenied(ApiError):
-    """The caller may see the resource but lacks the role the call needs; the message names it."""
-
-    code = Code.PERMISSION_DENIED
-
-
-class ResourceExhausted(ApiError):
-    """Too many requests right now (AWS throttled Stepline); retry after ``Retry-After``."""
-
-    code = Code.RESOURCE_EXHAUSTED
-
-
-class Unavailable(ApiError):
-    """Stepline cannot reach or use AWS right now; retry after ``Retry-After``."""
-
-    code = Code.UNAVAILABLE
-
-
-class Internal(ApiError):
-    """An unexpected failure inside Stepline."""
-
-    code = Code.INTERNAL
+def body(error: SteplineError) -> dict[str, Any]:
+    """The JSON error body: ``{code, message, details}``."""
+    return {"code": int(error.code), "message": error.message, "details": error.details}

@@ -4,13 +4,14 @@ Handlers build their resolver with :func:`make_app`, parse with :func:`parse_bod
 :func:`query`, and let errors propagate: the exception handlers registered here are the only
 place where exceptions become HTTP responses:
 
-* an :class:`ApiError` → its code and status (``Retry-After`` for RESOURCE_EXHAUSTED and
-  UNAVAILABLE);
+* a :class:`~stepline.errors.SteplineError` → its code and status (``Retry-After`` for
+  RESOURCE_EXHAUSTED and UNAVAILABLE; :mod:`stepline.api.errors` holds the table);
 * a pydantic ``ValidationError`` → INVALID_ARGUMENT (400), naming the field;
 * AWS throttling (store ``Throttled``) → RESOURCE_EXHAUSTED (429, ``Retry-After: 1``);
 * AWS unavailable (store ``Unavailable``: 5xx, no connection, a timeout) → UNAVAILABLE (503,
   ``Retry-After: 2``);
-* anything else, a bug → INTERNAL (500), its message naming the request id the logs carry.
+* any other store failure (its message is not for callers) and anything else, a bug →
+  INTERNAL (500), its message naming the request id the logs carry.
 """
 
 from __future__ import annotations
@@ -28,15 +29,16 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from pydantic import BaseModel, ValidationError
 
 from stepline.access import Principal
-from stepline.api.errors import (
-    ApiError,
+from stepline.api import errors
+from stepline.errors import (
     Internal,
     InvalidArgument,
     NotFound,
     ResourceExhausted,
+    SteplineError,
     Unavailable,
 )
-from stepline.store.errors import Throttled, Transient
+from stepline.store.errors import StoreError, Throttled, Transient
 from stepline.telemetry import logger as logger  # re-exported for the functions
 from stepline.telemetry import metrics as metrics
 from stepline.telemetry import tracer as tracer
@@ -56,19 +58,19 @@ def _compact(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
-def _error_response(error: ApiError) -> Response[str]:
+def _error_response(error: SteplineError) -> Response[str]:
     with single_metric(name="ApiErrors", unit=MetricUnit.Count, value=1) as metric:
         metric.add_dimension(name="code", value=error.code.name)
-    retry_after = error.retry_after
+    retry_after = errors.retry_after(error)
     return Response(
-        status_code=error.http_status,
+        status_code=errors.http_status(error),
         content_type="application/json",
-        body=_compact(error.to_body()),
+        body=_compact(errors.body(error)),
         headers={"Retry-After": str(retry_after)} if retry_after is not None else None,
     )
 
 
-def _on_api_error(error: ApiError) -> Response[str]:
+def _on_api_error(error: SteplineError) -> Response[str]:
     logger.info("request refused", extra={"code": error.code.name, "reason": error.message})
     return _error_response(error)
 
@@ -85,7 +87,7 @@ def _on_aws_trouble(error: Transient) -> Response[str]:
         extra={"service": error.service, "reason": error.reason},
     )
     if throttled:
-        api_error: ApiError = ResourceExhausted("too many requests right now; retry later")
+        api_error: SteplineError = ResourceExhausted("too many requests right now; retry later")
     else:
         api_error = Unavailable("the service is unavailable right now; retry later")
     return _error_response(api_error)
@@ -105,7 +107,8 @@ def make_app() -> APIGatewayHttpResolver:
         message = f"internal error; request id {request_id} (the logs have the details)"
         return _error_response(Internal(message))
 
-    app.exception_handler(ApiError)(_on_api_error)
+    app.exception_handler(SteplineError)(_on_api_error)
+    app.exception_handler(StoreError)(unexpected)  # a store failure the core did not translate
     app.exception_handler(ValidationError)(_on_validation_error)
     app.exception_handler(Transient)(_on_aws_trouble)
     app.exception_handler(Exception)(unexpected)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from stepline import times
-from stepline.api.errors import InvalidArgument
+from stepline.errors import InvalidArgument
 from stepline.times import duration, from_stored, now, stored, timestamp
 
 __all__ = ["duration", "from_stored", "now", "parse_timestamp", "stored", "timestamp"]

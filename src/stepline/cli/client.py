@@ -11,28 +11,22 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from stepline.api.errors import HTTP_STATUS
+from stepline.errors import Code
+
 DEFAULT_ENDPOINT = "http://127.0.0.1:8080"
 API_PREFIX = "/workflows/v1"
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
-_GRPC_NAMES = {
-    0: "OK",
-    1: "CANCELLED",
-    2: "UNKNOWN",
-    3: "INVALID_ARGUMENT",
-    4: "DEADLINE_EXCEEDED",
-    5: "NOT_FOUND",
-    6: "ALREADY_EXISTS",
-    7: "PERMISSION_DENIED",
-    8: "RESOURCE_EXHAUSTED",
-    9: "FAILED_PRECONDITION",
-    10: "ABORTED",
-    12: "UNIMPLEMENTED",
-    13: "INTERNAL",
-    14: "UNAVAILABLE",
-    16: "UNAUTHENTICATED",
-}
-_HTTP_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 429: 8, 502: 14, 503: 14, 504: 4}
+# API Gateway itself answers with these statuses (a bad signature, no route, throttling, an
+# outage) in its own shape, not the API's ``{code, message}``: each means the code the API
+# answers with that status (the first one of the table), and 502/504 the gateway's own troubles.
+_GATEWAY_STATUSES = (400, 401, 403, 404, 429, 503)
+_HTTP_CODES: dict[int, Code] = {
+    int(status): code
+    for code, status in reversed(HTTP_STATUS.items())
+    if status in _GATEWAY_STATUSES
+} | {502: Code.UNAVAILABLE, 504: Code.DEADLINE_EXCEEDED}
 _REGION_IN_HOST = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com")
 
 
@@ -41,14 +35,17 @@ class ApiError(Exception):
 
     def __init__(self, code: int, message: str, *, http_status: int | None = None) -> None:
         super().__init__(message)
-        self.code = code
+        self.code = int(code)
         self.message = message
         self.http_status = http_status
 
     @property
     def code_name(self) -> str:
         """The gRPC code name, e.g. ``NOT_FOUND``."""
-        return _GRPC_NAMES.get(self.code, str(self.code))
+        try:
+            return Code(self.code).name
+        except ValueError:
+            return str(self.code)
 
     def __str__(self) -> str:
         return f"{self.code_name} ({self.code}): {self.message}"
@@ -93,14 +90,16 @@ class SigV4(httpx.Auth):
             session = boto3.Session(profile_name=profile, region_name=region)
             credentials = session.get_credentials()
         except BotoCoreError as exc:
-            raise ApiError(16, f"AWS credentials: {exc}") from exc
+            raise ApiError(Code.UNAUTHENTICATED, f"AWS credentials: {exc}") from exc
         if credentials is None:
-            raise ApiError(16, "no AWS credentials found (set a profile with --profile)")
+            raise ApiError(
+                Code.UNAUTHENTICATED, "no AWS credentials found (set a profile with --profile)"
+            )
         found = _REGION_IN_HOST.search(urlsplit(endpoint).hostname or "")
         # An execute-api host names its region; signing for another one would be refused.
         chosen = region or (found.group(1) if found else None) or session.region_name
         if not chosen:
-            raise ApiError(3, "no AWS region: pass --region or set AWS_REGION")
+            raise ApiError(Code.INVALID_ARGUMENT, "no AWS region: pass --region or set AWS_REGION")
         self.region = chosen
         self.credentials = credentials
 
@@ -155,8 +154,8 @@ class Client:
         try:
             response = self._http.request(method, path, params=query, json=body)
         except httpx.TransportError as exc:
-            raise ApiError(14, f"cannot reach {self.endpoint}: {exc}") from exc
-        return _answer(response)
+            raise ApiError(Code.UNAVAILABLE, f"cannot reach {self.endpoint}: {exc}") from exc
+        return answer(response)
 
     # --- workflows ---------------------------------------------------------------------
 
@@ -233,7 +232,7 @@ class Client:
                 return
 
 
-def _answer(response: httpx.Response) -> dict[str, Any]:
+def answer(response: httpx.Response) -> dict[str, Any]:
     """The JSON body of a success; an :class:`ApiError` built from anything else."""
     try:
         data = response.json()
@@ -246,6 +245,6 @@ def _answer(response: httpx.Response) -> dict[str, Any]:
         raise ApiError(int(data["code"]), message, http_status=response.status_code)
     # Not the API's error shape: API Gateway itself answered (403 on a bad signature, 5xx).
     text = data.get("message") if isinstance(data, dict) else response.text.strip()
-    code = _HTTP_CODES.get(response.status_code, 2)
+    code = _HTTP_CODES.get(response.status_code, Code.UNKNOWN)
     message = f"HTTP {response.status_code}: {text or response.reason_phrase}"
     raise ApiError(code, message, http_status=response.status_code)

@@ -14,10 +14,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from stepline import engine
-from stepline.api.errors import ApiError
 from stepline.engine import Machine
+from stepline.errors import SteplineError
 from stepline.service import executions
 from stepline.service.deps import Services
+from stepline.store.errors import StoreError
 from stepline.store.queue import StepMessage
 from stepline.store.records import ExecutionRecord
 from stepline.yawl.errors import WorkflowErrorCode
@@ -81,7 +82,9 @@ def _start(
     except TemplateError as exc:
         code = WorkflowErrorCode.STEP_INVALID_TEMPLATE_EXPRESSION
         return engine.CallResult(code=code.value, message=str(exc))
-    except ApiError as exc:
+    except StoreError:
+        raise  # the table's trouble, not the child's: the message is tried again
+    except SteplineError as exc:
         code = WorkflowErrorCode.STEP_INVALID_ARGUMENT
         return engine.CallResult(code=code.value, message=f"child workflow: {exc.message}")
 
@@ -124,5 +127,7 @@ def stop_children(svc: Services, waited: Iterable[str], terminate: bool) -> None
     for child_id in waited:
         try:
             executions.stop(svc, child_id, terminate=terminate)
-        except ApiError:
+        except StoreError:
+            raise
+        except SteplineError:
             continue  # already ended or gone

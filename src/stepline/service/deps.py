@@ -36,7 +36,6 @@ from datetime import datetime
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, Final
 
-from stepline.api.proto import now
 from stepline.integrations.boundary import Reserved
 from stepline.store.access import AccessStore
 from stepline.store.executions import ExecutionStore
@@ -46,6 +45,7 @@ from stepline.store.queue import RunnerHop, StepsQueue
 from stepline.store.table import Table
 from stepline.store.tokens import PageTokens
 from stepline.store.workflows import WorkflowStore
+from stepline.times import now
 
 if TYPE_CHECKING:
     from botocore.config import Config

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 
-from stepline.api.errors import InvalidArgument
-from stepline.api.proto import parse_timestamp, stored
+from stepline.errors import InvalidArgument
 from stepline.store.listing import ExecutionFilter, TimeRange
 from stepline.store.records import EXECUTION_STATUSES
+from stepline.times import TimestampError, parse_timestamp, stored
 
 MAX_FILTER_LENGTH = 1000
 _TERM = re.compile(r"^\s*([a-zA-Z_]+)\s*(<=|>=|!=|=|<|>)\s*(.*?)\s*$")
@@ -73,7 +73,10 @@ def _status(current: ExecutionFilter, op: str, value: str) -> ExecutionFilter:
 def _time(current: ExecutionFilter, which: str, op: str, value: str, field: str) -> ExecutionFilter:
     if op not in ("=", "<", ">"):
         raise InvalidArgument(f"filter: {field} supports '=', '<' and '>', not {op!r}")
-    ts = stored(parse_timestamp(value, f"filter: {field}"))
+    try:
+        ts = stored(parse_timestamp(value, f"filter: {field}"))
+    except TimestampError as exc:
+        raise InvalidArgument(exc.message) from exc
     if which == "started":
         started = (current.started or TimeRange()).narrow(op, ts)
         return ExecutionFilter(current.status, started, current.finished)

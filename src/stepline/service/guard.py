@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from stepline.access import Principal, Role, effective, granted
-from stepline.api.errors import ApiError, PermissionDenied
+from stepline.errors import PermissionDenied, SteplineError
 from stepline.service.deps import Services
 from stepline.store.access import AccessRecord
 
@@ -73,7 +73,7 @@ def require_workflow(
     folder_id: str | None,
     role: Role,
     *,
-    hidden: Callable[[], ApiError],
+    hidden: Callable[[], SteplineError],
 ) -> Access | None:
     """Refuse a caller without ``role`` on the workflow: ``hidden()`` (the call's NOT_FOUND)
     when it may not view it, else PERMISSION_DENIED. Returns what it read (None: unchecked)."""

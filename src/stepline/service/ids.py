@@ -7,7 +7,7 @@ import re
 import secrets
 import uuid
 
-from stepline.api.errors import InvalidArgument
+from stepline.errors import InvalidArgument
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 WORKFLOW_ID = re.compile(r"^[a-z][a-z0-9]{2,49}$")

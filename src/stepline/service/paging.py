@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from stepline.api.errors import InvalidArgument
+from stepline.errors import InvalidArgument
 from stepline.store.tokens import BadPageToken, PageTokens
 
 DEFAULT_PAGE_SIZE = 100

@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from stepline import engine
-from stepline.api.proto import from_stored
 from stepline.service import children
 from stepline.service.deps import Services
 from stepline.service.runner import INLINE_BUDGET
@@ -42,6 +41,7 @@ from stepline.store import keys
 from stepline.store.log import LogItem
 from stepline.store.queue import StepMessage
 from stepline.store.records import ENDED_STATUSES, ExecutionRecord
+from stepline.times import from_stored
 
 GRACE_SECONDS = 120.0
 RUNNER_TIMEOUT_SECONDS = 900.0

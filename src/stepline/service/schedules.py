@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from stepline.api.errors import ApiError, Code, InvalidArgument
+from stepline.errors import Code, InvalidArgument, SteplineError
 from stepline.service import cron
 from stepline.service.deps import Services
 from stepline.store.records import WorkflowRecord
@@ -27,7 +27,7 @@ TRIGGER = "schedule"
 RETRY_POLICY = {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 10}
 
 
-class Unavailable(ApiError):
+class Unavailable(SteplineError):
     """EventBridge Scheduler did not take the change; the workflow was left as it was."""
 
     code = Code.UNAVAILABLE
@@ -172,7 +172,7 @@ def schedules(svc: Services) -> Schedules | None:
     return Schedules(svc.client_factory("scheduler"), settings)
 
 
-def _scheduler_failure(exc: Exception) -> ApiError:
+def _scheduler_failure(exc: Exception) -> SteplineError:
     error = getattr(exc, "response", {}).get("Error", {})
     code, message = error.get("Code", type(exc).__name__), error.get("Message", str(exc))
     if code == "ValidationException":
@@ -206,7 +206,7 @@ def synced(svc: Services, old: WorkflowRecord | None, new: WorkflowRecord | None
         try:
             group.apply(workflow_id, before)
         except Exception:
-            from stepline.api.http import logger
+            from stepline.telemetry import logger
 
             logger.exception("schedule rollback failed", extra={"workflow_id": workflow_id})
         raise

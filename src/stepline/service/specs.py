@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stepline.api.errors import InvalidArgument
+from stepline.errors import InvalidArgument
 
 
 def check(spec_yaml: str) -> None:

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 from stepline import bounds
-from stepline.api.errors import AlreadyExists, Unauthenticated
+from stepline.errors import AlreadyExists, Unauthenticated
 from stepline.service import executions, ids, schedules
 from stepline.service.deps import Services
 
@@ -127,7 +127,7 @@ def _start(svc: Services, command: executions.StartCommand) -> str | None:
     try:
         return executions.start(svc, command)
     except AlreadyExists:
-        from stepline.api.http import logger
+        from stepline.telemetry import logger
 
         logger.info("duplicate delivery ignored", extra={"key": command.idempotency_key})
         return None

@@ -15,6 +15,11 @@ past ``store/``:
 Conditional writes keep their meaning: ``ConditionalCheckFailedException`` is
 :class:`ConditionFailed`, and a cancelled transaction is a :class:`TransactionConflict` unless
 its only failures are throttling (see :func:`transaction_failure`).
+
+Every store failure is a :class:`~stepline.errors.SteplineError`; its code says what it is
+(ABORTED for a lost condition, RESOURCE_EXHAUSTED / UNAVAILABLE for AWS trouble, INTERNAL
+otherwise), but its message is for the logs: the core turns the ones a caller should hear about
+into domain errors.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Final
+
+from stepline.errors import Code, SteplineError
 
 THROTTLING_CODES: Final = frozenset(
     {
@@ -63,16 +70,22 @@ THROTTLED_REASONS: Final = frozenset({"ThrottlingError", "ProvisionedThroughputE
 CONDITION_FAILED: Final = "ConditionalCheckFailed"
 
 
-class StoreError(Exception):
+class StoreError(SteplineError):
     """Base of every storage failure."""
+
+    code = Code.INTERNAL
 
 
 class ConditionFailed(StoreError):
     """A conditional write lost: the item was not in the expected state."""
 
+    code = Code.ABORTED
+
 
 class TransactionConflict(StoreError):
     """A transaction was cancelled; ``reasons`` holds one code per operation ('None' = fine)."""
+
+    code = Code.ABORTED
 
     def __init__(self, reasons: list[str]) -> None:
         super().__init__(f"transaction cancelled: {reasons}")
@@ -113,9 +126,13 @@ class Transient(AwsFailure):
 class Throttled(Transient):
     """AWS refused the request for its rate or throughput (after the SDK's own retries)."""
 
+    code = Code.RESOURCE_EXHAUSTED
+
 
 class Unavailable(Transient):
     """AWS failed (5xx) or was not reached in time: no connection, a lost one, a timeout."""
+
+    code = Code.UNAVAILABLE
 
 
 class Refused(AwsFailure):

@@ -14,12 +14,12 @@ from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
-from stepline.api.proto import stored
 from stepline.store import keys
 from stepline.store.errors import ConditionFailed, StoreError, TransactionConflict
 from stepline.store.listing import Cursor, ExecutionFilter, ExecutionListing, ListedPage
 from stepline.store.records import ACTIVE_STATUSES, ExecutionRecord, IdempotencyRecord
 from stepline.store.table import ITEM_ABSENT, Condition, Item, Table, put_op
+from stepline.times import stored
 
 
 class IdempotencyKeyUsed(StoreError):

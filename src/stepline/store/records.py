@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from stepline.api.proto import from_stored, stored
 from stepline.store import keys
 from stepline.store.table import Item
+from stepline.times import from_stored, stored
 
 ACTIVE_STATUSES = ("QUEUED", "RUNNING", "PAUSED")
 ENDED_STATUSES = ("STOPPED", "FAILED", "FINISHED")

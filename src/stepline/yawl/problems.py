@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from stepline.errors import Code, SteplineError
+
 ROOT = "<root>"
 
 
@@ -27,8 +29,10 @@ class Problem:
         return (line, self.column or 0, self.path, self.message)
 
 
-class SpecError(ValueError):
+class SpecError(SteplineError, ValueError):
     """A specification is invalid; `problems` lists every problem found, in document order."""
+
+    code = Code.INVALID_ARGUMENT
 
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems: list[Problem] = sorted(set(problems), key=Problem.sort_key)

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from stepline.api.errors import InvalidArgument
 from stepline.bounds import MAX_DEPTH
+from stepline.errors import InvalidArgument
 from stepline.service import specs
 from stepline.yawl import SpecError, load
 from stepline.yawl.control import MAX_WAIT_SECONDS, parse_wait_seconds

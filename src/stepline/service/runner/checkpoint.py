@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from stepline import engine
-from stepline.api.proto import stored
 from stepline.engine import Records
 from stepline.service.deps import Services
 from stepline.service.runner.masking import hide_secrets, shown_entries, shown_outcome
@@ -22,6 +21,7 @@ from stepline.service.runner.run import Run
 from stepline.store.executions import NotActive
 from stepline.store.log import LogItem, LostRace
 from stepline.store.records import ExecutionRecord, history_expiry, resume_expiry
+from stepline.times import stored
 
 # The head (and with it List's status indexes) says RUNNING once an execution has run this
 # long, or at its first checkpoint if it will still be running by then. Shorter runs go from

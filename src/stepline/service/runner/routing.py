@@ -11,7 +11,6 @@ import time
 from dataclasses import replace
 
 from stepline import engine
-from stepline.api.proto import from_stored
 from stepline.service import children
 from stepline.service.deps import Services
 from stepline.service.runner.checkpoint import machine_part
@@ -23,6 +22,7 @@ from stepline.service.runner.stopping import close_after_stop
 from stepline.store.log import LogItem
 from stepline.store.queue import StepMessage
 from stepline.store.records import ExecutionRecord
+from stepline.times import from_stored
 
 
 class ExecutionGone(Exception):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 
 from stepline import engine
-from stepline.api.proto import stored
 from stepline.service import children
 from stepline.service.deps import Services
 from stepline.service.runner.checkpoint import (
@@ -18,6 +17,7 @@ from stepline.service.runner.checkpoint import (
 from stepline.service.runner.run import Run
 from stepline.store.log import LogItem, LostRace
 from stepline.store.records import ExecutionRecord
+from stepline.times import stored
 
 # A batch of calls starts on a head read at most this long ago (the read that began the
 # invocation, or the one after the previous batch) rather than on a read of its own.
