@@ -57,6 +57,12 @@ class RunningStack:
         """A signed client of the API (``/workflows/v1``)."""
         return signed_client(self.url + "/workflows/v1", timeout=30)
 
+    @property
+    def grpc_endpoint(self) -> str:
+        """``host:port`` of the gRPC endpoint the stack printed."""
+        prefix = "gRPC endpoint: "
+        return next(line[len(prefix) :] for line in self.lines if line.startswith(prefix))
+
     def workflow_id(self, name: str) -> str:
         """The id the stack printed for an example workflow."""
         prefix = f"workflow {name}: "
@@ -65,7 +71,7 @@ class RunningStack:
 
 def launch_dev_stack(*extra: str) -> RunningStack:
     """Start ``stepline dev`` (plus ``extra`` options) in a subprocess; return once it serves."""
-    port, aws_port, public_port = free_port(), free_port(), free_port()
+    port, aws_port, public_port, grpc_port = free_port(), free_port(), free_port(), free_port()
     command = [
         sys.executable,
         "-m",
@@ -77,6 +83,8 @@ def launch_dev_stack(*extra: str) -> RunningStack:
         str(aws_port),
         "--public-port",
         str(public_port),
+        "--grpc-port",
+        str(grpc_port),
         *extra,
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}

@@ -47,7 +47,7 @@ def test_layer_is_built_from_src_by_its_makefile() -> None:
 
 def test_layer_leaves_out_the_cli_dev_stack_benches_and_console() -> None:
     shipped = set(_layer_makefile_list("RUNTIME_PACKAGES"))
-    assert not shipped & {"cli", "dev", "bench", "console", "testing"}
+    assert not shipped & {"cli", "dev", "bench", "console", "testing", "gateway"}
     modules = " ".join(_layer_makefile_list("RUNTIME_MODULES"))
     assert modules.startswith("$(filter-out stepline/__main__.py,")  # it starts the CLI
 

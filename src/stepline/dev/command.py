@@ -9,7 +9,7 @@ from __future__ import annotations
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -26,6 +26,13 @@ def dev(
         typer.Option(help="Port of the public start-by-link API (default: the API's port + 1)."),
     ] = None,
     aws_port: Annotated[int, typer.Option(help="Port of the emulated AWS endpoint.")] = 4566,
+    grpc_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Port of the gRPC endpoint for the official clients "
+            "(default: the API's port + 2; 0 turns it off)."
+        ),
+    ] = None,
     examples: Annotated[
         Path | None, typer.Option(help="Folder of workflows to register (default: examples/).")
     ] = None,
@@ -63,16 +70,31 @@ def dev(
     )
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    grpc_server = None
     try:
         url = stack.start()
         for name, workflow_id in stack.registered.items():
             typer.echo(f"workflow {name}: {workflow_id}")
         typer.echo(f"AWS endpoint: {stack.aws_endpoint}")
         typer.echo(f"Public start-by-link API: {stack.public_url}")
+        wanted = port + 2 if grpc_port is None else grpc_port
+        if wanted:
+            grpc_server, bound = _serve_grpc(url, wanted)
+            typer.echo(f"gRPC endpoint: 127.0.0.1:{bound}")
         typer.echo(f"Stepline dev stack ready: {url}", color=False)
         stopping.wait()
     except KeyboardInterrupt:
         pass
     finally:
+        if grpc_server is not None:
+            grpc_server.stop(grace=1)
         stack.stop()
         typer.echo("Stepline dev stack stopped")
+
+
+def _serve_grpc(url: str, port: int) -> tuple[Any, int]:
+    """The official clients' gRPC endpoint in front of the stack's own API, signed as its
+    account root (``stepline.gateway``)."""
+    from stepline.gateway import transcoder
+
+    return transcoder.serve(transcoder.Api(url), port=port)

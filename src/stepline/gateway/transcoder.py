@@ -1,0 +1,216 @@
+"""The gRPC endpoint of the official clients, transcoded onto Stepline's HTTP API.
+
+Every RPC of ``yandex.cloud.serverless.workflows.v1.ExecutionService`` and ``WorkflowService``
+and of ``yandex.cloud.operation.OperationService`` is served from the official protos (the
+``yandexcloud`` package): the request message becomes the HTTP request its method's
+``google.api.http`` rule names (path fields in the path, the rest in the JSON body when the
+rule has one, else in the query), signed with SigV4 as the CLI signs its requests; the JSON
+answer becomes the response message, and an error answer the gRPC status of its ``code``.
+
+So there is one implementation of the API — the HTTP handlers over the service layer, behind
+API Gateway's IAM authorisation — and this is a translator in front of it: on the dev stack
+(``stepline dev --grpc-port``) against the stack's own API, and beside a deployed stack
+(``stepline grpc-gateway --api URL``) against API Gateway.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from concurrent import futures
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import grpc
+import httpx
+from google.api import annotations_pb2  # type: ignore[import-untyped]
+from google.protobuf import json_format
+from google.protobuf.descriptor import MethodDescriptor
+from google.protobuf.message import Message
+from google.protobuf.message_factory import GetMessageClass
+
+from stepline.cli import client as http_client
+from stepline.cli.client import ApiError
+from stepline.errors import Code
+
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
+_STATUS_BY_CODE = {status.value[0]: status for status in grpc.StatusCode}
+
+
+def service_modules() -> tuple[ModuleType, ...]:
+    """The official ``*_service_pb2`` modules whose services this endpoint serves."""
+    from yandex.cloud.operation import operation_service_pb2
+    from yandex.cloud.serverless.workflows.v1 import execution_service_pb2, workflow_service_pb2
+
+    return (execution_service_pb2, workflow_service_pb2, operation_service_pb2)
+
+
+@dataclass(frozen=True)
+class Route:
+    """One RPC and the HTTP request its ``google.api.http`` rule maps it to."""
+
+    service: str
+    """The service's full name, e.g. ``yandex.cloud.serverless.workflows.v1.ExecutionService``."""
+    method: str
+    verb: str
+    path: str
+    body: str
+    request: type[Message]
+    response: type[Message]
+
+    @classmethod
+    def of(cls, method: MethodDescriptor) -> Route:
+        """The route of one method of the official protos."""
+        rule = method.GetOptions().Extensions[annotations_pb2.http]
+        verb = rule.WhichOneof("pattern")
+        if verb is None or verb == "custom":
+            raise ValueError(f"{method.full_name} has no HTTP rule")
+        return cls(
+            service=method.containing_service.full_name,
+            method=method.name,
+            verb=verb.upper(),
+            path=getattr(rule, verb),
+            body=rule.body,
+            request=GetMessageClass(method.input_type),
+            response=GetMessageClass(method.output_type),
+        )
+
+    def http(self, request: Message) -> tuple[str, dict[str, str], dict[str, Any] | None]:
+        """The path, query and JSON body carrying ``request``."""
+        fields = json_format.MessageToDict(request)
+        in_path: set[str] = set()
+
+        def substitute(match: re.Match[str]) -> str:
+            name = match.group(1)
+            field = request.DESCRIPTOR.fields_by_name[name]
+            in_path.add(field.json_name)
+            return str(getattr(request, name))
+
+        path = _PLACEHOLDER.sub(substitute, self.path)
+        rest = {name: value for name, value in fields.items() if name not in in_path}
+        if self.body == "*":
+            return path, {}, rest
+        if self.body:
+            carried = request.DESCRIPTOR.fields_by_name[self.body].json_name
+            return path, _query(rest, skip=carried), rest.get(carried, {})
+        return path, _query(rest), None
+
+
+def _query(fields: Mapping[str, Any], *, skip: str = "", prefix: str = "") -> dict[str, str]:
+    """Query parameters of the fields not in the path: nested messages as dotted names,
+    repeated fields joined by commas (the API's lists take one value each)."""
+    query: dict[str, str] = {}
+    for name, value in fields.items():
+        if name == skip:
+            continue
+        key = f"{prefix}{name}"
+        if isinstance(value, dict):
+            query |= _query(value, prefix=f"{key}.")
+        elif isinstance(value, list):
+            query[key] = ",".join(str(v) for v in value)
+        elif isinstance(value, bool):
+            query[key] = "true" if value else "false"
+        else:
+            query[key] = str(value)
+    return query
+
+
+def routes() -> Iterator[Route]:
+    """Every RPC of the served services."""
+    for module in service_modules():
+        for service in module.DESCRIPTOR.services_by_name.values():
+            for method in service.methods:
+                yield Route.of(method)
+
+
+class Api:
+    """The HTTP API at ``endpoint``, every request SigV4-signed as the CLI signs it (the dev
+    stack's root key on a loopback endpoint unless a profile is named, else the standard AWS
+    credential chain)."""
+
+    def __init__(
+        self, endpoint: str, *, profile: str | None = None, region: str | None = None
+    ) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        auth = http_client.SigV4(self.endpoint, profile, region)
+        self._http = httpx.Client(base_url=self.endpoint, timeout=http_client.TIMEOUT, auth=auth)
+
+    def request(
+        self, verb: str, path: str, *, params: dict[str, str], body: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """One request; its JSON answer, or :class:`ApiError` with the API's code."""
+        try:
+            response = self._http.request(verb, path, params=params, json=body)
+        except httpx.TransportError as exc:
+            raise ApiError(Code.UNAVAILABLE, f"cannot reach {self.endpoint}: {exc}") from exc
+        return http_client.answer(response)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+
+class Transcoder:
+    """Answers each RPC with the HTTP API's answer to its request."""
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    def handler(self, route: Route) -> Callable[[Message, grpc.ServicerContext], Message]:
+        """The unary handler of one route."""
+
+        def answer(request: Message, context: grpc.ServicerContext) -> Message:
+            path, query, body = route.http(request)
+            try:
+                data = self.api.request(route.verb, path, params=query, body=body)
+            except ApiError as exc:
+                status = _STATUS_BY_CODE.get(exc.code, grpc.StatusCode.UNKNOWN)
+                context.abort(status, exc.message)
+            response = route.response()
+            try:
+                json_format.ParseDict(data, response, ignore_unknown_fields=True)
+            except json_format.ParseError as exc:
+                context.abort(grpc.StatusCode.INTERNAL, f"the API's answer does not fit: {exc}")
+            return response
+
+        return answer
+
+    def generic_handlers(self) -> list[grpc.GenericRpcHandler]:
+        """One generic handler per service, with every method of its protos."""
+        by_service: dict[str, dict[str, grpc.RpcMethodHandler[Any, Any]]] = {}
+        for route in routes():
+            by_service.setdefault(route.service, {})[route.method] = (
+                grpc.unary_unary_rpc_method_handler(
+                    self.handler(route),
+                    request_deserializer=route.request.FromString,
+                    response_serializer=route.response.SerializeToString,
+                )
+            )
+        return [
+            grpc.method_handlers_generic_handler(service, methods)
+            for service, methods in by_service.items()
+        ]
+
+
+def serve(api: Api, *, host: str = "127.0.0.1", port: int = 0) -> tuple[grpc.Server, int]:
+    """A started gRPC server transcoding onto ``api``; the server and its port."""
+    from grpc_reflection.v1alpha import reflection
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+    transcoder = Transcoder(api)
+    server.add_generic_rpc_handlers(transcoder.generic_handlers())
+    names = sorted({route.service for route in routes()})
+    reflection.enable_server_reflection([*names, reflection.SERVICE_NAME], server)
+    cause: RuntimeError | None = None
+    try:
+        bound = server.add_insecure_port(f"{host}:{port}")
+    except RuntimeError as exc:  # grpcio raises where older versions returned 0
+        bound, cause = 0, exc
+    if bound == 0:
+        raise OSError(f"gRPC port {port} on {host} is in use; pass another port") from cause
+    server.start()
+    return server, bound
+
+
+__all__ = ["Api", "Route", "Transcoder", "routes", "serve"]
