@@ -35,6 +35,7 @@ from stepline.engine import codec, threads
 from stepline.engine.model import Machine, Outcome, Thread
 from stepline.engine.tick import MAX_STEPS, CallRequest, CallResult, End, Tick, block_of, problem
 from stepline.engine.tick import closed_entry as _closed_entry
+from stepline.statuses import EntryStatus
 from stepline.yawl import state as st
 from stepline.yawl.errors import StepFailure
 from stepline.yawl.spec import Step, Workflow
@@ -126,7 +127,9 @@ def fail(machine: Machine, failure: StepFailure, now: datetime) -> Machine:
     return machine
 
 
-def cancel_open(machine: Machine, now: datetime, status: str = "CANCELLED") -> list[dict[str, Any]]:
+def cancel_open(
+    machine: Machine, now: datetime, status: str = EntryStatus.CANCELLED
+) -> list[dict[str, Any]]:
     """Close every open history entry with ``status`` (Stop, Terminate); the stored forms."""
     closed = [
         codec.entry_json(_closed_entry(entry, now, status))
@@ -137,7 +140,7 @@ def cancel_open(machine: Machine, now: datetime, status: str = "CANCELLED") -> l
 
 
 def cancel_entries(
-    still_open: Iterable[Mapping[str, Any]], now: datetime, status: str = "CANCELLED"
+    still_open: Iterable[Mapping[str, Any]], now: datetime, status: str = EntryStatus.CANCELLED
 ) -> list[dict[str, Any]]:
     """Open entries in the stored form (a log item's), closed with ``status``."""
     entries = sorted((codec.entry_of(e) for e in still_open), key=lambda e: e.n)

@@ -18,6 +18,7 @@ from typing import Any
 from stepline import bounds
 from stepline.engine import codec
 from stepline.engine.model import Entry, Machine, Outcome, Problem, Thread
+from stepline.statuses import EntryStatus
 from stepline.times import duration, from_stored, stored
 from stepline.yawl import state as st
 from stepline.yawl.errors import StepFailure, WorkflowErrorCode
@@ -155,7 +156,7 @@ class Tick:
         entry = self.machine.entries.pop(n, None)
         if entry is None:
             return
-        closed = closed_entry(entry, self.now, "COMPLETED")
+        closed = closed_entry(entry, self.now, EntryStatus.COMPLETED)
         if output is not None:
             closed.output = {"outputJson": _json(output)}
         self.finished.append(codec.entry_json(closed))
@@ -165,7 +166,7 @@ class Tick:
         entry = self.machine.entries.pop(n, None)
         if entry is None:
             return
-        closed = closed_entry(entry, self.now, "FAILED")
+        closed = closed_entry(entry, self.now, EntryStatus.FAILED)
         closed.error = problem(failure)
         if output is not None:
             closed.output = {"outputJson": _json(output)}
@@ -177,12 +178,12 @@ class Tick:
         """The execution ends FINISHED with the result of ``thread`` (the top-level one, or
         the one a Success step is in); whatever else is open closes."""
         result = st.execution_result(thread.state, thread.last) if thread.has_last else thread.state
-        self.finished.extend(self.close_rest("CANCELLED"))
+        self.finished.extend(self.close_rest(EntryStatus.CANCELLED))
         self.machine.outcome = Outcome(status="FINISHED", result=result)
 
     def finish_failed(self, failure: StepFailure) -> None:
         """The execution ends FAILED; whatever is open closes."""
-        self.finished.extend(self.close_rest("CANCELLED"))
+        self.finished.extend(self.close_rest(EntryStatus.CANCELLED))
         self.machine.outcome = Outcome(status="FAILED", error=problem(failure))
 
     def close_rest(self, status: str) -> list[dict[str, Any]]:
@@ -190,7 +191,9 @@ class Tick:
         and siblings (``status``)."""
         closed = []
         for entry in sorted(self.machine.entries.values(), key=lambda e: e.n):
-            final = "COMPLETED" if entry.type in ("Parallel", "Foreach", "While") else status
+            final = (
+                EntryStatus.COMPLETED if entry.type in ("Parallel", "Foreach", "While") else status
+            )
             closed.append(codec.entry_json(closed_entry(entry, self.now, final)))
         self.machine.entries = {}
         self.calls.clear()
@@ -273,7 +276,7 @@ def new_entry(n: int, entry_id: str, step_type: str, now: datetime, step: Any) -
         n=n,
         id=entry_id,
         type=step_type,
-        status="STARTED",
+        status=EntryStatus.STARTED,
         started_at=stored(now),
         title=step.title or None,
         description=step.description or None,

@@ -18,14 +18,13 @@ from stepline.engine import Machine
 from stepline.errors import SteplineError
 from stepline.service import executions
 from stepline.service.deps import Services
+from stepline.statuses import ENDED, ExecutionStatus
 from stepline.store.errors import StoreError
 from stepline.store.queue import StepMessage
 from stepline.store.records import ExecutionRecord
 from stepline.yawl.errors import WorkflowErrorCode
 from stepline.yawl.integration import WorkflowCall
 from stepline.yawl.templating import TemplateError, render
-
-ENDED = ("FINISHED", "FAILED", "STOPPED")
 
 
 def is_child_call(step_body: Any) -> bool:
@@ -91,12 +90,12 @@ def _start(
 
 def outcome(svc: Services, child: ExecutionRecord) -> engine.CallResult:
     """The step outcome a child's end gives its parent."""
-    if child.status == "FINISHED":
+    if child.status == ExecutionStatus.FINISHED:
         text = child.result_json
         if text is None and child.result_ref:
             text = svc.payloads.get(child.result_ref)
         return engine.CallResult(output=json.loads(text) if text else None)
-    if child.status == "FAILED" and child.error:
+    if child.status == ExecutionStatus.FAILED and child.error:
         code = child.error.get("errorCode") or WorkflowErrorCode.STEP_INTERNAL.value
         return engine.CallResult(
             code=code, message=f"child execution {child.id}: {child.error.get('message', '')}"

@@ -16,6 +16,7 @@ from stepline.errors import AlreadyExists, FailedPrecondition, InvalidArgument, 
 from stepline.service import filters, guard, ids
 from stepline.service.deps import Services
 from stepline.service.paging import page_size, resume_key
+from stepline.statuses import ACTIVE, ExecutionStatus
 from stepline.store import listing
 from stepline.store.errors import StoreError, Transient
 from stepline.store.executions import IdempotencyKeyUsed, NotActive
@@ -121,7 +122,7 @@ def _start_once(svc: Services, command: StartCommand) -> str:
         id=execution_id,
         workflow_id=workflow.id,
         spec_version=workflow.spec_version,
-        status="QUEUED",
+        status=ExecutionStatus.QUEUED,
         started_at=now,
         input_json=inline,
         input_ref=ref,
@@ -155,7 +156,7 @@ def _abandon(svc: Services, record: ExecutionRecord) -> None:
         "errorCode": "STEP_INTERNAL",
     }
     with suppress(StoreError):
-        svc.executions.end(record, "FAILED", svc.clock(), error=error)
+        svc.executions.end(record, ExecutionStatus.FAILED, svc.clock(), error=error)
 
 
 def _idempotency_record(
@@ -181,7 +182,7 @@ def _replay(svc: Services, used: IdempotencyRecord, ours: IdempotencyRecord | No
             "Idempotency-Key: already used with a different request body in the last 24 hours"
         )
     existing = svc.executions.get(used.execution_id)
-    if existing is not None and existing.status == "QUEUED":
+    if existing is not None and existing.status == ExecutionStatus.QUEUED:
         # The first call may have died between its write and its send; a duplicate message is
         # harmless (the runner drops messages behind the log), a missing one is not.
         svc.queue.send(StepMessage(existing.id, 0))
@@ -194,10 +195,13 @@ def stop(
     """QUEUED/RUNNING/PAUSED → STOPPED; again on STOPPED is fine; ended otherwise is refused."""
     ids.check_execution_id(execution_id)
     record = _get(svc, execution_id, principal, Role.EXECUTOR)
-    if record.status in ("QUEUED", "RUNNING", "PAUSED"):
+    if record.status in ACTIVE:
         try:
             svc.executions.end(
-                record, "STOPPED", svc.clock(), cancel="TERMINATE" if terminate else "STOP"
+                record,
+                ExecutionStatus.STOPPED,
+                svc.clock(),
+                cancel="TERMINATE" if terminate else "STOP",
             )
         except NotActive as lost:
             if lost.record is None:
@@ -207,7 +211,7 @@ def stop(
             # Wake the runner now: a step parked on a long wait is closed at once.
             svc.queue.send(StepMessage(execution_id, 0, nudge=True))
             return {"executionId": execution_id}
-    if record.status != "STOPPED":
+    if record.status != ExecutionStatus.STOPPED:
         raise FailedPrecondition(
             f"executionId: execution {execution_id} is already {record.status} "
             "and can no longer be stopped"
@@ -233,11 +237,11 @@ def _get(
 def _shown(svc: Services, record: ExecutionRecord, *, begun: bool | None = None) -> ExecutionRecord:
     """The record as Get shows it: a head still QUEUED whose runner has written its log is
     RUNNING (the head itself says so only once the run outlives the runner's RUNNING_AFTER)."""
-    if record.status != "QUEUED":
+    if record.status != ExecutionStatus.QUEUED:
         return record
     if begun is None:
         begun = svc.log.begun(record.id)
-    return replace(record, status="RUNNING") if begun else record
+    return replace(record, status=ExecutionStatus.RUNNING) if begun else record
 
 
 def get(svc: Services, execution_id: str, *, principal: Principal | None = None) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from stepline import engine
 from stepline.service import children
 from stepline.service.deps import Services
 from stepline.service.runner import INLINE_BUDGET
+from stepline.statuses import ExecutionStatus
 from stepline.store import keys
 from stepline.store.log import LogItem
 from stepline.store.queue import StepMessage
@@ -114,7 +115,7 @@ def examine(svc: Services, limits: Limits, execution_id: str) -> str:
     if head is None:
         return "gone"
     last = svc.log.last(head.id)
-    if head.status in ENDED_STATUSES and (head.status != "STOPPED" or _closed(last)):
+    if head.status in ENDED_STATUSES and (head.status != ExecutionStatus.STOPPED or _closed(last)):
         svc.executions.unwatch(head.id)
         return "settled"
     now = svc.clock()
@@ -145,7 +146,7 @@ def _expected(
         return written
     if last.calls:
         return written + limits.runner_timeout
-    if head.status == "STOPPED":  # what is open closes at once, a wait included
+    if head.status == ExecutionStatus.STOPPED:  # what is open closes at once, a wait included
         return head.finished_at or written
     if last.wake is not None:
         return from_stored(last.wake)

@@ -14,6 +14,7 @@ from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
+from stepline.statuses import ExecutionStatus
 from stepline.store import keys
 from stepline.store.errors import ConditionFailed, StoreError, TransactionConflict
 from stepline.store.listing import Cursor, ExecutionFilter, ExecutionListing, ListedPage
@@ -119,13 +120,17 @@ class ExecutionStore:
         fields |= {"cancel": cancel, "error": error, **(result or {})}
         # A stopped execution stays watched until its log is closed too (the reconciler sees to
         # it); any other end settles it.
-        settled = () if status == "STOPPED" else keys.INDEXES[keys.BY_DUE]
+        settled = () if status == ExecutionStatus.STOPPED else keys.INDEXES[keys.BY_DUE]
         self._transition(record.id, status, fields, ACTIVE_STATUSES, remove=settled)
 
     def mark_running(self, record: ExecutionRecord) -> None:
         """QUEUED → RUNNING; raises NotActive when it is no longer QUEUED."""
-        fields = {keys.STATUS_PARTITION: keys.status_partition(record.workflow_id, "RUNNING")}
-        self._transition(record.id, "RUNNING", fields, ("QUEUED",))
+        fields = {
+            keys.STATUS_PARTITION: keys.status_partition(
+                record.workflow_id, ExecutionStatus.RUNNING
+            )
+        }
+        self._transition(record.id, ExecutionStatus.RUNNING, fields, (ExecutionStatus.QUEUED,))
 
     def _transition(
         self,

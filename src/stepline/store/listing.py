@@ -161,7 +161,7 @@ class ExecutionListing:
         """Up to ``limit`` entries of the partitions, newest first, each execution once."""
         taken: list[Item] = []
         handed = {str(last[1])} if last is not None else set()
-        rank = {status: n for n, status in enumerate(EXECUTION_STATUSES)}
+        rank = {str(status): n for n, status in enumerate(EXECUTION_STATUSES)}
         refills = 0
         while len(taken) < limit:
             starved = [p for p in partitions if not p.buffer and p.more is not None]

@@ -7,13 +7,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from stepline.statuses import ACTIVE, ENDED
 from stepline.store import keys
 from stepline.store.table import Item
 from stepline.times import from_stored, stored
 
-ACTIVE_STATUSES = ("QUEUED", "RUNNING", "PAUSED")
-ENDED_STATUSES = ("STOPPED", "FAILED", "FINISHED")
-EXECUTION_STATUSES = ACTIVE_STATUSES + ENDED_STATUSES
+ACTIVE_STATUSES = ACTIVE
+ENDED_STATUSES = ENDED
+EXECUTION_STATUSES = ACTIVE + ENDED
+"""Every status, in the order an execution goes through them (List merges in this order)."""
 DAY_SECONDS = 24 * 3600
 
 

@@ -12,9 +12,8 @@ from typing import Any
 
 from stepline.service import runner
 from stepline.service.deps import Services
+from stepline.statuses import ENDED
 from stepline.store.queue import StepMessage
-
-ENDED = ("FINISHED", "FAILED", "STOPPED")
 
 
 def drain(

@@ -18,6 +18,7 @@ from stepline.service.deps import Services
 from stepline.service.runner.masking import hide_secrets, shown_entries, shown_outcome
 from stepline.service.runner.metrics import step_metrics
 from stepline.service.runner.run import Run
+from stepline.statuses import ExecutionStatus
 from stepline.store.executions import NotActive
 from stepline.store.log import LogItem, LostRace
 from stepline.store.records import ExecutionRecord, history_expiry, resume_expiry
@@ -183,11 +184,11 @@ def _still_running_at_horizon(run: Run, wake: datetime | None, calls: bool) -> b
 
 def mark_running(run: Run) -> bool:
     """QUEUED → RUNNING on the head and its List indexes; False when it has been stopped."""
-    if run.head.status != "QUEUED":
+    if run.head.status != ExecutionStatus.QUEUED:
         return True
     try:
         run.svc.executions.mark_running(run.head)
     except NotActive:
         return False
-    run.head = replace(run.head, status="RUNNING")
+    run.head = replace(run.head, status=ExecutionStatus.RUNNING)
     return True

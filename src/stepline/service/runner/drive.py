@@ -19,6 +19,7 @@ from stepline.service.runner.masking import LOGS, restore_secrets
 from stepline.service.runner.run import Invocation, Run
 from stepline.service.runner.spec_cache import SPECS
 from stepline.service.runner.stopping import active_after_calls, still_active
+from stepline.statuses import ADVANCING, ExecutionStatus
 from stepline.store import keys
 from stepline.store.executions import NotActive
 from stepline.store.log import LogItem
@@ -177,15 +178,15 @@ def finalize_head(svc: Services, head: ExecutionRecord, ended: Records | None) -
     """Copy the outcome of an ended log (``ended``: its machine part) onto the head (again,
     after a crash in between)."""
     outcome = (ended or {}).get("outcome")
-    if outcome is None or head.status not in ("QUEUED", "RUNNING"):
+    if outcome is None or head.status not in ADVANCING:
         return
     now = svc.clock()
     try:
-        if outcome["status"] == "FINISHED":
+        if outcome["status"] == ExecutionStatus.FINISHED:
             fields = _result_fields(svc, head.id, outcome["result"])
-            svc.executions.end(head, "FINISHED", now, result=fields)
+            svc.executions.end(head, ExecutionStatus.FINISHED, now, result=fields)
         else:
-            svc.executions.end(head, "FAILED", now, error=outcome["error"])
+            svc.executions.end(head, ExecutionStatus.FAILED, now, error=outcome["error"])
     except NotActive:
         return  # stopped meanwhile: STOPPED stays
     children.notify_parent(svc, head)

@@ -14,6 +14,7 @@ from stepline.service.runner import routing
 from stepline.service.runner.masking import LOGS, log_redaction
 from stepline.service.runner.routing import ExecutionGone
 from stepline.service.runner.run import Invocation
+from stepline.statuses import ExecutionStatus
 from stepline.store.errors import ItemTooLarge, Transient
 from stepline.store.executions import NotActive
 from stepline.store.queue import StepMessage
@@ -41,7 +42,7 @@ def fail_poisoned(
     error = {"message": message[:1000], "errorCode": code.value}
     # Ended already: maybe by an earlier try of this one that could not tell the parent.
     with suppress(NotActive):
-        svc.executions.end(head, "FAILED", svc.clock(), error=error)
+        svc.executions.end(head, ExecutionStatus.FAILED, svc.clock(), error=error)
     children.notify_parent(svc, head)  # a parent waiting on this child goes on (resumes repeat)
 
 

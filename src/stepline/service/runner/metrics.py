@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from stepline.statuses import EntryStatus
+
 # Entry types of control steps: counted together, since a document per type would cost more log
 # bytes than it tells (they take no time of their own).
 _CONTROL_ENTRIES = frozenset(
@@ -20,7 +22,7 @@ def step_metrics(entries: list[dict[str, Any]], ended: str | None = None) -> Non
     from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
     def counts(metrics: EphemeralMetrics, group: list[dict[str, Any]]) -> None:
-        completed = sum(1 for e in group if e["status"] == "COMPLETED")
+        completed = sum(1 for e in group if e["status"] == EntryStatus.COMPLETED)
         retried = sum(int(e.get("attempts", 1)) - 1 for e in group)
         metrics.add_metric(name="StepCompleted", unit=MetricUnit.Count, value=completed)
         metrics.add_metric(name="StepFailed", unit=MetricUnit.Count, value=len(group) - completed)

@@ -19,6 +19,7 @@ from stepline.service.runner.masking import log_redaction
 from stepline.service.runner.metrics import execution_metric
 from stepline.service.runner.run import Invocation
 from stepline.service.runner.stopping import close_after_stop
+from stepline.statuses import ADVANCING, ExecutionStatus
 from stepline.store.log import LogItem
 from stepline.store.queue import StepMessage
 from stepline.store.records import ExecutionRecord
@@ -68,7 +69,7 @@ def _nudged(
 ) -> None:
     """Stop or Terminate asks to close what is open. A runner performing calls does that
     itself after them; a crashed one gets its message redelivered."""
-    if head.status != "STOPPED":
+    if head.status != ExecutionStatus.STOPPED:
         return
     children.notify_parent(svc, head)
     if last is not None and not last.ended and not last.calls:
@@ -82,8 +83,8 @@ def _due(svc: Services, message: StepMessage, head: ExecutionRecord, last: LogIt
     if last is not None and last.ended:
         finalize_head(svc, head, last.machine)
         return False
-    if head.status not in ("QUEUED", "RUNNING"):
-        if head.status == "STOPPED" and last is not None:
+    if head.status not in ADVANCING:
+        if head.status == ExecutionStatus.STOPPED and last is not None:
             execution_metric("ExecutionsStopped")
         close_after_stop(svc, head, last, 0 if last is None else last.seq + 1, message.seq)
         return False
@@ -102,7 +103,7 @@ def _behind(
     if last.ended:
         finalize_head(svc, head, last.machine)
         return
-    if head.status not in ("QUEUED", "RUNNING"):
+    if head.status not in ADVANCING:
         return
     if last.wake is not None:
         park(svc, StepMessage(head.id, last.seq + 1), from_stored(last.wake))

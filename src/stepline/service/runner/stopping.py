@@ -15,6 +15,7 @@ from stepline.service.runner.checkpoint import (
     running_horizon,
 )
 from stepline.service.runner.run import Run
+from stepline.statuses import ADVANCING, ExecutionStatus
 from stepline.store.log import LogItem, LostRace
 from stepline.store.records import ExecutionRecord
 from stepline.times import stored
@@ -31,7 +32,7 @@ def _head_active(run: Run) -> tuple[bool, ExecutionRecord | None]:
         return True, None
     read = time.monotonic()
     head = run.svc.executions.get(run.head.id)
-    if head is not None and head.status in ("QUEUED", "RUNNING"):
+    if head is not None and head.status in ADVANCING:
         run.head_read = read
         return True, head
     return False, head
@@ -79,7 +80,7 @@ def terminated(run: Run) -> bool:
     if head is None:
         return True
     run.head = head
-    if head.status == "QUEUED" and run.svc.clock() >= running_horizon(run):
+    if head.status == ExecutionStatus.QUEUED and run.svc.clock() >= running_horizon(run):
         mark_running(run)
     return head.cancel == "TERMINATE"
 
