@@ -13,7 +13,7 @@ from stepline.api.http import (
     parse_body,
     principal,
 )
-from stepline.api.models import StartExecutionRequest
+from stepline.models import StartExecutionRequest
 from stepline.service import executions, triggers
 from stepline.service.deps import services
 

@@ -14,7 +14,7 @@ from stepline.api.http import (
     principal,
     query,
 )
-from stepline.api.models import (
+from stepline.models import (
     CreateWorkflowRequest,
     SetAccessBindingsRequest,
     UpdateAccessBindingsRequest,

@@ -325,7 +325,7 @@ class Runs:
 
     def workflow(self, spec: str) -> str:
         """A new workflow (in a folder of its own) with this spec."""
-        from stepline.api.models import CreateWorkflowRequest
+        from stepline.models import CreateWorkflowRequest
         from stepline.service import workflows
 
         request = CreateWorkflowRequest.model_validate(

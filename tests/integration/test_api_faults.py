@@ -37,8 +37,8 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from stepline.api.models import CreateWorkflowRequest
 from stepline.dev import resources
+from stepline.models import CreateWorkflowRequest
 from stepline.service import executions, workflows
 from stepline.service.deps import ATTEMPTS, Services, Settings, core_client_config
 from stepline.store.tokens import scope_digest

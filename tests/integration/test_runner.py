@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from stepline.api.models import CreateWorkflowRequest
+from stepline.models import CreateWorkflowRequest
 from stepline.service import executions, runner, workflows
 from stepline.store.queue import StepMessage
 from stepline.testing import drive

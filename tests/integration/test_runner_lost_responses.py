@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ConnectionClosedError
 from botocore.httpsession import URLLib3Session
 
-from stepline.api.models import CreateWorkflowRequest
+from stepline.models import CreateWorkflowRequest
 from stepline.service import executions, workflows
 from stepline.service.deps import Services
 from stepline.testing import drive
@@ -129,7 +129,7 @@ def test_every_execution_ends_as_a_clean_run_does_when_write_responses_are_lost(
 
 
 def test_workflow_writes_whose_answers_are_lost_still_succeed_once(admin: Services) -> None:
-    from stepline.api.models import UpdateWorkflowRequest
+    from stepline.models import UpdateWorkflowRequest
 
     faulty, fault = _lossy(admin)
     spec = "yawl: '0.1'\nstart: done\nsteps:\n  done:\n    success: {}\n"

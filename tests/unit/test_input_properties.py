@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from stepline.api.models import CreateWorkflowRequest, StartExecutionRequest, UpdateWorkflowRequest
 from stepline.errors import InvalidArgument, SteplineError
 from stepline.integrations.function_call import parse_answer
+from stepline.models import CreateWorkflowRequest, StartExecutionRequest, UpdateWorkflowRequest
 from stepline.service import specs, triggers
 from stepline.service.executions import check_input_json, input_from_request
 from stepline.service.paging import page_size

@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from stepline.api.http import describe_validation_error
-from stepline.api.models import CreateWorkflowRequest, StartExecutionRequest, UpdateWorkflowRequest
+from stepline.models import CreateWorkflowRequest, StartExecutionRequest, UpdateWorkflowRequest
 
 
 def test_start_request_accepts_camel_and_snake_case() -> None:

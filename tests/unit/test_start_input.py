@@ -6,9 +6,9 @@ import pytest
 from pydantic import ValidationError
 
 from stepline.api.http import describe_validation_error
-from stepline.api.models import StartExecutionRequest
 from stepline.bounds import MAX_DEPTH
 from stepline.errors import Code, InvalidArgument
+from stepline.models import StartExecutionRequest
 from stepline.service import triggers
 from stepline.service.executions import check_input_json, input_from_request
 

@@ -1339,7 +1339,7 @@ QUOTA_VARIABLES = ("STEPLINE_MAX_STEPS", "STEPLINE_MAX_EXECUTION_HOURS")
 
 def create_workflow(svc: Any, spec: str, name: str) -> str:
     """Create the workflow (the harness's requests, not priced)."""
-    from stepline.api.models import CreateWorkflowRequest
+    from stepline.models import CreateWorkflowRequest
     from stepline.service import workflows
 
     request = CreateWorkflowRequest.model_validate(

@@ -967,7 +967,7 @@ def _stack(functions: Path) -> Iterator[Stack]:
 
 
 def _create_workflows(stack: Stack, cases: Sequence[Case]) -> None:
-    from stepline.api.models import CreateWorkflowRequest
+    from stepline.models import CreateWorkflowRequest
     from stepline.service import workflows
 
     svc = _harness_services(stack)

@@ -113,7 +113,7 @@ class Stepline:
 
     def prepare(self, case: Case) -> None:
         """Create the case's workflow."""
-        from stepline.api.models import CreateWorkflowRequest
+        from stepline.models import CreateWorkflowRequest
         from stepline.service import workflows
 
         request = CreateWorkflowRequest.model_validate(

@@ -376,7 +376,7 @@ def register_examples(stack: EmulatedStack, folder: Path, base_url: str) -> dict
     settings, the way an operator's migration would write them.
     """
     from stepline.api.errors import ApiError
-    from stepline.api.models import CreateWorkflowRequest
+    from stepline.models import CreateWorkflowRequest
     from stepline.service import ids, workflows
     from stepline.service.deps import Services, Settings
 

@@ -17,12 +17,12 @@ from typing import Any, Literal
 
 from stepline.access import MAX_BINDINGS, Binding, Principal, Role
 from stepline.api import render
-from stepline.api.models import (
+from stepline.errors import Aborted, InvalidArgument, NotFound
+from stepline.models import (
     FOLDER_ID,
     SetAccessBindingsRequest,
     UpdateAccessBindingsRequest,
 )
-from stepline.errors import Aborted, InvalidArgument, NotFound
 from stepline.service import guard, ids
 from stepline.service.deps import Services
 from stepline.service.paging import page_size, resume_key

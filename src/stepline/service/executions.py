@@ -11,8 +11,8 @@ from typing import Any
 from stepline import bounds
 from stepline.access import Principal, Role
 from stepline.api import render
-from stepline.api.models import StartExecutionRequest
 from stepline.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from stepline.models import StartExecutionRequest
 from stepline.service import filters, guard, ids
 from stepline.service.deps import Services
 from stepline.service.paging import page_size, resume_key

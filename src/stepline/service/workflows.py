@@ -8,13 +8,13 @@ from typing import Any
 
 from stepline.access import Principal, Role
 from stepline.api import render
-from stepline.api.models import (
+from stepline.errors import Aborted, AlreadyExists, InvalidArgument, NotFound
+from stepline.models import (
     FOLDER_ID,
     CreateWorkflowRequest,
     UpdateWorkflowRequest,
     dump,
 )
-from stepline.errors import Aborted, AlreadyExists, InvalidArgument, NotFound
 from stepline.service import guard, ids, schedules, specs
 from stepline.service.deps import Services
 from stepline.service.paging import page_size, resume_key

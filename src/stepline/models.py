@@ -1,4 +1,5 @@
-"""Request models of the REST API (proto3 JSON: lowerCamelCase or snake_case accepted)."""
+"""Request models of the Workflows API (proto3 JSON: lowerCamelCase or snake_case accepted):
+the messages the HTTP handlers parse and the services take, in no layer of their own."""
 
 from __future__ import annotations
 
