@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,22 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
+from stepline.testing.ports import free_port
+
 READY = "Stepline dev stack ready: "
 STARTUP_DEADLINE = 90.0
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now, below the ephemeral range (32768 and up on
-    Linux) that the system hands out to outgoing connections: a port picked there could be
-    taken by one before the stack binds it."""
-    while True:
-        port = random.randrange(20000, 32000)
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
 
 
 def signed_client(base_url: str, **options: Any) -> httpx.Client:

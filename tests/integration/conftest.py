@@ -12,8 +12,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import random
-import socket
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -31,6 +29,7 @@ from stepline.dev.stack import (
     EmulatedStack,
     root_clients,
 )
+from stepline.testing.ports import free_port
 
 EVENTS = Path(__file__).parents[1] / "events"
 FUNCTIONS = Path(__file__).parents[1] / "functions"
@@ -39,20 +38,6 @@ SPEC = "yawl: '0.1'\nstart: done\nsteps:\n  done:\n    success: {}\n"
 # the longest Wait an execution may have, is ~3 minutes at TIME_SCALE).
 PARKED = "yawl: '0.1'\nstart: nap\nsteps:\n  nap:\n    wait: {duration: 48h}\n"
 TIME_SCALE = 0.001
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now, below the ephemeral range (32768 and up on
-    Linux) that the system hands out to outgoing connections: a port picked there could be
-    taken by one before the stack binds it."""
-    while True:
-        port = random.randrange(20000, 32000)
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
 
 
 @dataclass

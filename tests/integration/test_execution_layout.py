@@ -19,6 +19,7 @@ import pytest
 from stepline.store import keys
 from stepline.store.records import ExecutionRecord
 from stepline.store.table import to_dynamo
+from stepline.testing.records import execution_record as _record
 from stepline.times import stored
 from tests.integration.conftest import Api
 
@@ -65,18 +66,6 @@ def _put(aws: dict[str, str], items: list[dict[str, Any]]) -> None:
     client = boto3.client("dynamodb")
     for item in items:
         client.put_item(TableName=aws["Table"], Item=to_dynamo(item))
-
-
-def _record(workflow_id: str, n: int, status: str, start: datetime, end: datetime | None):
-    return ExecutionRecord(
-        id=f"{workflow_id}-00000000-0000-4000-8000-{n:012d}",
-        workflow_id=workflow_id,
-        spec_version=1,
-        status=status,
-        started_at=start,
-        finished_at=end,
-        input_json="{}",
-    )
 
 
 @pytest.fixture

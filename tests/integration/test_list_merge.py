@@ -19,21 +19,10 @@ from stepline.service import filters
 from stepline.store import listing
 from stepline.store.records import EXECUTION_STATUSES, ExecutionRecord
 from stepline.store.table import to_dynamo
+from stepline.testing.records import execution_record as _record
 from tests.integration.conftest import Api
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
-
-
-def _record(workflow_id: str, n: int, status: str, start: datetime, end: datetime | None):
-    return ExecutionRecord(
-        id=f"{workflow_id}-00000000-0000-4000-8000-{n:012d}",
-        workflow_id=workflow_id,
-        spec_version=1,
-        status=status,
-        started_at=start,
-        finished_at=end,
-        input_json="{}",
-    )
 
 
 @pytest.fixture
@@ -222,14 +211,21 @@ class _MovingTable(_CountingTable):
         return page
 
 
-def test_an_execution_that_ends_while_a_page_is_read_is_listed_once_at_its_new_status(
-    aws: dict[str, str], admin: Any, workflow_id: str
-) -> None:
+@pytest.fixture
+def queued_and_older(aws: dict[str, str], workflow_id: str) -> tuple[ExecutionRecord, ...]:
+    """A QUEUED execution, and an older FINISHED one."""
     queued = _record(workflow_id, 1, "QUEUED", T0 + timedelta(hours=2), None)
     older = _record(workflow_id, 2, "FINISHED", T0, T0 + timedelta(minutes=1))
     client = boto3.client("dynamodb")
     for record in (queued, older):
         client.put_item(TableName=aws["Table"], Item=to_dynamo(record.to_item()))
+    return queued, older
+
+
+def test_an_execution_that_ends_while_a_page_is_read_is_listed_once_at_its_new_status(
+    aws: dict[str, str], admin: Any, workflow_id: str, queued_and_older: tuple[ExecutionRecord, ...]
+) -> None:
+    queued, older = queued_and_older
     moving = _MovingTable(admin.executions.table, lambda: _finish(aws, queued))
     lister = listing.ExecutionListing(moving)  # type: ignore[arg-type]
 
@@ -243,13 +239,9 @@ def test_an_execution_that_ends_while_a_page_is_read_is_listed_once_at_its_new_s
 
 
 def test_an_execution_that_moves_between_pages_is_not_listed_again(
-    aws: dict[str, str], admin: Any, workflow_id: str
+    aws: dict[str, str], admin: Any, workflow_id: str, queued_and_older: tuple[ExecutionRecord, ...]
 ) -> None:
-    queued = _record(workflow_id, 1, "QUEUED", T0 + timedelta(hours=2), None)
-    older = _record(workflow_id, 2, "FINISHED", T0, T0 + timedelta(minutes=1))
-    client = boto3.client("dynamodb")
-    for record in (queued, older):
-        client.put_item(TableName=aws["Table"], Item=to_dynamo(record.to_item()))
+    queued, older = queued_and_older
     lister = listing.ExecutionListing(admin.executions.table)
     everything = filters.parse(None)
 

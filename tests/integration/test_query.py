@@ -12,6 +12,7 @@ import pytest
 
 from stepline.store import keys
 from stepline.store.records import ExecutionRecord
+from stepline.testing.records import execution_record as _record
 from tests.integration.conftest import Api
 
 DURATION = re.compile(r"^\d+(\.\d{3}|\.\d{6}|\.\d{9})?s$")
@@ -23,18 +24,6 @@ def _put_executions(aws: dict[str, str], workflow_id: str, records: list[Executi
     client = boto3.client("dynamodb")
     for record in records:
         client.put_item(TableName=aws["Table"], Item=to_dynamo(record.to_item()))
-
-
-def _record(workflow_id: str, n: int, status: str, start: datetime, end: datetime | None):
-    return ExecutionRecord(
-        id=f"{workflow_id}-00000000-0000-4000-8000-{n:012d}",
-        workflow_id=workflow_id,
-        spec_version=1,
-        status=status,
-        started_at=start,
-        finished_at=end,
-        input_json="{}",
-    )
 
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

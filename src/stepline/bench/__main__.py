@@ -41,20 +41,11 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the chosen benchmark; the process exit status."""
     args = parser().parse_args(argv)
-    if args.command == "speed":
-        return speed.main(args)
-    if args.command == "cost":
-        return cost.main(args)
-    if args.command == "faults":
-        return faults.main(args)
-    if args.command == "scale":
-        return scale.main(args)
-    if args.command == "list":
-        return lists.main(args)
-    if args.command == "imports":
-        return imports.main(args)
-    if args.command == "yawl":
-        return yawl.main(args)
+    benches = {"speed": speed, "cost": cost, "faults": faults, "scale": scale}
+    benches |= {"list": lists, "imports": imports, "yawl": yawl}
+    if args.command in benches:
+        result: int = benches[args.command].main(args)
+        return result
     raise AssertionError(f"unhandled command {args.command}")  # argparse rejects the rest
 
 

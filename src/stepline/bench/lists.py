@@ -37,7 +37,7 @@ FILTERS = {
 
 
 def _records(workflow_id: str, count: int) -> list[Any]:
-    from stepline.store.records import ExecutionRecord
+    from stepline.testing.records import execution_record
 
     rng = random.Random(7)
     records = []
@@ -49,17 +49,7 @@ def _records(workflow_id: str, count: int) -> list[Any]:
         end = None if status in ("RUNNING", "QUEUED") else start + timedelta(minutes=5)
         if n % 1000 == 0:
             status, end = "FINISHED", start + timedelta(minutes=5)
-        records.append(
-            ExecutionRecord(
-                id=f"{workflow_id}-00000000-0000-4000-8000-{n:012d}",
-                workflow_id=workflow_id,
-                spec_version=1,
-                status=status,
-                started_at=start,
-                finished_at=end,
-                input_json="{}",
-            )
-        )
+        records.append(execution_record(workflow_id, n, status, start, end))
     return records
 
 
