@@ -19,6 +19,7 @@ from pathlib import Path
 import grpc
 import httpx
 import pytest
+from google.protobuf import struct_pb2
 from yandex.cloud.serverless.workflows.v1 import execution_pb2, workflow_pb2
 from yandex.cloud.serverless.workflows.v1 import (
     execution_service_pb2 as ex,
@@ -98,6 +99,27 @@ def test_start_get_list_and_history_answer_as_rest_does(
     )
     rest_history = rest.get(f"/execution/{started.execution_id}/history").json()
     assert [e.id for e in history.entries] == [e["id"] for e in rest_history["entries"]]
+
+
+def test_whole_numbers_of_an_input_value_stay_whole(
+    channel: grpc.Channel, rest: httpx.Client
+) -> None:
+    workflow_id = _create(channel, SLOW, f"value-{time.monotonic_ns()}")
+    executions = ex_grpc.ExecutionServiceStub(channel)
+    value = struct_pb2.Struct()
+    value.update({"n": 3, "price": 2.5, "items": [1, 2]})
+    started = executions.Start(
+        ex.StartExecutionRequest(
+            workflow_id=workflow_id,
+            input=execution_pb2.ExecutionInput(input_value=struct_pb2.Value(struct_value=value)),
+        )
+    )
+
+    shown = rest.get(f"/execution/{started.execution_id}").json()["execution"]
+    text = shown["input"]["inputJson"]
+    assert json.loads(text) == {"n": 3, "price": 2.5, "items": [1, 2]}
+    assert "3.0" not in text and "1.0" not in text
+    executions.Terminate(ex.TerminateExecutionRequest(execution_id=started.execution_id))
 
 
 def test_list_pages_and_filters_as_rest_does(channel: grpc.Channel, rest: httpx.Client) -> None:

@@ -204,8 +204,8 @@ def test_list_filters(
     [
         ({}, "workflowId: required"),
         ({"workflowId": "Bad Id"}, "workflowId:"),
-        ({"pageSize": "1001"}, "pageSize: must be between 0 and 1000"),
-        ({"pageSize": "-1"}, "pageSize: must be between 0 and 1000"),
+        ({"pageSize": "2147483648"}, "pageSize: must be between 0 and 2147483647"),
+        ({"pageSize": "-1"}, "pageSize: must be between 0 and 2147483647"),
         ({"pageSize": "ten"}, "pageSize: 'ten' is not an integer"),
         ({"filter": "status=ERROR"}, "did you mean FAILED?"),
         ({"filter": "status>FAILED"}, "status supports only '='"),
@@ -231,6 +231,14 @@ def test_list_page_size_zero_means_one_hundred(
     api: Api, workflow_id: str, history_of_runs: list
 ) -> None:
     body = api.call("list", query={"workflowId": workflow_id, "pageSize": "0"}).body
+    assert len(body["executions"]) == 12
+    assert "nextPageToken" not in body
+
+
+def test_list_takes_any_page_size_the_api_documents(
+    api: Api, workflow_id: str, history_of_runs: list
+) -> None:
+    body = api.call("list", query={"workflowId": workflow_id, "pageSize": "2147483647"}).body
     assert len(body["executions"]) == 12
     assert "nextPageToken" not in body
 

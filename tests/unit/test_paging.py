@@ -1,4 +1,4 @@
-"""pageSize: plain ASCII digits, 0..1000 (0 or absent means 100)."""
+"""pageSize: plain ASCII digits, 0..2147483647 (0 or absent means 100; pages hold 1000 at most)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,17 @@ from stepline.service.paging import DEFAULT_PAGE_SIZE, page_size
 
 
 @pytest.mark.parametrize(
-    ("raw", "size"), [(None, 100), ("", 100), ("0", 100), ("1", 1), ("50", 50), ("1000", 1000)]
+    ("raw", "size"),
+    [
+        (None, 100),
+        ("", 100),
+        ("0", 100),
+        ("1", 1),
+        ("50", 50),
+        ("1000", 1000),
+        ("1001", 1000),
+        ("2147483647", 1000),
+    ],
 )
 def test_page_size_reads_plain_digits(raw: str | None, size: int) -> None:
     assert page_size(raw) == size
@@ -24,11 +34,11 @@ def test_page_size_refuses_anything_but_plain_ascii_digits(raw: str) -> None:
     assert caught.value.message == f"pageSize: {raw!r} is not an integer"
 
 
-@pytest.mark.parametrize("raw", ["-1", "1001", "9" * 5000])
+@pytest.mark.parametrize("raw", ["-1", "2147483648", "9" * 5000])
 def test_page_size_refuses_numbers_out_of_range(raw: str) -> None:
     with pytest.raises(InvalidArgument) as caught:
         page_size(raw)
-    assert caught.value.message == f"pageSize: must be between 0 and 1000, got {raw[:40]}"
+    assert caught.value.message == f"pageSize: must be between 0 and 2147483647, got {raw[:40]}"
 
 
 def test_page_size_names_the_field_it_reads() -> None:

@@ -78,7 +78,7 @@ class Route:
 
     def http(self, request: Message) -> tuple[str, dict[str, str], dict[str, Any] | None]:
         """The path, query and JSON body carrying ``request``."""
-        fields = json_format.MessageToDict(request)
+        fields = _whole_numbers(json_format.MessageToDict(request))
         in_path: set[str] = set()
 
         def substitute(match: re.Match[str]) -> str:
@@ -95,6 +95,19 @@ class Route:
             carried = request.DESCRIPTOR.fields_by_name[self.body].json_name
             return path, _query(rest, skip=carried), rest.get(carried, {})
         return path, _query(rest), None
+
+
+def _whole_numbers(value: Any) -> Any:
+    """``value`` with whole doubles as integers: a ``google.protobuf.Value`` carries every
+    number as a double, and an ``inputValue`` of ``{"n": 3}`` should reach the API as 3, not
+    3.0 (the official clients have no other way to send an integer)."""
+    if isinstance(value, dict):
+        return {k: _whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(v) for v in value]
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
 
 
 def _query(fields: Mapping[str, Any], *, skip: str = "", prefix: str = "") -> dict[str, str]:
