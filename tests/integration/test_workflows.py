@@ -186,6 +186,42 @@ def test_list_pages_by_name_and_filters_by_name(api: Api, folder: str) -> None:
     assert [w["name"] for w in only["workflows"]] == ["b-flow"]
 
 
+def test_list_filters_by_creation_time_alone_or_with_the_name(api: Api, folder: str) -> None:
+    api.create_workflow(folder, "early")
+    listed = api.call("workflow_list", query={"folderId": folder}).body["workflows"]
+    created = listed[0]["createdAt"]
+    api.create_workflow(folder, "late")
+    late = [w for w in api.call("workflow_list", query={"folderId": folder}).body["workflows"]]
+    assert [w["name"] for w in late] == ["early", "late"]
+
+    def names(filter_text: str) -> list[str]:
+        reply = api.call("workflow_list", query={"folderId": folder, "filter": filter_text})
+        assert reply.status == 200, reply.body
+        return [w["name"] for w in reply.body["workflows"]]
+
+    assert names(f"created_at>{created}") == ["late"]
+    assert names(f"created_at<{created}") == []
+    assert names(f'created_at={created} AND name="early"') == ["early"]
+    assert names("created_at>2000-01-01T00:00:00Z AND name=late") == ["late"]
+
+
+@pytest.mark.parametrize(
+    ("filter_text", "message"),
+    [
+        ("owner=me", "unknown field 'owner'; supported fields are name, created_at"),
+        ("name>a", "name supports only '='"),
+        ("created_at>yesterday", "is not an RFC 3339 timestamp"),
+        ("name=a AND name=b", "name is given twice"),
+    ],
+)
+def test_list_refuses_filters_it_cannot_answer(
+    api: Api, folder: str, filter_text: str, message: str
+) -> None:
+    reply = api.call("workflow_list", query={"folderId": folder, "filter": filter_text})
+    assert (reply.status, reply.body["code"]) == (400, 3)
+    assert message in reply.body["message"]
+
+
 def test_list_rejects_unsupported_filters(api: Api, folder: str) -> None:
     reply = api.call("workflow_list", query={"folderId": folder, "filter": "owner=me"})
     assert (reply.status, reply.body["code"]) == (400, 3)

@@ -9,6 +9,7 @@ same time field give a range. The value is the store's ``ExecutionFilter``
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from stepline.errors import InvalidArgument
 from stepline.store.listing import ExecutionFilter, TimeRange
@@ -70,13 +71,18 @@ def _status(current: ExecutionFilter, op: str, value: str) -> ExecutionFilter:
     return ExecutionFilter(value, current.started, current.finished)
 
 
-def _time(current: ExecutionFilter, which: str, op: str, value: str, field: str) -> ExecutionFilter:
+def _timestamp(field: str, op: str, value: str) -> str:
+    """The stored form of a time term's timestamp; refuses operators other than =, <, >."""
     if op not in ("=", "<", ">"):
         raise InvalidArgument(f"filter: {field} supports '=', '<' and '>', not {op!r}")
     try:
-        ts = stored(parse_timestamp(value, f"filter: {field}"))
+        return stored(parse_timestamp(value, f"filter: {field}"))
     except TimestampError as exc:
         raise InvalidArgument(exc.message) from exc
+
+
+def _time(current: ExecutionFilter, which: str, op: str, value: str, field: str) -> ExecutionFilter:
+    ts = _timestamp(field, op, value)
     if which == "started":
         started = (current.started or TimeRange()).narrow(op, ts)
         return ExecutionFilter(current.status, started, current.finished)
@@ -84,4 +90,58 @@ def _time(current: ExecutionFilter, which: str, op: str, value: str, field: str)
     return ExecutionFilter(current.status, current.started, finished)
 
 
-__all__ = ["ExecutionFilter", "parse"]
+@dataclass(frozen=True)
+class WorkflowFilter:
+    """A parsed ListWorkflows filter: a name, a range on the creation time."""
+
+    name: str | None = None
+    created: TimeRange | None = None
+
+    @property
+    def canonical(self) -> str:
+        """A stable text form, used to bind page tokens to the filter."""
+        return f"{self.name}|{self.created}"
+
+
+_WORKFLOW_NAME = re.compile(r"^[a-z][-a-z0-9]{0,62}$")
+
+
+def parse_workflows(text: str | None) -> WorkflowFilter:
+    """Parse a ListWorkflows filter: ``name=<name>``, ``created_at<T``, ``created_at>T``,
+    ``created_at=T``, joined by `` AND ``."""
+    if text is None or not text.strip():
+        return WorkflowFilter()
+    if len(text) > MAX_FILTER_LENGTH:
+        raise InvalidArgument(f"filter: longer than {MAX_FILTER_LENGTH} characters")
+    result = WorkflowFilter()
+    for term in _AND.split(text.strip()):
+        result = _workflow_term(result, term)
+    return result
+
+
+def _workflow_term(current: WorkflowFilter, term: str) -> WorkflowFilter:
+    match = _TERM.match(term)
+    if not match:
+        raise InvalidArgument(
+            f"filter: cannot parse {term!r}; expected terms like name=orders or "
+            "created_at>2026-01-01T00:00:00Z joined by ' AND '"
+        )
+    field, op, raw = match.groups()
+    value = raw[1:-1] if len(raw) >= 2 and raw[0] == raw[-1] == '"' else raw
+    if field in ("created_at", "createdAt"):
+        ts = _timestamp(field, op, value)
+        return WorkflowFilter(current.name, (current.created or TimeRange()).narrow(op, ts))
+    if field != "name":
+        raise InvalidArgument(
+            f"filter: unknown field {field!r}; supported fields are name, created_at"
+        )
+    if op != "=":
+        raise InvalidArgument(f"filter: name supports only '=', not {op!r}")
+    if not _WORKFLOW_NAME.match(value):
+        raise InvalidArgument(f"filter: {value[:80]!r} is not a workflow name")
+    if current.name is not None and current.name != value:
+        raise InvalidArgument("filter: name is given twice with different values")
+    return WorkflowFilter(value, current.created)
+
+
+__all__ = ["ExecutionFilter", "WorkflowFilter", "parse", "parse_workflows"]

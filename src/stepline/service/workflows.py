@@ -15,15 +15,13 @@ from stepline.models import (
     UpdateWorkflowRequest,
     dump,
 )
-from stepline.service import guard, ids, schedules, specs
+from stepline.service import filters, guard, ids, schedules, specs
 from stepline.service.deps import Services
 from stepline.service.paging import page_size, resume_key
 from stepline.store import keys
 from stepline.store.records import WorkflowRecord
 from stepline.store.tokens import scope_digest
 from stepline.store.workflows import ConcurrentChange, NameTaken
-
-_NAME_FILTER = re.compile(r'^\s*name\s*=\s*"?([a-z][-a-z0-9]{0,62})"?\s*$')
 
 
 def create(
@@ -194,13 +192,17 @@ def list_workflows(
     if not re.match(FOLDER_ID, folder):
         raise InvalidArgument(f"folderId: {folder[:80]!r} is not a folder id")
     limit = page_size(size)
-    name = _name_filter(filter_text)
-    scope = scope_digest("workflows", folder, name or "")
+    wanted = filters.parse_workflows(filter_text)
+    if wanted.created is not None and wanted.created.empty:
+        return {"workflows": []}
+    scope = scope_digest("workflows", folder, wanted.canonical)
     start = resume_key(svc.tokens, token, scope)
     visible = guard.visible_in_folder(svc, principal, folder)
     if visible is guard.hide_all:
         return {"workflows": []}
-    page = svc.workflows.list_page(folder, name=name, limit=limit + 1, start_key=start)
+    page = svc.workflows.list_page(
+        folder, name=wanted.name, created=wanted.created, limit=limit + 1, start_key=start
+    )
     items, resume = page.items, page.last_key
     if len(items) > limit:
         items = items[:limit]
@@ -217,12 +219,3 @@ def list_workflows(
     if resume:
         body["nextPageToken"] = svc.tokens.issue(resume, scope)
     return body
-
-
-def _name_filter(text: str | None) -> str | None:
-    if text is None or not text.strip():
-        return None
-    match = _NAME_FILTER.match(text)
-    if not match:
-        raise InvalidArgument(f"filter: {text[:100]!r} is not supported; use name=<workflow name>")
-    return match.group(1)

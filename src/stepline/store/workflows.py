@@ -7,6 +7,7 @@ from typing import Any
 from stepline.store import keys
 from stepline.store.access import keep_folder_op, new_workflow_op
 from stepline.store.errors import StoreError, TransactionConflict
+from stepline.store.listing import TimeRange
 from stepline.store.records import WorkflowRecord
 from stepline.store.table import (
     ITEM_ABSENT,
@@ -105,21 +106,36 @@ class WorkflowStore:
             raise ConcurrentChange(record.id) from exc
 
     def list_page(
-        self, folder_id: str, *, name: str | None, limit: int, start_key: dict[str, Any] | None
+        self,
+        folder_id: str,
+        *,
+        name: str | None,
+        limit: int,
+        start_key: dict[str, Any] | None,
+        created: TimeRange | None = None,
     ) -> Page:
-        """One page of a folder's workflows ordered by name (gsi6)."""
+        """One page of a folder's workflows ordered by name (gsi6); a creation-time range is
+        a filter on the ``createdAt`` gsi6 projects (a page may then hold fewer)."""
         pk_attr, sk_attr = keys.INDEXES[keys.BY_FOLDER_NAME]
         condition = f"{pk_attr} = :pk"
         values: dict[str, Any] = {":pk": keys.folder_partition(folder_id)}
         if name is not None:
             condition += f" AND {sk_attr} = :name"
             values[":name"] = name
+        terms = []
+        if created is not None and created.lower is not None:
+            terms.append("createdAt >= :clo")
+            values[":clo"] = created.lower
+        if created is not None and created.upper is not None:
+            terms.append("createdAt <= :chi")
+            values[":chi"] = created.upper
         return self.table.query(
             index=keys.BY_FOLDER_NAME,
             key_condition=condition,
             values=values,
             limit=limit,
             start_key=start_key,
+            filter_expression=" AND ".join(terms) or None,
         )
 
 
