@@ -90,6 +90,7 @@ import queue
 import random
 import threading
 import time
+import traceback
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -687,7 +688,7 @@ def _drive(worker: Worker, plan: Plan, run: Run, seed: str, limits: Limits) -> N
         if run.ended:
             deliver.after_end()
     except Exception as exc:  # a runner failure is a figure of the bench, not its end
-        run.error = f"{type(exc).__name__}: {exc}"
+        run.error = f"{type(exc).__name__}: {exc} (at {_where(exc)})"
         run.seconds = time.monotonic() - began
     run.deliveries = deliver.received
     run.redriven = deliver.redriven
@@ -696,6 +697,12 @@ def _drive(worker: Worker, plan: Plan, run: Run, seed: str, limits: Limits) -> N
         worker.new_queue()  # a stuck execution's messages would go on hopping under the next
     run.injected = worker.injector.injected - injected_before + deliver.injected
     run.invokes = worker.invokes.count - invokes_before
+
+
+def _where(exc: BaseException) -> str:
+    """The innermost frames an exception passed through: where a runner failure came from."""
+    frames = traceback.extract_tb(exc.__traceback__)[-3:]
+    return " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames))
 
 
 def _settle(worker: Worker, plan: Plan, seed: str) -> None:
