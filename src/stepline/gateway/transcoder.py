@@ -170,13 +170,35 @@ class Transcoder:
     def __init__(self, api: Api) -> None:
         self.api = api
 
+    def whole(
+        self, route: Route, path: str, query: dict[str, str], body: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """The API's answer to one RPC. Where the API pages what the proto answers whole (a
+        GetHistory past 4 MB of JSON, whose response has no page token), the pages are read
+        to the end and their lists joined."""
+        data = self.api.request(route.verb, path, params=query, body=body)
+        if "next_page_token" in route.response.DESCRIPTOR.fields_by_name:
+            return data
+        while token := data.pop("nextPageToken", None):
+            more = self.api.request(
+                route.verb, path, params={**query, "pageToken": token}, body=body
+            )
+            for name, value in more.items():
+                if isinstance(value, list) and isinstance(data.get(name), list):
+                    data[name] = [*data[name], *value]
+                else:
+                    data.setdefault(name, value)
+            if "nextPageToken" in more:
+                data["nextPageToken"] = more["nextPageToken"]
+        return data
+
     def handler(self, route: Route) -> Callable[[Message, grpc.ServicerContext], Message]:
         """The unary handler of one route."""
 
         def answer(request: Message, context: grpc.ServicerContext) -> Message:
             path, query, body = route.http(request)
             try:
-                data = self.api.request(route.verb, path, params=query, body=body)
+                data = self.whole(route, path, query, body)
             except ApiError as exc:
                 status = _STATUS_BY_CODE.get(exc.code, grpc.StatusCode.UNKNOWN)
                 context.abort(status, exc.message)
