@@ -144,7 +144,8 @@ def _advance(
     limits: Callable[[Callable[[], float]], Invocation] = Invocation,
 ) -> None:
     """Handle one message within a Lambda invocation; one for an unknown execution is dropped."""
-    logger.append_keys(execution_id=message.execution_id)
+    # Thread-local: the records of a batch advance in threads of their own.
+    logger.thread_safe_append_keys(execution_id=message.execution_id)
     invocation = limits(lambda: context.get_remaining_time_in_millis() / 1000)
     try:
         tracer.put_annotation(key="execution_id", value=message.execution_id)
