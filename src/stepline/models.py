@@ -131,6 +131,18 @@ class WorkflowFields(ApiModel):
         check_labels(self.labels)
         return self
 
+    @field_validator("network_id")
+    @classmethod
+    def _no_network(cls, value: str) -> str:
+        """A network cannot be honoured: the runner function makes every call."""
+        if value:
+            raise ValueError(
+                "a VPC network is not applicable here: every call goes out from the runner "
+                "function in your AWS account (private hosts: the AllowedPrivateHosts "
+                "parameter); leave it empty"
+            )
+        return value
+
 
 class CreateWorkflowRequest(WorkflowFields):
     """Body of ``POST /workflows/v1/workflow``."""

@@ -81,6 +81,7 @@ def test_names_are_unique_per_folder(api: Api, folder: str) -> None:
         ({"logOptions": {"minLevel": "LOUD"}}, "logOptions.minLevel: Input should be"),
         ({"schedule": {"cronExpression": "0 * * * ? *"}}, "schedule.timezone: Field required"),
         ({"colour": "red"}, "colour: unknown field"),
+        ({"networkId": "enp1"}, "networkId: Value error, a VPC network is not applicable"),
     ],
 )
 def test_create_rejects_bad_fields_naming_them(
@@ -145,6 +146,7 @@ def test_rename_frees_the_old_name_and_respects_uniqueness(api: Api, folder: str
         ({"updateMask": "colour"}, "updateMask: updateMask names unknown fields ['colour']"),
         ({"specification": {"specYaml": "nope"}}, "specification.specYaml: line 1 col 1"),
         ({"folderId": "other"}, "folderId: unknown field"),
+        ({"networkId": "enp1", "updateMask": "networkId"}, "networkId: Value error, a VPC"),
     ],
 )
 def test_update_rejects_bad_requests(api: Api, workflow_id: str, body: dict, message: str) -> None:
