@@ -29,14 +29,19 @@ _TIME_FIELDS = {
 
 def parse(text: str | None) -> ExecutionFilter:
     """Parse a List filter; errors name the term and say what is accepted."""
-    if text is None or not text.strip():
-        return ExecutionFilter()
-    if len(text) > MAX_FILTER_LENGTH:
-        raise InvalidArgument(f"filter: longer than {MAX_FILTER_LENGTH} characters")
     result = ExecutionFilter()
-    for term in _AND.split(text.strip()):
+    for term in _terms(text):
         result = _apply(result, term)
     return result
+
+
+def _terms(text: str | None) -> list[str]:
+    """The terms of a filter text (none for an empty one), within MAX_FILTER_LENGTH."""
+    if text is None or not text.strip():
+        return []
+    if len(text) > MAX_FILTER_LENGTH:
+        raise InvalidArgument(f"filter: longer than {MAX_FILTER_LENGTH} characters")
+    return _AND.split(text.strip())
 
 
 def _apply(current: ExecutionFilter, term: str) -> ExecutionFilter:
@@ -109,12 +114,8 @@ _WORKFLOW_NAME = re.compile(r"^[a-z][-a-z0-9]{0,62}$")
 def parse_workflows(text: str | None) -> WorkflowFilter:
     """Parse a ListWorkflows filter: ``name=<name>``, ``created_at<T``, ``created_at>T``,
     ``created_at=T``, joined by `` AND ``."""
-    if text is None or not text.strip():
-        return WorkflowFilter()
-    if len(text) > MAX_FILTER_LENGTH:
-        raise InvalidArgument(f"filter: longer than {MAX_FILTER_LENGTH} characters")
     result = WorkflowFilter()
-    for term in _AND.split(text.strip()):
+    for term in _terms(text):
         result = _workflow_term(result, term)
     return result
 
