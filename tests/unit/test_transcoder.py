@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from yandex.cloud.serverless.workflows.v1 import execution_service_pb2 as ex
 
 from stepline.gateway import transcoder
@@ -54,3 +55,23 @@ def test_path_fields_fill_the_path_and_the_rest_the_query() -> None:
         {},
         None,
     )
+
+
+def test_a_path_field_stays_one_segment_whatever_it_holds() -> None:
+    path, _, _ = _route("Get").http(ex.GetExecutionRequest(execution_id="../workflow/x"))
+
+    assert path == "/workflows/v1/execution/..%2Fworkflow%2Fx"
+
+
+class _NoApi:
+    def request(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        raise AssertionError("not called")
+
+
+def test_a_taken_port_is_refused_not_shared() -> None:
+    server, port = transcoder.serve(_NoApi())  # type: ignore[arg-type]
+    try:
+        with pytest.raises(OSError, match=f"gRPC port {port} .* is in use"):
+            transcoder.serve(_NoApi(), port=port)  # type: ignore[arg-type]
+    finally:
+        server.stop(grace=None)

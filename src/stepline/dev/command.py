@@ -79,7 +79,11 @@ def dev(
         typer.echo(f"Public start-by-link API: {stack.public_url}")
         wanted = port + 2 if grpc_port is None else grpc_port
         if wanted:
-            grpc_server, bound = _serve_grpc(url, wanted)
+            try:
+                grpc_server, bound = _serve_grpc(url, wanted)
+            except OSError as exc:
+                typer.echo(f"stepline dev: {exc} (--grpc-port; 0 turns it off)", err=True)
+                raise typer.Exit(2) from exc
             typer.echo(f"gRPC endpoint: 127.0.0.1:{bound}")
         typer.echo(f"Stepline dev stack ready: {url}", color=False)
         stopping.wait()

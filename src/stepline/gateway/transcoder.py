@@ -21,6 +21,7 @@ from concurrent import futures
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
+from urllib.parse import quote
 
 import grpc
 import httpx
@@ -85,7 +86,9 @@ class Route:
             name = match.group(1)
             field = request.DESCRIPTOR.fields_by_name[name]
             in_path.add(field.json_name)
-            return str(getattr(request, name))
+            # One path segment, whatever it holds: an id with "/" or ".." stays in its place
+            # (the API answers it as the malformed id it is).
+            return quote(str(getattr(request, name)), safe="")
 
         path = _PLACEHOLDER.sub(substitute, self.path)
         rest = {name: value for name, value in fields.items() if name not in in_path}
@@ -232,7 +235,10 @@ def serve(api: Api, *, host: str = "127.0.0.1", port: int = 0) -> tuple[grpc.Ser
     """A started gRPC server transcoding onto ``api``; the server and its port."""
     from grpc_reflection.v1alpha import reflection
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+    # No SO_REUSEPORT (gRPC's default): a second server on a taken port must fail, not share it.
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=16), options=[("grpc.so_reuseport", 0)]
+    )
     transcoder = Transcoder(api)
     server.add_generic_rpc_handlers(transcoder.generic_handlers())
     names = sorted({route.service for route in routes()})
