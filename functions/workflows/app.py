@@ -1,8 +1,10 @@
-"""WorkflowService: Create, Get, Update, Delete and List of workflow definitions, and the
-access bindings of workflows and (a Stepline extension) of folders."""
+"""WorkflowService: Create, Get, Update, Delete, List and ListOperations of workflow
+definitions, the access bindings of workflows and (a Stepline extension) of folders, and
+OperationService.Get of the operations these calls store."""
 
 from typing import Any
 
+from stepline.api import render
 from stepline.api.http import (
     base_url,
     caller,
@@ -20,12 +22,13 @@ from stepline.models import (
     UpdateAccessBindingsRequest,
     UpdateWorkflowRequest,
 )
-from stepline.service import bindings, workflows
+from stepline.service import bindings, operations, workflows
 from stepline.service.bindings import Target
 from stepline.service.deps import services
 
 app = make_app()
 LIST, SET, UPDATE = "listAccessBindings", "setAccessBindings", "updateAccessBindings"
+CANCEL = "cancel"
 
 
 @app.post("/workflows/v1/workflow")
@@ -79,6 +82,30 @@ def list_() -> dict[str, Any]:
         base_url=base_url(app),
         principal=principal(app),
     )
+
+
+@app.get("/workflows/v1/workflow/<workflowId>/operations")
+def list_operations(workflowId: str) -> dict[str, Any]:
+    svc = services()
+    page = operations.list_operations(
+        svc,
+        workflowId,
+        size=query(app, "pageSize"),
+        token=query(app, "pageToken"),
+        filter_text=query(app, "filter"),
+        principal=principal(app),
+    )
+    return render.operation_page(page, base_url(app), svc.settings.public_api_url)
+
+
+@app.get("/operations/<operationId>")
+def get_operation(operationId: str) -> dict[str, Any]:
+    # OperationService.Cancel (`{operationId}:cancel`) answers the operation as it stands:
+    # every operation is done when it is stored, so there is never anything to cancel.
+    operation_id, _ = custom_method(app, operationId, CANCEL)
+    svc = services()
+    record = operations.get(svc, operation_id, principal=principal(app))
+    return render.stored_operation(record, base_url(app), svc.settings.public_api_url)
 
 
 @app.get("/workflows/v1/folder/<folderId>")

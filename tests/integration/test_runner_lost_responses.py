@@ -15,7 +15,7 @@ from botocore.exceptions import ConnectionClosedError
 from botocore.httpsession import URLLib3Session
 
 from stepline.models import CreateWorkflowRequest
-from stepline.service import executions, workflows
+from stepline.service import executions, operations, workflows
 from stepline.service.deps import Services
 from stepline.testing import drive
 
@@ -145,7 +145,41 @@ def test_workflow_writes_whose_answers_are_lost_still_succeed_once(admin: Servic
     change = UpdateWorkflowRequest.model_validate({"description": "d", "updateMask": "description"})
     updated = workflows.update(faulty, workflow_id, change, caller="test", base_url="http://x")
     assert updated["response"]["description"] == "d"
-    workflows.delete(faulty, workflow_id, caller="test")
+    deleted = workflows.delete(faulty, workflow_id, caller="test")
 
     assert admin.workflows.get(workflow_id) is None
     assert fault.lost == 3
+    stored = admin.operations.list_page(
+        "workflow", workflow_id, created=None, limit=10, start_key=None
+    ).items
+    answered = [created["id"], updated["id"], deleted["id"]]
+    assert [item["id"] for item in stored] == answered  # each stored once, as answered
+    assert all(operations.get(admin, o).id == o for o in answered)
+
+
+def test_access_changes_whose_answers_are_lost_store_their_operation_once(
+    admin: Services,
+) -> None:
+    from stepline.access import Role
+    from stepline.models import SetAccessBindingsRequest
+    from stepline.service import bindings
+
+    faulty, fault = _lossy(admin)
+    folder = "lost-" + uuid.uuid4().hex[:8]
+    request = SetAccessBindingsRequest.model_validate(
+        {
+            "accessBindings": [
+                {
+                    "roleId": Role.VIEWER.id,
+                    "subject": {"id": "allAuthenticatedUsers", "type": "system"},
+                }
+            ]
+        }
+    )
+    target = bindings.Target.folder(folder)
+    answered = bindings.set_bindings(faulty, target, request, principal=None, caller="test")
+
+    assert fault.lost == 1
+    assert operations.get(admin, answered["id"]).resource_id == folder
+    stored = admin.operations.list_page("folder", folder, created=None, limit=10, start_key=None)
+    assert [item["id"] for item in stored.items] == [answered["id"]]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stepline.access import Binding
 from stepline.api.proto import duration, from_stored, timestamp
+from stepline.store.operations import OperationRecord
 from stepline.store.records import ExecutionRecord, WorkflowRecord
+
+if TYPE_CHECKING:
+    from stepline.service.operations import OperationPage
 
 _TYPE_PREFIX = "type.googleapis.com/"
 _WORKFLOWS_PACKAGE = "yandex.cloud.serverless.workflows.v1"
@@ -98,54 +101,50 @@ def execution_url(base_url: str, workflow_id: str) -> str:
     return f"{base_url.rstrip('/')}/workflows/v1/execution/{workflow_id}/start"
 
 
-def operation(
-    *,
-    description: str,
-    metadata_type: str,
-    workflow_id: str,
-    created_by: str,
-    at: datetime,
-    response: dict[str, Any] | None,
+def stored_operation(
+    record: OperationRecord, base_url: str, public_url: str | None = None
 ) -> dict[str, Any]:
-    """A finished Operation whose metadata names the workflow."""
-    metadata = {
-        "@type": f"{_TYPE_PREFIX}{_WORKFLOWS_PACKAGE}.{metadata_type}",
-        "workflowId": workflow_id,
-    }
-    if response is not None:
-        response = {"@type": f"{_TYPE_PREFIX}{_WORKFLOWS_PACKAGE}.Workflow", **response}
-    return _finished(description, metadata, created_by, at, response)
-
-
-def access_operation(
-    *, description: str, metadata_type: str, resource_id: str, created_by: str, at: datetime
-) -> dict[str, Any]:
-    """The finished Operation of Set/UpdateAccessBindings: ``yandex.cloud.access`` metadata
-    naming the resource, an Empty response."""
-    metadata = {
-        "@type": f"{_TYPE_PREFIX}{_ACCESS_PACKAGE}.{metadata_type}",
-        "resourceId": resource_id,
-    }
-    return _finished(description, metadata, created_by, at, None)
-
-
-def _finished(
-    description: str,
-    metadata: dict[str, Any],
-    created_by: str,
-    at: datetime,
-    response: dict[str, Any] | None,
-) -> dict[str, Any]:
+    """Operation: finished, its metadata naming the resource (a workflow's metadata message, or
+    ``yandex.cloud.access``'s for access bindings), its response the workflow it left (Create,
+    Update) or Empty."""
+    if record.metadata_type.endswith("AccessBindingsMetadata"):
+        metadata = {
+            "@type": f"{_TYPE_PREFIX}{_ACCESS_PACKAGE}.{record.metadata_type}",
+            "resourceId": record.resource_id,
+        }
+    else:
+        metadata = {
+            "@type": f"{_TYPE_PREFIX}{_WORKFLOWS_PACKAGE}.{record.metadata_type}",
+            "workflowId": record.resource_id,
+        }
+    response: dict[str, Any] = {"@type": f"{_TYPE_PREFIX}google.protobuf.Empty"}
+    if record.workflow is not None:
+        response = {
+            "@type": f"{_TYPE_PREFIX}{_WORKFLOWS_PACKAGE}.Workflow",
+            **workflow(record.workflow, base_url, public_url),
+        }
     return {
-        "id": "op" + secrets.token_hex(9),
-        "description": description,
-        "createdAt": timestamp(at),
-        "createdBy": created_by,
-        "modifiedAt": timestamp(at),
+        "id": record.id,
+        "description": record.description,
+        "createdAt": timestamp(record.created_at),
+        "createdBy": record.created_by,
+        "modifiedAt": timestamp(record.created_at),
         "done": True,
         "metadata": metadata,
-        "response": response or {"@type": f"{_TYPE_PREFIX}google.protobuf.Empty"},
+        "response": response,
     }
+
+
+def operation_page(
+    page: OperationPage, base_url: str, public_url: str | None = None
+) -> dict[str, Any]:
+    """ListOperationsResponse: ``operations`` and ``nextPageToken`` when there are more."""
+    body: dict[str, Any] = {
+        "operations": [stored_operation(o, base_url, public_url) for o in page.operations]
+    }
+    if page.next_page_token:
+        body["nextPageToken"] = page.next_page_token
+    return body
 
 
 def access_binding(binding: Binding) -> dict[str, Any]:

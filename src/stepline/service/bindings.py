@@ -4,8 +4,8 @@ Workflows are the API's own resource (``/workflows/v1/workflow/{id}:listAccessBi
 folders are Stepline's extension (``/workflows/v1/folder/{folderId}:...``), with the same
 messages. Listing needs the viewer role, changing the admin role (:mod:`stepline.service.guard`).
 Set replaces every binding of the resource at once; Update adds and removes single ones (adding
-one already there, or removing one that is not, changes nothing). Both answer with a finished
-Operation whose metadata names the resource.
+one already there, or removing one that is not, changes nothing). Both store and answer with a
+finished Operation whose metadata names the resource.
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ from stepline.models import (
     SetAccessBindingsRequest,
     UpdateAccessBindingsRequest,
 )
-from stepline.service import guard, ids
+from stepline.service import guard, ids, operations
 from stepline.service.deps import Services
 from stepline.service.paging import page_size, resume_key
 from stepline.store.access import AccessChanged, AccessRecord
+from stepline.store.operations import OperationRecord
 from stepline.store.tokens import scope_digest
 
 
@@ -106,8 +107,7 @@ def set_bindings(
     _same_resource(target, request.resource_id)
     checked = _check(svc, target, principal, Role.ADMIN)
     bindings = _unique(b.binding() for b in request.access_bindings)
-    _write(svc, target, checked, bindings)
-    return _operation(svc, target, "Set", caller)
+    return _write(svc, target, checked, bindings, _operation(svc, target, checked, "Set", caller))
 
 
 def update_bindings(
@@ -133,8 +133,8 @@ def update_bindings(
             f"accessBindingDeltas: the {target.kind} would hold {len(bindings)} access bindings; "
             f"at most {MAX_BINDINGS}"
         )
-    _write(svc, target, checked, tuple(bindings))
-    return _operation(svc, target, "Update", caller)
+    operation = _operation(svc, target, checked, "Update", caller)
+    return _write(svc, target, checked, tuple(bindings), operation)
 
 
 def _same_resource(target: Target, resource_id: str | None) -> None:
@@ -149,26 +149,41 @@ def _unique(bindings: Iterable[Binding]) -> tuple[Binding, ...]:
     return tuple(dict.fromkeys(bindings))
 
 
-def _write(svc: Services, target: Target, checked: _Checked, bindings: tuple[Binding, ...]) -> None:
-    if bindings == checked.record.bindings:
-        return  # nothing changes: no write
+def _write(
+    svc: Services,
+    target: Target,
+    checked: _Checked,
+    bindings: tuple[Binding, ...],
+    operation: OperationRecord,
+) -> dict[str, Any]:
+    """Write the bindings with their Operation (the Operation alone when nothing changes)."""
     try:
-        if target.kind == "folder":
-            svc.access.replace_folder(target.id, checked.record, bindings)
+        if bindings == checked.record.bindings:
+            svc.operations.save(operation)
+        elif target.kind == "folder":
+            svc.access.replace_folder(target.id, checked.record, bindings, operation)
         else:
-            svc.access.replace_workflow(target.id, checked.folder_id, checked.record, bindings)
+            svc.access.replace_workflow(
+                target.id, checked.folder_id, checked.record, bindings, operation
+            )
     except AccessChanged as exc:
         raise Aborted(
             f"{target.kind}Id: the access bindings of {target.kind} {target.id} changed "
             "meanwhile; retry"
         ) from exc
+    return render.stored_operation(operation, base_url="")  # an Empty response
 
 
-def _operation(svc: Services, target: Target, verb: str, caller: str) -> dict[str, Any]:
-    return render.access_operation(
+def _operation(
+    svc: Services, target: Target, checked: _Checked, verb: str, caller: str
+) -> OperationRecord:
+    return operations.new(
+        svc,
+        kind=target.kind,
+        resource_id=target.id,
+        folder_id=checked.folder_id,
         description=f"{verb} access bindings of {target.kind} {target.id}",
         metadata_type=f"{verb}AccessBindingsMetadata",
-        resource_id=target.id,
-        created_by=caller,
+        caller=caller,
         at=svc.clock(),
     )

@@ -40,6 +40,7 @@ from stepline.integrations.boundary import Reserved
 from stepline.store.access import AccessStore
 from stepline.store.executions import ExecutionStore
 from stepline.store.log import ExecutionLog
+from stepline.store.operations import OperationStore
 from stepline.store.payloads import Payloads
 from stepline.store.queue import RunnerHop, StepsQueue
 from stepline.store.table import Table
@@ -169,6 +170,11 @@ class Services:
     def access(self) -> AccessStore:
         """Access bindings of folders and workflows."""
         return AccessStore(self.table)
+
+    @cached_property
+    def operations(self) -> OperationStore:
+        """The operations of workflow and access changes."""
+        return OperationStore(self.table)
 
     @cached_property
     def workflows(self) -> WorkflowStore:

@@ -3,7 +3,8 @@
 Supported: ``status=<STATUS>``, ``started_at<T``, ``started_at>T``, ``started_at=T`` and the same
 for ``finished_at``; values may be double-quoted. Each term narrows one field; two terms on the
 same time field give a range. The value is the store's ``ExecutionFilter``
-(``store/listing.py`` turns it into Queries).
+(``store/listing.py`` turns it into Queries). ListWorkflows takes ``name=`` and ``created_at``
+terms, ListOperations ``created_at`` ones.
 """
 
 from __future__ import annotations
@@ -44,15 +45,20 @@ def _terms(text: str | None) -> list[str]:
     return _AND.split(text.strip())
 
 
-def _apply(current: ExecutionFilter, term: str) -> ExecutionFilter:
+def _split(term: str, example: str) -> tuple[str, str, str]:
+    """A term's field, operator and value (double quotes around the value removed)."""
     match = _TERM.match(term)
     if not match:
         raise InvalidArgument(
-            f"filter: cannot parse {term!r}; expected terms like status=FAILED or "
-            "started_at>2026-01-01T00:00:00Z joined by ' AND '"
+            f"filter: cannot parse {term!r}; expected terms like {example} joined by ' AND '"
         )
     field, op, raw = match.groups()
     value = raw[1:-1] if len(raw) >= 2 and raw[0] == raw[-1] == '"' else raw
+    return field, op, value
+
+
+def _apply(current: ExecutionFilter, term: str) -> ExecutionFilter:
+    field, op, value = _split(term, "status=FAILED or started_at>2026-01-01T00:00:00Z")
     if field == "status":
         return _status(current, op, value)
     if field in _TIME_FIELDS:
@@ -121,14 +127,7 @@ def parse_workflows(text: str | None) -> WorkflowFilter:
 
 
 def _workflow_term(current: WorkflowFilter, term: str) -> WorkflowFilter:
-    match = _TERM.match(term)
-    if not match:
-        raise InvalidArgument(
-            f"filter: cannot parse {term!r}; expected terms like name=orders or "
-            "created_at>2026-01-01T00:00:00Z joined by ' AND '"
-        )
-    field, op, raw = match.groups()
-    value = raw[1:-1] if len(raw) >= 2 and raw[0] == raw[-1] == '"' else raw
+    field, op, value = _split(term, "name=orders or created_at>2026-01-01T00:00:00Z")
     if field in ("created_at", "createdAt"):
         ts = _timestamp(field, op, value)
         return WorkflowFilter(current.name, (current.created or TimeRange()).narrow(op, ts))
@@ -145,4 +144,18 @@ def _workflow_term(current: WorkflowFilter, term: str) -> WorkflowFilter:
     return WorkflowFilter(value, current.created)
 
 
-__all__ = ["ExecutionFilter", "WorkflowFilter", "parse", "parse_workflows"]
+def parse_operations(text: str | None) -> TimeRange | None:
+    """Parse a ListOperations filter: ``created_at<T``, ``created_at>T``, ``created_at=T``
+    joined by `` AND ``; None when it has no term."""
+    created: TimeRange | None = None
+    for term in _terms(text):
+        field, op, value = _split(term, "created_at>2026-01-01T00:00:00Z")
+        if field not in ("created_at", "createdAt"):
+            raise InvalidArgument(
+                f"filter: unknown field {field!r}; the supported field is created_at"
+            )
+        created = (created or TimeRange()).narrow(op, _timestamp(field, op, value))
+    return created
+
+
+__all__ = ["ExecutionFilter", "WorkflowFilter", "parse", "parse_operations", "parse_workflows"]

@@ -1,4 +1,4 @@
-"""Identifiers of workflows and executions: generation and validation."""
+"""Identifiers of workflows, executions and operations: generation and validation."""
 
 from __future__ import annotations
 
@@ -19,6 +19,11 @@ EXECUTION_ID = re.compile(
 def new_workflow_id() -> str:
     """A fresh workflow id: ``sw`` and 18 random lowercase letters and digits."""
     return "sw" + "".join(secrets.choice(_ALPHABET) for _ in range(18))
+
+
+def new_operation_id() -> str:
+    """A fresh operation id: ``op`` and 18 random lowercase letters and digits."""
+    return "op" + "".join(secrets.choice(_ALPHABET) for _ in range(18))
 
 
 def stable_workflow_id(folder_id: str, name: str) -> str:

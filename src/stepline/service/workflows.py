@@ -1,9 +1,11 @@
-"""WorkflowService use cases: Create, Get, Update, Delete, List."""
+"""WorkflowService use cases: Create, Get, Update, Delete, List; each change stores its
+Operation in the same write (:mod:`stepline.service.operations` reads them)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from stepline.access import Principal, Role
@@ -15,10 +17,11 @@ from stepline.models import (
     UpdateWorkflowRequest,
     dump,
 )
-from stepline.service import filters, guard, ids, schedules, specs
+from stepline.service import filters, guard, ids, operations, schedules, specs
 from stepline.service.deps import Services
 from stepline.service.paging import page_size, resume_key
 from stepline.store import keys
+from stepline.store.operations import OperationRecord
 from stepline.store.records import WorkflowRecord
 from stepline.store.tokens import scope_digest
 from stepline.store.workflows import ConcurrentChange, NameTaken
@@ -54,20 +57,38 @@ def create(
         schedule=dump(request.schedule) if request.schedule else None,
         is_public=request.is_public,
     )
+    operation = _operation(svc, record, "Create", caller, now, left=record)
     try:
         with schedules.synced(svc, None, record):
-            svc.workflows.create(record)
+            svc.workflows.create(record, operation)
     except NameTaken as exc:
         raise AlreadyExists(
             f"name: a workflow named {record.name!r} already exists in folder {record.folder_id!r}"
         ) from exc
-    return render.operation(
-        description="Create workflow",
-        metadata_type="CreateWorkflowMetadata",
-        workflow_id=record.id,
-        created_by=caller,
-        at=now,
-        response=render.workflow(record, base_url, svc.settings.public_api_url),
+    return render.stored_operation(operation, base_url, svc.settings.public_api_url)
+
+
+def _operation(
+    svc: Services,
+    record: WorkflowRecord,
+    verb: str,
+    caller: str,
+    at: datetime,
+    *,
+    left: WorkflowRecord | None,
+) -> OperationRecord:
+    """The Operation of a change to ``record``; ``left`` is the workflow it leaves (None:
+    deleted)."""
+    return operations.new(
+        svc,
+        kind="workflow",
+        resource_id=record.id,
+        folder_id=record.folder_id,
+        description=f"{verb} workflow",
+        metadata_type=f"{verb}WorkflowMetadata",
+        caller=caller,
+        at=at,
+        workflow=left,
     )
 
 
@@ -111,23 +132,17 @@ def update(
         raise InvalidArgument(f"updateMask: {exc}") from exc
     old = _get(svc, workflow_id, principal, Role.EDITOR)
     new = _apply(old, request, fields)
+    operation = _operation(svc, new, "Update", caller, svc.clock(), left=new)
     try:
         with schedules.synced(svc, old, new):
-            svc.workflows.replace(old, new)
+            svc.workflows.replace(old, new, operation)
     except NameTaken as exc:
         raise AlreadyExists(
             f"name: a workflow named {new.name!r} already exists in folder {new.folder_id!r}"
         ) from exc
     except ConcurrentChange as exc:
         raise Aborted(f"workflowId: workflow {workflow_id} changed meanwhile; retry") from exc
-    return render.operation(
-        description="Update workflow",
-        metadata_type="UpdateWorkflowMetadata",
-        workflow_id=new.id,
-        created_by=caller,
-        at=svc.clock(),
-        response=render.workflow(new, base_url, svc.settings.public_api_url),
-    )
+    return render.stored_operation(operation, base_url, svc.settings.public_api_url)
 
 
 def _apply(old: WorkflowRecord, request: UpdateWorkflowRequest, fields: set[str]) -> WorkflowRecord:
@@ -161,19 +176,13 @@ def delete(
 ) -> dict[str, Any]:
     """Remove a workflow; its running executions keep their pinned specification."""
     record = _get(svc, workflow_id, principal, Role.EDITOR)
+    operation = _operation(svc, record, "Delete", caller, svc.clock(), left=None)
     try:
         with schedules.synced(svc, record, None):
-            svc.workflows.delete(record)
+            svc.workflows.delete(record, operation)
     except ConcurrentChange as exc:
         raise Aborted(f"workflowId: workflow {workflow_id} changed meanwhile; retry") from exc
-    return render.operation(
-        description="Delete workflow",
-        metadata_type="DeleteWorkflowMetadata",
-        workflow_id=record.id,
-        created_by=caller,
-        at=svc.clock(),
-        response=None,
-    )
+    return render.stored_operation(operation, base_url="")  # an Empty response: no URL in it
 
 
 def list_workflows(

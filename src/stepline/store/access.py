@@ -16,7 +16,8 @@ from typing import Any, Final
 
 from stepline.access import Binding
 from stepline.store import keys
-from stepline.store.errors import ConditionFailed, StoreError, TransactionConflict
+from stepline.store.errors import StoreError, TransactionConflict
+from stepline.store.operations import OperationRecord, operation_puts
 from stepline.store.table import Condition, Item, Table, put_op, update_op
 
 BATCH_KEYS: Final = 100
@@ -97,26 +98,38 @@ class AccessStore:
         return records
 
     def replace_folder(
-        self, folder_id: str, old: AccessRecord, bindings: tuple[Binding, ...]
+        self,
+        folder_id: str,
+        old: AccessRecord,
+        bindings: tuple[Binding, ...],
+        operation: OperationRecord | None = None,
     ) -> None:
-        """Replace a folder's bindings if nobody changed them since ``old`` was read."""
+        """Replace a folder's bindings, with the operation saying so, if nobody changed them
+        since ``old`` was read."""
         token = secrets.token_urlsafe(9)
         key = keys.folder_access(folder_id)
+        write = update_op(
+            key,
+            "SET bindings = :bindings, rev = :new, wtok = :wtok",
+            values={":bindings": _stored(bindings), ":new": old.rev + 1, ":wtok": token},
+            condition=_unchanged_since(old),
+        )
         try:
-            self.table.update(
-                key,
-                "SET bindings = :bindings, rev = :new, wtok = :wtok",
-                values={":bindings": _stored(bindings), ":new": old.rev + 1, ":wtok": token},
-                condition=_unchanged_since(old),
-            )
-        except ConditionFailed as exc:
+            self.table.transact([write, *operation_puts(operation)])
+        except TransactionConflict as exc:
             self._raise_unless_ours(key, token, exc)
 
     def replace_workflow(
-        self, workflow_id: str, folder_id: str, old: AccessRecord, bindings: tuple[Binding, ...]
+        self,
+        workflow_id: str,
+        folder_id: str,
+        old: AccessRecord,
+        bindings: tuple[Binding, ...],
+        operation: OperationRecord | None = None,
     ) -> None:
-        """Replace a workflow's bindings if nobody changed them since ``old`` was read; the
-        folder's count of bound workflows follows in the same transaction."""
+        """Replace a workflow's bindings, with the operation saying so, if nobody changed
+        them since ``old`` was read; the folder's count of bound workflows follows in the same
+        transaction."""
         token = secrets.token_urlsafe(9)
         key = keys.workflow_access(workflow_id)
         item: dict[str, Any] = {
@@ -126,19 +139,19 @@ class AccessStore:
             "rev": old.rev + 1,
             "wtok": token,
         }
-        write = put_op(item, _unchanged_since(old))
+        ops = [put_op(item, _unchanged_since(old)), *operation_puts(operation)]
         delta = int(bool(bindings)) - int(bool(old.bindings))
-        try:
-            if delta:
-                count = update_op(
+        if delta:
+            ops.append(
+                update_op(
                     keys.folder_access(folder_id),
                     "ADD boundWorkflows :delta",
                     values={":delta": delta},
                 )
-                self.table.transact([write, count])
-            else:
-                self.table.put(item, _unchanged_since(old))
-        except (ConditionFailed, TransactionConflict) as exc:
+            )
+        try:
+            self.table.transact(ops)
+        except TransactionConflict as exc:
             self._raise_unless_ours(key, token, exc)
 
     def _raise_unless_ours(self, key: dict[str, str], token: str, exc: Exception) -> None:

@@ -13,6 +13,7 @@ history item          ``EX#<executionId>``       ``H#<seq>`` —
 idempotency record    ``IDEM#<digest>``          ``IDEM``    — (TTL)
 workflow access       ``WF#<workflowId>``        ``ACL``     —
 folder access         ``FOLDER#<folderId>``      ``ACL``     —
+operation pointer     ``OP#<operationId>``       ``OP``      —
 ====================  =========================  ==========  ===========================
 
 The List indexes of an execution head share their attributes, so a head stores each value
@@ -29,6 +30,10 @@ as before.
 
 Payload objects (inputs, results and log item parts too large for their items) have their
 keys built here too (``payload_*``); the bucket expires them after the retention.
+
+An operation lives in its resource's partition (``WF#<workflowId>`` or ``FOLDER#<folderId>``)
+under ``OP#<createdAt>#<operationId>``, so a resource's operations are one Query in creation
+order; its pointer item finds it by id (``store/operations.py``).
 
 Access items hold a resource's access bindings as one list (``store/access.py``); a workflow's
 outlives the workflow, as its spec versions do, so its executions stay guarded.
@@ -66,6 +71,8 @@ EXECUTION_SK: Final = "EX"
 NAME_SK: Final = "NAME"
 IDEMPOTENCY_SK: Final = "IDEM"
 ACCESS_SK: Final = "ACL"
+OPERATION_SK: Final = "OP"
+OPERATION_PREFIX: Final = "OP#"
 HISTORY_PREFIX: Final = "H#"
 VERSION_PREFIX: Final = "V#"
 
@@ -120,6 +127,30 @@ def workflow_access(workflow_id: str) -> dict[str, str]:
 def folder_access(folder_id: str) -> dict[str, str]:
     """Primary key of a folder's access bindings."""
     return {PK: f"FOLDER#{folder_id}", SK: ACCESS_SK}
+
+
+def operations_partition(kind: str, resource_id: str) -> str:
+    """The partition holding a workflow's or a folder's operations (next to its other items)."""
+    return f"WF#{resource_id}" if kind == "workflow" else f"FOLDER#{resource_id}"
+
+
+def operation(kind: str, resource_id: str, created_at: str, operation_id: str) -> dict[str, str]:
+    """Primary key of an operation, in its resource's partition ordered by creation."""
+    return {
+        PK: operations_partition(kind, resource_id),
+        SK: f"{OPERATION_PREFIX}{created_at}{_SEP}{operation_id}",
+    }
+
+
+def operation_range(lower: str | None, upper: str | None) -> tuple[str, str]:
+    """The sort keys bounding a resource's operations created within ``[lower, upper]``
+    (bounds from ``time_*_bound``; None = open)."""
+    return f"{OPERATION_PREFIX}{lower or ''}", f"{OPERATION_PREFIX}{upper or '~'}"
+
+
+def operation_pointer(operation_id: str) -> dict[str, str]:
+    """Primary key of the item that finds an operation by its id."""
+    return {PK: f"{OPERATION_PREFIX}{operation_id}", SK: OPERATION_SK}
 
 
 def idempotency(digest: str) -> dict[str, str]:

@@ -8,6 +8,7 @@ from stepline.store import keys
 from stepline.store.access import keep_folder_op, new_workflow_op
 from stepline.store.errors import StoreError, TransactionConflict
 from stepline.store.listing import TimeRange
+from stepline.store.operations import OperationRecord, operation_puts
 from stepline.store.records import WorkflowRecord
 from stepline.store.table import (
     ITEM_ABSENT,
@@ -37,22 +38,31 @@ class WorkflowStore:
     def __init__(self, table: Table) -> None:
         self.table = table
 
-    def create(self, record: WorkflowRecord) -> None:
-        """Store a new workflow; raises NameTaken when the folder already has the name."""
+    def create(self, record: WorkflowRecord, operation: OperationRecord | None = None) -> None:
+        """Store a new workflow (with the operation saying so); raises NameTaken when the
+        folder already has the name."""
         ops = [
             put_op(_name_claim(record), ITEM_ABSENT),
             put_op(record.to_item(), ITEM_ABSENT),
             put_op(_version_item(record), ITEM_ABSENT),
             new_workflow_op(record.id, record.folder_id),
+            *operation_puts(operation),
         ]
         try:
             self.table.transact(ops)
         except TransactionConflict as exc:
-            if self._holds(record):
+            if self._ours(record, operation):
                 return  # our own write landed and its answer was lost (the id is new)
             if exc.failed_at(0):
                 raise NameTaken(record.name) from exc
             raise ConcurrentChange(record.id) from exc
+
+    def _ours(self, record: WorkflowRecord, operation: OperationRecord | None) -> bool:
+        """Whether a transaction that failed its conditions had landed already: its fresh
+        operation id is in the table (or, written without one, the head is exactly ours)."""
+        if operation is not None:
+            return self.table.get(keys.operation_pointer(operation.id)) is not None
+        return self._holds(record)
 
     def _holds(self, record: WorkflowRecord) -> bool:
         """The table holds exactly this head: the write that failed its condition was ours."""
@@ -71,9 +81,15 @@ class WorkflowStore:
         item = self.table.get(keys.workflow_version(workflow_id, version))
         return str(item["specYaml"]) if item else None
 
-    def replace(self, old: WorkflowRecord, new: WorkflowRecord) -> None:
-        """Write ``new`` over ``old`` if nobody changed it since it was read."""
-        ops: list[dict[str, Any]] = [put_op(new.to_item(), _same_rev(old.rev))]
+    def replace(
+        self, old: WorkflowRecord, new: WorkflowRecord, operation: OperationRecord | None = None
+    ) -> None:
+        """Write ``new`` over ``old`` (with the operation saying so) if nobody changed it
+        since it was read."""
+        ops: list[dict[str, Any]] = [
+            put_op(new.to_item(), _same_rev(old.rev)),
+            *operation_puts(operation),
+        ]
         claim_index = None
         if new.name != old.name:
             claim_index = len(ops)
@@ -84,25 +100,28 @@ class WorkflowStore:
         try:
             self.table.transact(ops)
         except TransactionConflict as exc:
-            if self._holds(new):
+            if self._ours(new, operation):
                 return  # our own write landed and its answer was lost
             if claim_index is not None and exc.failed_at(claim_index):
                 raise NameTaken(new.name) from exc
             raise ConcurrentChange(old.id) from exc
 
-    def delete(self, record: WorkflowRecord) -> None:
-        """Remove the workflow and free its name; spec versions stay for running executions,
-        and its access bindings (with its folder) for guarding them."""
+    def delete(self, record: WorkflowRecord, operation: OperationRecord | None = None) -> None:
+        """Remove the workflow (with the operation saying so) and free its name; spec
+        versions stay for running executions, and its access bindings (with its folder) for
+        guarding them."""
         ops = [
             delete_op(keys.workflow(record.id), _same_rev(record.rev)),
             delete_op(keys.workflow_name(record.folder_id, record.name)),
             keep_folder_op(record.id, record.folder_id),
+            *operation_puts(operation),
         ]
         try:
             self.table.transact(ops)
         except TransactionConflict as exc:
-            if self.get(record.id) is None:
-                return  # gone: our own delete landed and its answer was lost
+            gone = self.get(record.id) is None
+            if self._ours(record, operation) if operation is not None else gone:
+                return  # our own delete landed and its answer was lost
             raise ConcurrentChange(record.id) from exc
 
     def list_page(
