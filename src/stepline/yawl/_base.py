@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
-from stepline.yawl.durations import DURATION_HINT, parse_duration
+from stepline.yawl.durations import DURATION_HINT, DURATION_PATTERN, parse_duration
 
 TEMPLATE_OPEN = "\\("
 
@@ -68,12 +68,24 @@ Template = Annotated[str, BeforeValidator(_require_str)]
 # A bare jq expression (Switch choice and While condition).
 Expression = Annotated[str, BeforeValidator(_require_str)]
 
+# What the JSON schema says of a duration field (stepline.yawl.schema writes its default back as
+# a duration too): the text, not the seconds it is parsed into.
+DURATION_SCHEMA = WithJsonSchema(
+    {
+        "type": "string",
+        "pattern": DURATION_PATTERN,
+        "x-duration": True,
+        "description": DURATION_HINT,
+    }
+)
+
 # REFERENCE §2 / §7: one attempt at most 15 minutes, default 15 minutes.
 MAX_TIMEOUT = 900.0
 Timeout = Annotated[
     float,
     BeforeValidator(_duration),
     AfterValidator(_bounded(0.001, MAX_TIMEOUT, "must be more than 0s and at most 15m (900s)")),
+    DURATION_SCHEMA,
 ]
 # REFERENCE §2.1: initialDelay ≥ 1s, maxDelay ≤ 1h.
 MAX_DELAY = 3600.0
@@ -81,10 +93,12 @@ InitialDelay = Annotated[
     float,
     BeforeValidator(_duration),
     AfterValidator(_bounded(1.0, MAX_DELAY, "must be at least 1s and at most 1h")),
+    DURATION_SCHEMA,
 ]
 MaxDelay = Annotated[
     float,
     BeforeValidator(_duration),
     AfterValidator(_bounded(0.0, MAX_DELAY, "must be at most 1h (3600s)")),
+    DURATION_SCHEMA,
 ]
 MAX_RETRY_COUNT = 100

@@ -10,6 +10,7 @@ from pydantic import (
     AfterValidator,
     AliasChoices,
     BeforeValidator,
+    ConfigDict,
     Field,
     StrictInt,
     model_validator,
@@ -54,8 +55,11 @@ class Switch(SpecModel):
     """Jumps to the first choice whose condition is true, else to `default`."""
 
     input: Template | None = None
-    choices: Annotated[tuple[Choice, ...], BeforeValidator(_non_empty_list)]
-    default: Annotated[SwitchDefault | None, BeforeValidator(_default_as_object)] = None
+    choices: Annotated[tuple[Choice, ...], BeforeValidator(_non_empty_list), Field(min_length=1)]
+    default: Annotated[
+        SwitchDefault | None,
+        BeforeValidator(_default_as_object, json_schema_input_type=SwitchDefault | str | None),
+    ] = None
 
 
 class Foreach(SpecModel):
@@ -126,6 +130,10 @@ def parse_wait_seconds(value: str) -> float:
 class Wait(SpecModel):
     """Pauses for `duration` or until the instant `until`."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["duration"]}, {"required": ["until"]}]}
+    )
+
     duration: Annotated[Template | None, AfterValidator(_check_wait_duration)] = None
     until: Template | None = None
     next: Str | None = None
@@ -147,6 +155,16 @@ def _max_iterations(value: Any) -> int | str:
 
 class While(SpecModel):
     """Repeats `do` while `condition` holds and fewer than `max_iterations` ran."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["condition"]},
+                {"required": ["max_iterations"]},
+                {"required": ["maxIterations"]},
+            ]
+        }
+    )
 
     input: Template | None = None
     output: Template | None = None

@@ -12,6 +12,10 @@ _DURATION = re.compile(
     rf"^(?:(?P<h>{_NUMBER})h)?(?:(?P<m>{_NUMBER})m(?!s))?(?:(?P<s>{_NUMBER})s)?(?:(?P<ms>{_NUMBER})ms)?$"
 )
 
+DURATION_PATTERN = (
+    rf"^\s*(?=[0-9.])(?:{_NUMBER}h)?(?:{_NUMBER}m(?!s))?(?:{_NUMBER}s)?(?:{_NUMBER}ms)?\s*$"
+)
+"""The same grammar as a JSON schema pattern (ECMA-262: no named groups)."""
 DURATION_HINT = "use a duration such as '2s', '1.5s', '500ms', '15m', '1h' or '1h30m'"
 
 
