@@ -26,7 +26,7 @@ from urllib.parse import quote
 import grpc
 import httpx
 from google.api import annotations_pb2  # type: ignore[import-untyped]
-from google.protobuf import json_format
+from google.protobuf import field_mask_pb2, json_format
 from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
@@ -37,10 +37,18 @@ from stepline.errors import Code
 
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
 _STATUS_BY_CODE = {status.value[0]: status for status in grpc.StatusCode}
+_UPDATE_MASK = "update_mask"
+_NOT_JSON = re.compile(r"serialize (-?Infinity|NaN) for")
+FORWARDED_METADATA = ("idempotency-key",)
+"""gRPC metadata sent on as the HTTP header of the same name (the official clients pass an
+``Idempotency-Key`` as metadata)."""
 
 
 def service_modules() -> tuple[ModuleType, ...]:
     """The official ``*_service_pb2`` modules whose services this endpoint serves."""
+    # google.protobuf.Empty is the response of Delete's and the access-binding calls'
+    # Operations: importing it registers it for their Any, which would not parse without.
+    from google.protobuf import empty_pb2  # noqa: F401
     from yandex.cloud.operation import operation_service_pb2
     from yandex.cloud.serverless.workflows.v1 import execution_service_pb2, workflow_service_pb2
 
@@ -78,8 +86,9 @@ class Route:
         )
 
     def http(self, request: Message) -> tuple[str, dict[str, str], dict[str, Any] | None]:
-        """The path, query and JSON body carrying ``request``."""
-        fields = _whole_numbers(json_format.MessageToDict(request))
+        """The path, query and JSON body carrying ``request``; :class:`ApiError`
+        (INVALID_ARGUMENT) for a request that has no JSON form."""
+        fields = _whole_numbers(_fields(request))
         in_path: set[str] = set()
 
         def substitute(match: re.Match[str]) -> str:
@@ -98,6 +107,85 @@ class Route:
             carried = request.DESCRIPTOR.fields_by_name[self.body].json_name
             return path, _query(rest, skip=carried), rest.get(carried, {})
         return path, _query(rest), None
+
+
+def _fields(request: Message) -> dict[str, Any]:
+    """``request`` as proto3 JSON. proto3 leaves out every field holding its default, so where
+    the request has an ``update_mask`` each field it names is added with its value, default
+    included (``""``, ``{}``, ``false``; ``null`` for an unset message): the mask then resets
+    it, as the same mask does over REST. The mask goes as proto3 JSON writes it (comma-joined
+    camelCase names), a path naming no field as given, for the API to refuse."""
+    mask = _update_mask(request)
+    if mask is None:
+        return _json(request)
+    unmasked = type(request)()
+    unmasked.CopyFrom(request)
+    unmasked.ClearField(_UPDATE_MASK)
+    fields = _json(unmasked)
+    everything = _json(unmasked, defaults=True)
+    by_name = {f.name: f for f in request.DESCRIPTOR.fields} | {
+        f.json_name: f for f in request.DESCRIPTOR.fields
+    }
+    paths = []
+    for path in mask.paths:
+        field = by_name.get(path)
+        if field is None or field.name == _UPDATE_MASK:
+            paths.append(path)
+            continue
+        paths.append(field.json_name)
+        fields.setdefault(field.json_name, everything.get(field.json_name))
+    return {**fields, by_name[_UPDATE_MASK].json_name: ",".join(paths)}
+
+
+def _update_mask(request: Message) -> field_mask_pb2.FieldMask | None:
+    """The request's ``update_mask`` when it has one set."""
+    field = request.DESCRIPTOR.fields_by_name.get(_UPDATE_MASK)
+    if field is None or field.message_type is not field_mask_pb2.FieldMask.DESCRIPTOR:
+        return None
+    if not request.HasField(_UPDATE_MASK):
+        return None
+    mask: field_mask_pb2.FieldMask = getattr(request, _UPDATE_MASK)
+    return mask
+
+
+def _json(message: Message, *, defaults: bool = False) -> dict[str, Any]:
+    """``message`` as proto3 JSON (with the fields holding defaults when ``defaults``), or
+    INVALID_ARGUMENT naming the field that has no JSON form (a NaN or infinite number in a
+    ``google.protobuf.Value``)."""
+    try:
+        return json_format.MessageToDict(message, always_print_fields_with_no_presence=defaults)
+    except json_format.SerializeToJsonError as exc:
+        path, reason = _unwritable(message)
+        raise ApiError(Code.INVALID_ARGUMENT, f"{path}: {reason}") from exc
+
+
+def _unwritable(message: Message, prefix: str = "") -> tuple[str, str]:
+    """The dotted JSON name of the innermost field of ``message`` that proto3 JSON cannot
+    write, and why."""
+    for field, value in message.ListFields():
+        if field.message_type is None:
+            continue
+        name = f"{prefix}{field.json_name}"  # type: ignore[attr-defined]
+        if field.message_type.GetOptions().map_entry:
+            items = list(value.values())
+        else:
+            items = list(value) if field.is_repeated else [value]
+        for item in items:
+            if not isinstance(item, Message):
+                continue
+            try:
+                json_format.MessageToDict(item)
+            except (json_format.Error, ValueError) as exc:
+                if item.DESCRIPTOR.full_name.startswith("google.protobuf."):
+                    return name, _reason(exc)
+                return _unwritable(item, f"{name}.")
+    return prefix.rstrip(".") or "request", "cannot be written as JSON"
+
+
+def _reason(exc: Exception) -> str:
+    """Why a value has no JSON form, e.g. ``NaN is not a JSON value``."""
+    found = _NOT_JSON.search(str(exc))
+    return f"{found.group(1)} is not a JSON value" if found else str(exc)
 
 
 def _whole_numbers(value: Any) -> Any:
@@ -132,6 +220,18 @@ def _query(fields: Mapping[str, Any], *, skip: str = "", prefix: str = "") -> di
     return query
 
 
+def query_string(params: Mapping[str, str]) -> str:
+    """``params`` encoded as SigV4 signs them: every byte but ``A-Za-z0-9-_.~`` as ``%XX``, a
+    space as ``%20``. (A form encoding's ``+`` for a space is signed as it stands, while the
+    receiving side reads it as a space and signs ``%20``: a filter holding `` AND `` would be
+    refused as a bad signature.)"""
+    return "&".join(f"{_escape(key)}={_escape(value)}" for key, value in params.items())
+
+
+def _escape(text: str) -> str:
+    return quote(text, safe="-_.~")
+
+
 def routes() -> Iterator[Route]:
     """Every RPC of the served services."""
     for module in service_modules():
@@ -153,11 +253,18 @@ class Api:
         self._http = httpx.Client(base_url=self.endpoint, timeout=http_client.TIMEOUT, auth=auth)
 
     def request(
-        self, verb: str, path: str, *, params: dict[str, str], body: dict[str, Any] | None
+        self,
+        verb: str,
+        path: str,
+        *,
+        params: dict[str, str],
+        body: dict[str, Any] | None,
+        headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """One request; its JSON answer, or :class:`ApiError` with the API's code."""
+        target = f"{path}?{query_string(params)}" if params else path
         try:
-            response = self._http.request(verb, path, params=params, json=body)
+            response = self._http.request(verb, target, json=body, headers=headers)
         except httpx.TransportError as exc:
             raise ApiError(Code.UNAVAILABLE, f"cannot reach {self.endpoint}: {exc}") from exc
         return http_client.answer(response)
@@ -174,17 +281,22 @@ class Transcoder:
         self.api = api
 
     def whole(
-        self, route: Route, path: str, query: dict[str, str], body: dict[str, Any] | None
+        self,
+        route: Route,
+        path: str,
+        query: dict[str, str],
+        body: dict[str, Any] | None,
+        headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """The API's answer to one RPC. Where the API pages what the proto answers whole (a
         GetHistory past 4 MB of JSON, whose response has no page token), the pages are read
         to the end and their lists joined."""
-        data = self.api.request(route.verb, path, params=query, body=body)
+        data = self.api.request(route.verb, path, params=query, body=body, headers=headers)
         if "next_page_token" in route.response.DESCRIPTOR.fields_by_name:
             return data
         while token := data.pop("nextPageToken", None):
             more = self.api.request(
-                route.verb, path, params={**query, "pageToken": token}, body=body
+                route.verb, path, params={**query, "pageToken": token}, body=body, headers=headers
             )
             for name, value in more.items():
                 if isinstance(value, list) and isinstance(data.get(name), list):
@@ -199,9 +311,9 @@ class Transcoder:
         """The unary handler of one route."""
 
         def answer(request: Message, context: grpc.ServicerContext) -> Message:
-            path, query, body = route.http(request)
             try:
-                data = self.whole(route, path, query, body)
+                path, query, body = route.http(request)
+                data = self.whole(route, path, query, body, _headers(context))
             except ApiError as exc:
                 status = _STATUS_BY_CODE.get(exc.code, grpc.StatusCode.UNKNOWN)
                 context.abort(status, exc.message)
@@ -231,6 +343,15 @@ class Transcoder:
         ]
 
 
+def _headers(context: grpc.ServicerContext) -> dict[str, str]:
+    """The HTTP headers carrying the call's :data:`FORWARDED_METADATA`."""
+    return {
+        key: value
+        for key, value in context.invocation_metadata()
+        if key in FORWARDED_METADATA and isinstance(value, str)
+    }
+
+
 def serve(api: Api, *, host: str = "127.0.0.1", port: int = 0) -> tuple[grpc.Server, int]:
     """A started gRPC server transcoding onto ``api``; the server and its port."""
     from grpc_reflection.v1alpha import reflection
@@ -254,4 +375,4 @@ def serve(api: Api, *, host: str = "127.0.0.1", port: int = 0) -> tuple[grpc.Ser
     return server, bound
 
 
-__all__ = ["Api", "Route", "Transcoder", "routes", "serve"]
+__all__ = ["Api", "Route", "Transcoder", "query_string", "routes", "serve"]
