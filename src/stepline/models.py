@@ -4,7 +4,7 @@ the messages the HTTP handlers parse and the services take, in no layer of their
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     BaseModel,
@@ -75,15 +75,67 @@ class Specification(ApiModel):
     spec_yaml: Annotated[str, StringConstraints(min_length=1, max_length=MAX_SPEC_BYTES)]
 
 
+ROLE_PATH_ROOT: Final = "stepline-integrations"
+"""First segment of the IAM path of the roles a workflow may name (``serviceAccountId``): the
+stack's roles live under ``/stepline-integrations/<stack name>/`` (the runner may assume only
+those; docs/security.md)."""
+ROLE_NAME: Final = re.compile(r"[\w+=,.@-]{1,64}")
+ROLE_ARN: Final = re.compile(
+    rf"arn:aws[-a-z]*:iam::\d{{12}}:role/{ROLE_PATH_ROOT}/[\w+=,.@-]+/(?:[\w+=,.@-]+/)*"
+    r"[\w+=,.@-]{1,64}"
+)
+LOG_GROUP_ROOT: Final = "/stepline/"
+"""Log groups a workflow may name (``logOptions.logGroupId``) are ``/stepline/<stack name>/…``:
+the runner's role may write only there."""
+LOG_GROUP: Final = re.compile(r"/stepline/[A-Za-z][-A-Za-z0-9]*/[-._/#A-Za-z0-9]+")
+MAX_LOG_GROUP = 512
+LogLevel = Literal["LEVEL_UNSPECIFIED", "TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"]
+
+
+def check_service_account(value: str) -> str:
+    """A role name, or the ARN of a role under ``/stepline-integrations/<stack>/``; empty: the
+    stack's integration role (ValueError otherwise)."""
+    if not value or ROLE_NAME.fullmatch(value) or ROLE_ARN.fullmatch(value):
+        return value
+    shown = value if len(value) <= 120 else value[:117] + "..."
+    raise ValueError(
+        f"{shown!r} is not the name of an IAM role, nor the ARN of one under the stack's path "
+        f"/{ROLE_PATH_ROOT}/<stack name>/ (arn:aws:iam::<account>:role/{ROLE_PATH_ROOT}/"
+        "<stack name>/<role name>): the runner may assume only roles there"
+    )
+
+
 class LogOptions(ApiModel):
-    """Logging settings of a workflow (kept and returned; logs go to CloudWatch)."""
+    """Where the runner writes an execution's log lines: a CloudWatch Logs group under
+    ``/stepline/<stack name>/`` (``logGroupId``), from ``minLevel`` up; none when ``disabled``
+    or without a group. ``folderId`` (a folder's default Cloud Logging group) is refused."""
 
     disabled: bool = False
     log_group_id: str | None = None
     folder_id: str | None = None
-    min_level: Literal["LEVEL_UNSPECIFIED", "TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"] = (
-        "LEVEL_UNSPECIFIED"
-    )
+    min_level: LogLevel = "LEVEL_UNSPECIFIED"
+
+    @field_validator("log_group_id")
+    @classmethod
+    def _allowed_group(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) > MAX_LOG_GROUP or not LOG_GROUP.fullmatch(value)):
+            shown = value if len(value) <= 120 else value[:117] + "..."
+            raise ValueError(
+                f"{shown!r} is not a CloudWatch Logs group the runner may write to: name one "
+                f"under {LOG_GROUP_ROOT}<stack name>/ (letters, digits and -._/#, at most "
+                f"{MAX_LOG_GROUP} characters)"
+            )
+        return value
+
+    @field_validator("folder_id")
+    @classmethod
+    def _no_folder(cls, value: str | None) -> str | None:
+        if value is not None:
+            raise ValueError(
+                "a folder's default log group is not applicable here (CloudWatch Logs has no "
+                "folders); name a log group with logGroupId"
+            )
+        return value
 
     @model_validator(mode="after")
     def _one_destination(self) -> LogOptions:
@@ -142,6 +194,12 @@ class WorkflowFields(ApiModel):
                 "parameter); leave it empty"
             )
         return value
+
+    @field_validator("service_account_id")
+    @classmethod
+    def _assumable_role(cls, value: str) -> str:
+        """Only a role the runner may assume: by name, or by ARN under the stack's path."""
+        return check_service_account(value)
 
 
 class CreateWorkflowRequest(WorkflowFields):

@@ -1214,9 +1214,110 @@ def test_access_binding_errors_are_the_rest_errors(
 
 # --- OperationService -----------------------------------------------------------------------
 
-# OperationService.Get and WorkflowService.ListOperations: their cases (stored operations,
-# REST `GET /operations/{operationId}` and `GET /workflows/v1/workflow/{workflowId}/operations`)
-# go here, beside Cancel's.
+
+def test_every_operation_a_change_answered_is_got_again_as_over_rest(
+    clients: Clients, world: World
+) -> None:
+    created = clients.rpc(_workflow_fields(world.folder, "operated")[0])
+    workflow_id = _metadata_workflow_id(created)
+    updated = clients.rpc(
+        wf.UpdateWorkflowRequest(
+            workflow_id=workflow_id,
+            description="second",
+            update_mask=field_mask_pb2.FieldMask(paths=["description"]),
+        )
+    )
+    deleted = clients.rpc(wf.DeleteWorkflowRequest(workflow_id=workflow_id))
+
+    for answered in (created, updated, deleted):
+        request = operation_service_pb2.GetOperationRequest(operation_id=answered.id)
+        call = Rest("GET", f"/operations/{answered.id}").filled(world)
+        got = assert_same_answer(clients, request, call)
+        # What the change answered is what Get finds (compared unpacked: an Any's bytes hold
+        # map entries in no fixed order).
+        assert json_format.MessageToDict(got) == json_format.MessageToDict(answered)
+    assert updated.done and deleted.response.type_url.endswith("google.protobuf.Empty")
+
+
+def test_a_workflows_operations_are_listed_and_paged_as_over_rest(
+    clients: Clients, world: World
+) -> None:
+    created = clients.rpc(_workflow_fields(world.folder, "listed-ops")[0])
+    workflow_id = _metadata_workflow_id(created)
+    for n in range(3):
+        clients.rpc(
+            wf.UpdateWorkflowRequest(
+                workflow_id=workflow_id,
+                description=f"v{n}",
+                update_mask=field_mask_pb2.FieldMask(paths=["description"]),
+            )
+        )
+
+    token, ids = "", []
+    while True:
+        request = wf.ListOperationsRequest(workflow_id=workflow_id, page_size=3, page_token=token)
+        query = {"pageSize": "3"} | ({"pageToken": token} if token else {})
+        call = Rest("GET", f"/workflow/{workflow_id}/operations", query).filled(world)
+        page = assert_same_answer(clients, request, call)
+        assert isinstance(page, wf.ListOperationsResponse)
+        ids += [o.id for o in page.operations]
+        token = page.next_page_token
+        if not token:
+            break
+    assert len(ids) == 4 and ids[0] == created.id
+
+
+@pytest.mark.parametrize(
+    ("request_message", "rest", "code", "field_name"),
+    [
+        (
+            operation_service_pb2.GetOperationRequest(operation_id="op000000000000000000"),
+            Rest("GET", "/operations/op000000000000000000"),
+            Code.NOT_FOUND,
+            "operationId",
+        ),
+        (
+            operation_service_pb2.GetOperationRequest(operation_id="NOT-AN-ID"),
+            Rest("GET", "/operations/NOT-AN-ID"),
+            Code.INVALID_ARGUMENT,
+            "operationId",
+        ),
+        (
+            wf.ListOperationsRequest(workflow_id="<no_workflow>"),
+            Rest("GET", "/workflow/<no_workflow>/operations"),
+            Code.NOT_FOUND,
+            "workflowId",
+        ),
+        (
+            wf.ListOperationsRequest(workflow_id="<fast>", filter="status=DONE"),
+            Rest("GET", "/workflow/<fast>/operations", {"filter": "status=DONE"}),
+            Code.INVALID_ARGUMENT,
+            "filter",
+        ),
+        (
+            wf.ListOperationsRequest(workflow_id="<fast>", page_token="forged"),
+            Rest("GET", "/workflow/<fast>/operations", {"pageToken": "forged"}),
+            Code.INVALID_ARGUMENT,
+            "pageToken",
+        ),
+    ],
+)
+def test_operation_errors_are_the_rest_errors(
+    clients: Clients,
+    world: World,
+    request_message: Message,
+    rest: Rest,
+    code: Code,
+    field_name: str,
+) -> None:
+    request, call = _filled(world, request_message, rest)
+    assert_same_error(clients, request, call, code, field_name)
+
+
+def _metadata_workflow_id(operation: Message) -> str:
+    metadata = wf.CreateWorkflowMetadata()
+    operation.metadata.Unpack(metadata)
+    return metadata.workflow_id
 
 
 def test_cancel_answers_as_rest(clients: Clients, world: World) -> None:

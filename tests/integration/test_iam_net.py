@@ -204,6 +204,10 @@ def _api_calls(api: Api, folder: str) -> None:
     token = listed.body["nextPageToken"]
     assert api.call("workflow_list", query={"folderId": folder, "pageToken": token}).status == 200
     assert api.call("workflow_get", path={"workflowId": workflow_id}).status == 200
+    operations = api.call("operation_list", path={"workflowId": workflow_id})
+    assert len(operations.body["operations"]) == 2, operations.body  # Create, Update
+    first = operations.body["operations"][0]["id"]
+    assert api.call("operation_get", path={"operationId": first}).status == 200
     assert api.call("workflow_delete", path={"workflowId": workflow_id}).status == 200
 
     slow = api.create_workflow(folder, name="slow", spec=SLOW_FIRST)

@@ -6,7 +6,9 @@ module in front of its request authorisation: the signature is verified by
 :mod:`stepline.dev.sigv4` (moto's own check mis-signs REST calls with a query string; S3's,
 with its chunked and unsigned payloads, stays moto's), the access key is resolved to its
 principal, and the checks AWS makes — action, resource ARN and condition context, several
-for a transaction — are evaluated with :mod:`stepline.dev.iam`. A denied check answers the
+for a transaction — are evaluated with :mod:`stepline.dev.iam`; a role session assumed with a
+session policy (``AssumeRole``'s ``Policy``) must be allowed by it too, and ``AssumeRole`` by
+the role's trust policy (``sts:RoleSessionName`` in its context). A denied check answers the
 error AWS answers (``AccessDeniedException`` for JSON services, ``AccessDenied`` for S3 and
 the query protocol).
 
@@ -229,7 +231,7 @@ def checks_for(service: str, action: str, response: Any, moto_resource: str) -> 
         return _ses(action, body, region)
     if service == "secretsmanager" and "SecretId" in body:
         return [Check(f"secretsmanager:{action}", _secret_arn(str(body["SecretId"]), region))]
-    if service in ("sts", "kinesis"):
+    if service in ("sts", "kinesis", "logs"):
         return _by_name(service, action, response, body, region, moto_resource)
     if service == "sqs" and moto_resource == "*" and "QueueName" in body:
         return [Check(f"sqs:{action}", _arn("sqs", region, str(body["QueueName"])))]
@@ -239,13 +241,29 @@ def checks_for(service: str, action: str, response: Any, moto_resource: str) -> 
     return [Check(f"{service}:{action}", moto_resource)]
 
 
+def _log_arn(body: Mapping[str, Any], region: str) -> str:
+    """A log group's ARN, or its stream's when the request names one (PutLogEvents,
+    CreateLogStream)."""
+    arn = _arn("logs", region, f"log-group:{body['logGroupName']}")
+    stream = body.get("logStreamName")
+    return f"{arn}:log-stream:{stream}" if stream else arn
+
+
 def _by_name(
     service: str, action: str, response: Any, body: dict[str, Any], region: str, fallback: str
 ) -> list[Check]:
-    """Requests naming their resource in a parameter: the role to assume, the stream."""
+    """Requests naming their resource in a parameter: the role to assume, the stream, the
+    log group."""
+    if service == "logs":
+        resource = _log_arn(body, region) if "logGroupName" in body else fallback
+        return [Check(f"logs:{action}", resource)]
     if service == "sts":
         params = getattr(response, "querystring", {}) or {}
-        return [Check(f"sts:{action}", str((params.get("RoleArn") or [fallback])[0]))]
+        role = str((params.get("RoleArn") or [fallback])[0])
+        session = params.get("RoleSessionName")
+        # The trust policy may name the sessions it admits (sts:RoleSessionName).
+        context = {"sts:RoleSessionName": str(session[0])} if session else {}
+        return [Check(f"sts:{action}", role, context)]
     stream = body.get("StreamARN") or _arn("kinesis", region, f"stream/{body.get('StreamName')}")
     return [Check(f"kinesis:{action}", str(stream))]
 
@@ -345,8 +363,9 @@ def _form_body(form: Any) -> bytes:
     return urlencode(list(form.items(multi=True)), quote_via=quote, safe="-._~").encode()
 
 
-def _authenticate(self: Any, iam_request_cls: type) -> tuple[str, list[Any]]:
-    """Check a non-root request's signature; its principal's ARN and policies."""
+def _authenticate(self: Any, iam_request_cls: type) -> tuple[str, list[Any], Any]:
+    """Check a non-root request's signature; its principal's ARN, policies and session
+    policy (None: none)."""
     if _scope_service(self.headers) == "s3":
         # S3's signing (chunked and unsigned payloads) is moto's to check.
         url = urlsplit(self.uri)
@@ -360,7 +379,9 @@ def _authenticate(self: Any, iam_request_cls: type) -> tuple[str, list[Any]]:
             action=self._get_action(),
         )
         request.check_signature()
-        return request._access_key.arn, list(request._access_key.collect_policies())
+        key = request._access_key
+        session = find_principal(_access_key(self.headers) or "")
+        return key.arn, list(key.collect_policies()), session and session.session_policy
     url = urlsplit(self.uri)
     target = self.raw_path + (f"?{url.query}" if url.query else "")
     body = self.raw_body if isinstance(self.raw_body, bytes) else str(self.raw_body or "").encode()
@@ -380,7 +401,7 @@ def _authenticate(self: Any, iam_request_cls: type) -> tuple[str, list[Any]]:
     principal = find_principal(signer.access_key_id) if signer else None
     if signer is None or principal is None or principal.session_token != signer.session_token:
         _raise_refused(self, "UnrecognizedClientException", sigv4.UNKNOWN_KEY)
-    return principal.arn, principal.policies
+    return principal.arn, principal.policies, principal.session_policy
 
 
 def _raise_refused(response: Any, error_type: str, message: str) -> NoReturn:
@@ -401,13 +422,16 @@ def _authorize(original: Callable[..., None]) -> Callable[..., None]:
             return
         if key is None:
             _raise_denied(self, "", "the request is not signed")
-        principal, policies = _authenticate(self, iam_request_cls)
+        principal, policies, session_policy = _authenticate(self, iam_request_cls)
         action = self._get_action()
         service = _scope_service(self.headers)
         if f"{service}:{action}" == "sts:GetCallerIdentity":
             return
         checks = checks_for(service, action, self, resource)
         denied = evaluate(principal, policies, checks)
+        if denied is None and session_policy is not None:
+            # A session policy narrows the role's: both must allow (AWS's intersection).
+            denied = next((c for c in checks if not permits(principal, [session_policy], c)), None)
         if denied is not None:
             _raise_denied(self, service, denial_message(principal, denied))
         if f"{service}:{action}" == "sts:AssumeRole" and not _trusted(principal, checks[0]):
@@ -438,7 +462,7 @@ def _trusted(principal: str, check: Check) -> bool:
         document = backend.get_role(name).assume_role_policy_document
     except Exception:  # no such role: AWS refuses the same way
         return False
-    request = iam.Request("sts:AssumeRole", check.resource, principal=principal)
+    request = iam.Request("sts:AssumeRole", check.resource, principal, check.context)
     return iam.evaluate_resource_policy(document, request) is iam.Decision.ALLOW
 
 
@@ -468,6 +492,8 @@ class Principal:
     secret_key: str
     session_token: str | None
     policies: list[Any]
+    session_policy: Any = None
+    """The policy passed to ``AssumeRole`` (``Policy``), which narrows the role's; None: none."""
 
 
 def find_principal(access_key_id: str) -> Principal | None:
@@ -484,7 +510,13 @@ def find_principal(access_key_id: str) -> Principal | None:
             ]
             policies += backend.list_attached_role_policies(role)[0]
             arn = f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{session.session_name}"
-            return Principal(arn, session.secret_access_key, session.session_token, policies)
+            return Principal(
+                arn,
+                session.secret_access_key,
+                session.session_token,
+                policies,
+                session.policy or None,
+            )
     for user in backend.list_users("/", None, None):
         for key in user.access_keys:
             if key.access_key_id == access_key_id:

@@ -2,9 +2,10 @@
 
 ``POST /2015-03-31/functions/<name>/invocations`` is authenticated and authorised as Lambda
 does it: the SigV4 signature (service ``lambda``) against the emulated account's keys, then
-``lambda:InvokeFunction`` on the function's ARN against the caller's policies (the runner's
-role for a FunctionCall, Start's role for the first hop, Scheduler's role for a schedule). A
-refusal answers Lambda's ``AccessDeniedException``.
+``lambda:InvokeFunction`` on the function's ARN against the caller's policies (the integration
+role, or a workflow's own role and its session policy, for a FunctionCall; Start's role for the
+first hop; Scheduler's role for a schedule). A refusal answers Lambda's
+``AccessDeniedException``.
 
 Behind it: the deployed stack's functions (:class:`~stepline.dev.functions.StackFunctions`,
 ``RequestResponse`` or ``Event``), and every ``DIR/<name>.py`` with
@@ -143,6 +144,9 @@ class Invoker:
             return _error(403, "UnrecognizedClientException", sigv4.UNKNOWN_KEY)
         check = authorizer.Check("lambda:InvokeFunction", arn)
         denied = authorizer.evaluate(principal.arn, principal.policies, [check])
+        session = principal.session_policy  # a session policy narrows the role's
+        if denied is None and session is not None:
+            denied = None if authorizer.permits(principal.arn, [session], check) else check
         if denied is not None:
             return _error(
                 403, "AccessDeniedException", authorizer.denial_message(principal.arn, denied)

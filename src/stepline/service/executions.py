@@ -128,6 +128,10 @@ def _start_once(svc: Services, command: StartCommand) -> str:
         input_ref=ref,
         parent=command.parent,
         folder_id=workflow.folder_id,
+        # Pinned like the spec version: an edit of the workflow does not touch executions
+        # already started (docs/security.md, "A workflow's own role").
+        service_account_id=workflow.service_account_id,
+        log_options=workflow.log_options,
         expires_at=history_expiry(
             now,
             retention_days=svc.settings.history_retention_days,

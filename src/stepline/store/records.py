@@ -142,6 +142,12 @@ class ExecutionRecord:
     """The workflow's folder when the execution started: whose access bindings guard it."""
     expires_at: int | None = None
     """Epoch second after which DynamoDB deletes the head (``history_expiry`` of its start)."""
+    service_account_id: str = ""
+    """The workflow's ``serviceAccountId`` when the execution started (pinned, as its spec
+    version is): the role its integration calls are made with; empty: the integration role."""
+    log_options: dict[str, Any] | None = None
+    """The workflow's ``logOptions`` when the execution started (pinned): where the runner
+    writes its log lines; None: nowhere."""
 
     @property
     def active(self) -> bool:
@@ -173,6 +179,9 @@ class ExecutionRecord:
             "rev": self.rev,
             "folderId": self.folder_id,
             keys.TTL_ATTRIBUTE: self.expires_at,
+            # Only when set (None is not stored): most heads carry neither.
+            "serviceAccountId": self.service_account_id or None,
+            "logOptions": self.log_options or None,
         }
 
     @classmethod
@@ -197,6 +206,8 @@ class ExecutionRecord:
             rev=int(item.get("rev", 1)),
             folder_id=item.get("folderId"),
             expires_at=int(item[keys.TTL_ATTRIBUTE]) if keys.TTL_ATTRIBUTE in item else None,
+            service_account_id=item.get("serviceAccountId") or "",
+            log_options=item.get("logOptions") or None,
         )
 
 

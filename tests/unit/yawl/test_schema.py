@@ -13,7 +13,7 @@ from stepline.yawl.source import parse_document
 
 ROOT = Path(__file__).parents[3]
 CASES = Path(__file__).parent / "cases"
-EXAMPLES = sorted((ROOT / "examples").rglob("*.yaml"))
+EXAMPLES = sorted(p for p in (ROOT / "examples").rglob("*.yaml") if ".test." not in p.name)
 GOLDEN = sorted((ROOT / "tests" / "golden").glob("*.yaml"))
 SPECS = [*EXAMPLES, *GOLDEN, ROOT / "bench" / "reference.yaml"]
 VALID = sorted(p for p in (CASES / "valid").iterdir() if p.suffix in (".yaml", ".json"))

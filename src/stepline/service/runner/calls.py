@@ -10,6 +10,7 @@ from typing import Any
 from stepline import engine
 from stepline.integrations import CallContext, adapter_for
 from stepline.service.runner.checkpoint import checkpoint
+from stepline.service.runner.delegation import identity
 from stepline.service.runner.run import SAFETY_MARGIN, Run
 from stepline.service.runner.stopping import cancel, terminated
 from stepline.telemetry import logger, tracer
@@ -95,26 +96,42 @@ def traced_attempt(
 
 def _attempt(run: Run, call: engine.CallRequest) -> engine.CallResult:
     logger.thread_safe_append_keys(execution_id=run.head.id, step_id=call.entry_id)
+    if run.invocation.answer is not None:
+        answered = run.invocation.answer(call)
+        if answered is not None:
+            return answered
     step = engine.step_at(run.spec, call.scope, call.step_id)
     body = step.body
     assert isinstance(body, IntegrationStep)
-    context = CallContext(
-        client=run.svc.client_factory,
-        render=lambda template: render(template, call.step_input, secrets=run.secrets),
-        timeout=call.timeout,
-        execution_id=run.head.id,
-        step_id=call.entry_id,
-        allow_private_hosts=run.svc.settings.allowed_private_hosts,
-        reserved=run.svc.reserved,
-        credentials=run.svc.credentials,
-    )
     try:
+        # The workflow's own role (serviceAccountId), when it has one: a role that cannot be
+        # assumed fails this attempt, as a denied call would.
+        who = identity(run.svc, run.head)
+        context = CallContext(
+            client=who.client,
+            render=lambda template: render(template, call.step_input, secrets=run.secrets),
+            timeout=call.timeout,
+            execution_id=run.head.id,
+            step_id=call.entry_id,
+            allow_private_hosts=run.svc.settings.allowed_private_hosts,
+            reserved=run.svc.reserved,
+            credentials=who.credentials,
+        )
         output = adapter_for(body)(body, call.step_input, context)
     except StepFailure as failure:
-        return engine.CallResult(code=failure.code.value, message=failure.message)
+        return engine.CallResult(code=failure.code.value, message=_as_whom(run, failure))
     except Exception as exc:  # an adapter bug must not take the runner down with it
         logger.exception("integration step crashed", extra={"attempt": call.attempt})
         return engine.CallResult(
             code=WorkflowErrorCode.STEP_INTERNAL.value, message=f"{type(exc).__name__}: {exc}"
         )
     return engine.CallResult(output=output)
+
+
+def _as_whom(run: Run, failure: StepFailure) -> str:
+    """The failure's message; a denied call made as the workflow's role says which role."""
+    account = run.head.service_account_id
+    denied = failure.code is WorkflowErrorCode.STEP_PERMISSION_DENIED
+    if not account or not denied or "serviceAccountId" in failure.message:
+        return failure.message
+    return f"{failure.message} (called as serviceAccountId {account})"

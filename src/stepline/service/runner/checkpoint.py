@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from stepline import engine
 from stepline.engine import Records
 from stepline.service.deps import Services
+from stepline.service.runner.execution_logs import record as record_lines
 from stepline.service.runner.masking import hide_secrets, shown_entries, shown_outcome
 from stepline.service.runner.metrics import step_metrics
 from stepline.service.runner.run import Run
@@ -90,12 +92,32 @@ def checkpoint(
         run.svc.log.append(run.head.id, item)
     except LostRace:
         return False
-    run.chain, run.written_open = chain, still_open
+    previous, run.chain, run.written_open = run.written_open, chain, still_open
     outcome = engine.outcome(run.machine) if ended else None
+    _log_lines(run, at, item, previous, ended)
     step_metrics(run.finished, ended=outcome["status"] if outcome else None)
     run.finished = []
     run.seq += 1
     return True
+
+
+def _log_lines(
+    run: Run, at: datetime, item: LogItem, previous: dict[int, dict[str, Any]], ended: bool
+) -> None:
+    """The execution's log lines of an appended item (logOptions; kept for the flush)."""
+    if run.lines.destination is None:
+        return
+    outcome = (ended_machine(run)["outcome"] or {"status": "STOPPED"}) if ended else {}
+    record_lines(
+        run.lines,
+        run.head,
+        at,
+        entries=[*item.entries, *run.written_open.values()],
+        previous=previous,
+        first=item.seq == 0,
+        outcome=outcome.get("status"),
+        error=outcome.get("error"),
+    )
 
 
 def _machine(run: Run, item: LogItem) -> tuple[LogItem, Chain]:

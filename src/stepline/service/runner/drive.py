@@ -14,6 +14,7 @@ from stepline.integrations.secrets import SecretCache, SecretMask, references
 from stepline.service import children
 from stepline.service.deps import Services
 from stepline.service.runner import calls as calling
+from stepline.service.runner import delegation, execution_logs
 from stepline.service.runner.checkpoint import Chain, checkpoint, ended_machine, stored_records
 from stepline.service.runner.masking import LOGS, restore_secrets
 from stepline.service.runner.run import Invocation, Run
@@ -45,6 +46,16 @@ def begin(
     run = Run(svc, message, head, spec, engine.new_machine(None, head.id), seq, invocation)
     run.head_read, run.chain = head_read, Chain.of(last)
     run.written_open = {int(e["n"]): e for e in still_open}
+    run.lines = execution_logs.Lines(execution_logs.destination(svc, head))
+    try:
+        _begin(run, last, still_open)
+    finally:
+        # One write of the execution's log lines per invocation, after its log items.
+        execution_logs.flush(svc, run.head, run.lines)
+
+
+def _begin(run: Run, last: LogItem | None, still_open: list[dict[str, Any]]) -> None:
+    svc, head = run.svc, run.head
     limit = timedelta(hours=svc.settings.max_execution_hours)
     try:
         if svc.clock() - head.started_at > limit:
@@ -53,7 +64,7 @@ def begin(
                 WorkflowErrorCode.STEP_QUOTA_EXCEEDED,
                 f"the execution ran longer than {svc.settings.max_execution_hours:g} h",
             )
-        run.secrets, run.mask = _secrets(svc, spec)
+        run.secrets, run.mask = _secrets(svc, head, run.spec)
         LOGS.use(head.id, run.mask)
         records = stored_records(head.id, last)
         if records is None:
@@ -61,8 +72,9 @@ def begin(
         else:
             run.machine = engine.load(restore_secrets(records, run.mask), still_open)
     except StepFailure as failure:
-        # Past the time quota, or a secret is unreadable (or gone since the snapshot hid it):
-        # the execution fails, and the steps still open close with it.
+        # Past the time quota, or a secret is unreadable (or gone since the snapshot hid it,
+        # or the workflow's role cannot be assumed to read it): the execution fails, and the
+        # steps still open close with it.
         run.finished = engine.cancel_entries(still_open, svc.clock())
         run.machine = engine.fail(run.machine, failure, svc.clock())
         _end(run)
@@ -80,13 +92,17 @@ def _input_of(svc: Services, head: ExecutionRecord) -> str:
     return svc.payloads.get(head.input_ref) if head.input_ref else "{}"
 
 
-def _secrets(svc: Services, spec: Workflow) -> tuple[dict[str, dict[str, str]], SecretMask]:
-    """Every secret the spec's templates name (lockboxPayload), read once per invocation, and
-    the mask that keeps their values out of what the runner writes."""
+def _secrets(
+    svc: Services, head: ExecutionRecord, spec: Workflow
+) -> tuple[dict[str, dict[str, str]], SecretMask]:
+    """Every secret the spec's templates name (lockboxPayload), read once per invocation (as
+    the workflow's role, when it has one), and the mask that keeps their values out of what
+    the runner writes."""
     refs = references(spec)
     if not refs:
         return {}, SecretMask()
-    secrets = SecretCache(svc.client_factory("secretsmanager")).resolve(refs, timeout=10.0)
+    client = delegation.identity(svc, head).client("secretsmanager")
+    secrets = SecretCache(client).resolve(refs, timeout=10.0)
     return secrets, SecretMask.of(refs, secrets)
 
 
@@ -150,6 +166,10 @@ def _poll_children(
         body = engine.step_at(run.spec, call.scope, call.step_id).body
         if not children.is_child_call(body):
             others.append(call)
+            continue
+        answered = run.invocation.answer(call) if run.invocation.answer is not None else None
+        if answered is not None:  # a mocked child workflow: it is never started
+            run.results[call.n] = answered
             continue
         assert isinstance(body, WorkflowCall)
         result = children.poll(run.svc, run.head, run.machine, call, body, run.secrets)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from stepline.statuses import EntryStatus
+from stepline.telemetry import metrics as shared
 
 # Entry types of control steps: counted together, since a document per type would cost more log
 # bytes than it tells (they take no time of their own).
@@ -29,7 +30,9 @@ def step_metrics(entries: list[dict[str, Any]], ended: str | None = None) -> Non
         if retried:
             metrics.add_metric(name="StepRetried", unit=MetricUnit.Count, value=retried)
 
-    overall = EphemeralMetrics()
+    # The namespace the template sets (POWERTOOLS_METRICS_NAMESPACE), or Stepline's own where
+    # nothing sets it (a runner driven in a test): never a document without one.
+    overall = EphemeralMetrics(namespace=shared.namespace)
     if entries:
         counts(overall, entries)
     if ended is not None:
@@ -40,7 +43,7 @@ def step_metrics(entries: list[dict[str, Any]], ended: str | None = None) -> Non
         if entry["type"] not in _CONTROL_ENTRIES:
             by_type.setdefault(entry["type"], []).append(entry)
     for step_type, group in by_type.items():
-        metrics = EphemeralMetrics()
+        metrics = EphemeralMetrics(namespace=shared.namespace)
         metrics.add_dimension(name="type", value=step_type)
         counts(metrics, group)
         total = sum(float(str(e.get("duration", "0s")).rstrip("s") or 0) for e in group)
@@ -53,5 +56,5 @@ def step_metrics(entries: list[dict[str, Any]], ended: str | None = None) -> Non
 def execution_metric(name: str) -> None:
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-    with single_metric(name=name, unit=MetricUnit.Count, value=1):
+    with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=shared.namespace):
         pass

@@ -11,6 +11,7 @@ from stepline import engine
 from stepline.engine import Machine
 from stepline.integrations.secrets import SecretMask
 from stepline.service.deps import Services
+from stepline.service.runner.execution_logs import Lines
 from stepline.store.queue import StepMessage
 from stepline.store.records import ExecutionRecord
 from stepline.yawl import Workflow
@@ -30,13 +31,16 @@ INLINE_BUDGET = 60.0
 @dataclass
 class Invocation:
     """Limits of the current invocation: a clock and the time left before it must stop;
-    and who is told of each batch of calls it makes (``on_call_batch``, given the number of
+    who is told of each batch of calls it makes (``on_call_batch``, given the number of
     calls: the benchmarks count batches through it)."""
 
     remaining: Callable[[], float] = lambda: 840.0
     inline_budget: float = INLINE_BUDGET
     started: float = field(default_factory=time.monotonic)
     on_call_batch: Callable[[int], None] | None = None
+    answer: Callable[[engine.CallRequest], engine.CallResult | None] | None = None
+    """Answers a call in place of making it (stepline.testing's mocks); None from it, or no
+    ``answer``: the call is made."""
 
     def time_left(self) -> float:
         """Seconds this invocation may still spend before checkpointing and handing over."""
@@ -64,6 +68,7 @@ class Run:
     called: bool = False  # a batch of calls was made in this invocation
     chain: Chain | None = None  # the full machine the next delta builds on; None: write one
     written_open: dict[int, dict[str, Any]] = field(default_factory=dict)  # as last stored
+    lines: Lines = field(default_factory=lambda: Lines(None))  # log lines not yet written
 
     def may_call(self) -> bool:
         """A batch of calls may start: time is left, or it is the invocation's first batch and

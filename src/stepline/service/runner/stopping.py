@@ -8,6 +8,7 @@ import time
 from stepline import engine
 from stepline.service import children
 from stepline.service.deps import Services
+from stepline.service.runner import execution_logs
 from stepline.service.runner.checkpoint import (
     checkpoint,
     log_expiry,
@@ -113,3 +114,7 @@ def close_after_stop(
         svc.log.append(head.id, item)
     except LostRace:
         return
+    lines = execution_logs.Lines(execution_logs.destination(svc, head))
+    previous = {int(e["n"]): e for e in last.open}
+    execution_logs.record(lines, head, at, entries=closed, previous=previous, outcome="STOPPED")
+    execution_logs.flush(svc, head, lines)
