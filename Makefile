@@ -1,7 +1,12 @@
 # Stepline — one entry point for people and CI.
-#   make dev     run the whole stack on this machine (PORT=8080, AWS_PORT=4566)
-#   make test    lint, type-check, unit + integration + end-to-end tests, SAM validate and build
-#   make bench   print the benchmark figures
+#   make dev      run the whole stack on this machine (PORT=8080, AWS_PORT=4566)
+#   make test     lint, type-check, unit + integration + end-to-end tests, SAM validate and build
+#   make openapi  write the API's OpenAPI document to docs/openapi.json
+#   make bench    print the benchmark figures
+#
+# Each target installs what it needs into $(VENV): `make dev` the package with its `local`
+# extra (dev stack, CLI, console), `make test` the `dev` extra (which includes `local`), and
+# Debian's Chromium for the browser tests when it is missing and this user may install it.
 
 PYTHON ?= python3.11
 VENV ?= .venv
@@ -9,21 +14,40 @@ BIN := $(VENV)/bin
 PORT ?= 8080
 AWS_PORT ?= 4566
 SOURCES := src functions tests bench
+# The browser tests drive this Chromium (tests/browser/conftest.py reads STEPLINE_CHROMIUM too).
+CHROMIUM ?= $(or $(STEPLINE_CHROMIUM),/usr/bin/chromium)
+
+# One stamp per extra, each older than pyproject.toml means "install again"; installing `dev`
+# installs `local` too, so it refreshes both stamps.
+LOCAL_STAMP := $(VENV)/.installed-local
+DEV_STAMP := $(VENV)/.installed-dev
 
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: install dev test lint typecheck pytest sam bench clean console
+.PHONY: install install-local dev test lint typecheck pytest sam bench clean console openapi \
+	chromium
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { \
+	  echo "$(PYTHON) is required (the Lambda runtime in template.yaml): install it first" >&2; \
+	  exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+
+$(LOCAL_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[local]'
 	touch $@
 
-install: $(BIN)/.installed
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(LOCAL_STAMP)
 
-dev: install
+install-local: $(LOCAL_STAMP)
+
+install: $(DEV_STAMP)
+
+dev: install-local
 	$(BIN)/stepline dev --port $(PORT) --aws-port $(AWS_PORT)
 
 lint: install
@@ -34,7 +58,18 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install
+# Debian's chromium package, installed as root or with passwordless sudo; anyone else is told
+# how in one line.
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	else echo "make test: the browser tests need Chromium at $(CHROMIUM); install it (Debian: sudo apt-get install chromium) or set STEPLINE_CHROMIUM to one, then run make test again" >&2; exit 1; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then echo "make test: the browser tests need Chromium at $(CHROMIUM) and there is no apt-get here to install it; install Chromium or set STEPLINE_CHROMIUM to one" >&2; exit 1; fi; \
+	echo "Installing Debian's chromium for the browser tests"; \
+	$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium >/dev/null
+
+pytest: install chromium
 	$(BIN)/pytest -n 2 --dist loadfile -q
 
 sam: install
@@ -43,7 +78,10 @@ sam: install
 
 test: lint typecheck pytest sam
 
-bench: install
+openapi: install-local
+	$(BIN)/python -m stepline.api.openapi docs/openapi.json
+
+bench: install-local
 	$(BIN)/python -m stepline.bench list
 	$(BIN)/python -m stepline.bench imports
 	$(BIN)/python -m stepline.bench yawl

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from pathlib import Path
@@ -123,10 +124,66 @@ def test_api_errors_print_code_and_message_without_a_traceback(stepline: Steplin
     assert "INVALID_ARGUMENT (3)" in bad_filter.err
 
 
-def test_unreachable_endpoint_is_an_error_not_a_traceback(stepline: Stepline) -> None:
+def test_an_unreachable_endpoint_is_one_line_saying_how_to_start_or_name_a_stack(
+    stepline: Stepline,
+) -> None:
     ran = stepline("workflow", "list", "--endpoint", "http://127.0.0.1:9")
     assert ran.code == 1
-    assert "error: UNAVAILABLE (14): cannot reach http://127.0.0.1:9" in ran.err
+    assert ran.out == ""
+    assert ran.err.splitlines() == [
+        "error: cannot reach http://127.0.0.1:9 (connection refused): start the dev stack "
+        "with `make dev`, or name a running stack with --endpoint URL or $STEPLINE_ENDPOINT"
+    ]
+
+
+def test_the_global_endpoint_option_comes_before_the_environment(
+    stepline: Stepline, dev_stack: RunningStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STEPLINE_ENDPOINT", "http://127.0.0.1:9")
+    listed = stepline("--endpoint", dev_stack.url, "workflow", "list", "--format", "json")
+    assert listed.code == 0, listed.err
+    assert dev_stack.workflow_id("hello") in {w["id"] for w in listed.json()}
+    nowhere = stepline("workflow", "list")
+    assert nowhere.code == 1
+    assert "cannot reach http://127.0.0.1:9 " in nowhere.err
+    # the command's own option wins over the global one
+    own = stepline(
+        "--endpoint", "http://127.0.0.1:9", "workflow", "list", "--endpoint", dev_stack.url
+    )
+    assert own.code == 0, own.err
+
+
+def test_events_put_reaches_the_emulator_the_environment_names(
+    stepline: Stepline, dev_stack: RunningStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {
+        "AWS_ENDPOINT_URL": dev_stack.aws_endpoint,
+        "AWS_ACCESS_KEY_ID": "stepline-dev",
+        "AWS_SECRET_ACCESS_KEY": "stepline-dev",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    hello = dev_stack.workflow_id("hello")
+    ran = stepline("events", "put", "--detail", '{"name": "Ada"}', "--workflow-id", hello)
+    assert ran.code == 0, ran.err
+    assert len(ran.out.strip().split("-")) == 5  # the event id
+
+
+def test_events_put_without_credentials_says_how_to_get_them(
+    stepline: Stepline, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance metadata lookups
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    ran = stepline("events", "put", "--region", "us-east-1")
+    assert ran.code == 1
+    assert ran.err.splitlines() == [
+        "error: no AWS credentials: for the dev stack, run the export lines `make dev` "
+        "printed; for AWS, pass --profile"
+    ]
 
 
 def test_list_follows_page_tokens_with_all(stepline: Stepline, tmp_path: Path) -> None:
@@ -185,3 +242,14 @@ def test_workflow_ids_complete_from_the_api(stepline: Stepline, dev_stack: Runni
 
     hello = dev_stack.workflow_id("hello")
     assert (hello, "hello") in complete_workflow_id(hello[:5])
+
+
+def test_version_and_schema_need_no_stack(stepline: Stepline) -> None:
+    from importlib.metadata import version
+
+    shown = stepline("--version")
+    schema = stepline("schema")
+
+    assert (shown.code, shown.out.strip()) == (0, f"stepline {version('stepline')}")
+    committed = (Path(__file__).parents[2] / "schema" / "yawl.schema.json").read_text()
+    assert (schema.code, schema.out) == (0, committed)

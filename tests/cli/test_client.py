@@ -5,9 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from stepline.cli.client import ApiError, Client, is_loopback
+from stepline.cli.client import ApiError, Client
 from stepline.cli.output import human_duration
 from stepline.cli.watch import step_events
+from stepline.client.auth import is_loopback
 
 
 def test_loopback_endpoints_are_not_signed() -> None:

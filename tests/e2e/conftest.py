@@ -24,9 +24,9 @@ STARTUP_DEADLINE = 90.0
 
 def signed_client(base_url: str, **options: Any) -> httpx.Client:
     """An HTTP client that signs every request as the dev stack's account root (SigV4)."""
-    from stepline.cli.client import SigV4
+    from stepline.client.auth import SigV4
 
-    return httpx.Client(base_url=base_url, auth=SigV4(base_url, None, None), **options)
+    return httpx.Client(base_url=base_url, auth=SigV4(base_url), **options)
 
 
 @dataclass

@@ -40,6 +40,7 @@ from yandex.cloud.serverless.workflows.v1 import workflow_service_pb2_grpc as wf
 
 from stepline.api.errors import HTTP_STATUS
 from stepline.cli import client as http_client
+from stepline.client.auth import SigV4
 from stepline.errors import Code
 from stepline.gateway import transcoder
 from tests.e2e.conftest import RunningStack, launch_dev_stack, signed_client, stop_dev_stack
@@ -1601,9 +1602,8 @@ def callers(
             api = transcoder.Api(stack.url, profile=name, region="us-east-1")
             server, port = transcoder.serve(api)
             channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-            rest = httpx.Client(
-                base_url=stack.url, auth=http_client.SigV4(stack.url, name, "us-east-1"), timeout=30
-            )
+            auth = SigV4(stack.url, profile=name, region="us-east-1")
+            rest = httpx.Client(base_url=stack.url, auth=auth, timeout=30)
             running.append((name, server, api, channel, rest))
         yield {
             name: Caller(arns[name], Clients(channel, rest))

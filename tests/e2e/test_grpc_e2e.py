@@ -224,7 +224,7 @@ def test_the_readme_example_runs_against_the_dev_stack(dev_stack: RunningStack) 
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     section = readme.split("### Over gRPC, with the official clients", 1)[1]
     example = section.split("```python\n", 1)[1].split("```", 1)[0]
-    env = {**os.environ, "STEPLINE_GRPC": dev_stack.grpc_endpoint}
+    env = {**os.environ, "STEPLINE_GRPC_ENDPOINT": dev_stack.grpc_endpoint}
 
     ran = subprocess.run(
         [sys.executable, "-c", example], env=env, capture_output=True, text=True, timeout=60

@@ -23,7 +23,7 @@ def test_layer_requirements_match_the_package_runtime_dependencies() -> None:
         for line in (ROOT / "src" / "requirements.txt").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
-    client_side = {"boto3", "typer", "rich"}  # boto3 comes with the Lambda runtime
+    client_side = {"boto3", "typer", "rich", "click"}  # boto3 comes with the Lambda runtime
     expected = {
         n: r.split("#")[0].strip() for n, r in _names(declared).items() if n not in client_side
     }

@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import re
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
-from stepline.api.errors import HTTP_STATUS
+from stepline.client.auth import DEFAULT_ENDPOINT, SigV4
+from stepline.client.calls import GATEWAY_CODES
 from stepline.errors import Code
 
-DEFAULT_ENDPOINT = "http://127.0.0.1:8080"
 API_PREFIX = "/workflows/v1"
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
-
-# API Gateway itself answers with these statuses (a bad signature, no route, throttling, an
-# outage) in its own shape, not the API's ``{code, message}``: each means the code the API
-# answers with that status (the first one of the table), and 502/504 the gateway's own troubles.
-_GATEWAY_STATUSES = (400, 401, 403, 404, 429, 503)
-_HTTP_CODES: dict[int, Code] = {
-    int(status): code
-    for code, status in reversed(HTTP_STATUS.items())
-    if status in _GATEWAY_STATUSES
-} | {502: Code.UNAVAILABLE, 504: Code.DEADLINE_EXCEEDED}
-_REGION_IN_HOST = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com")
 
 
 class ApiError(Exception):
@@ -51,73 +37,13 @@ class ApiError(Exception):
         return f"{self.code_name} ({self.code}): {self.message}"
 
 
-def is_loopback(endpoint: str) -> bool:
-    """True when the endpoint is on this machine (the dev stack)."""
-    host = urlsplit(endpoint).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+class Unreachable(ApiError):
+    """Nothing answered at the endpoint (refused, no such host, timed out connecting)."""
 
-
-# The dev stack's account root (its emulator and gateway accept this key as the root user).
-DEV_CREDENTIALS = ("stepline-dev", "stepline-dev")
-DEV_REGION = "us-east-1"
-
-
-class SigV4(httpx.Auth):
-    """Signs each request with SigV4 for API Gateway (service ``execute-api``).
-
-    A loopback endpoint (the dev stack) is signed with the dev stack's root key unless a
-    profile is named; anything else with the standard AWS credential chain.
-    """
-
-    requires_request_body = True
-
-    def __init__(self, endpoint: str, profile: str | None, region: str | None) -> None:
-        if is_loopback(endpoint) and profile is None:
-            from botocore.credentials import Credentials
-
-            self.credentials: Any = Credentials(*DEV_CREDENTIALS)
-            self.region: str = region or DEV_REGION
-            return
-        import boto3
-        from botocore.exceptions import BotoCoreError
-
-        try:
-            session = boto3.Session(profile_name=profile, region_name=region)
-            credentials = session.get_credentials()
-        except BotoCoreError as exc:
-            raise ApiError(Code.UNAUTHENTICATED, f"AWS credentials: {exc}") from exc
-        if credentials is None:
-            raise ApiError(
-                Code.UNAUTHENTICATED, "no AWS credentials found (set a profile with --profile)"
-            )
-        found = _REGION_IN_HOST.search(urlsplit(endpoint).hostname or "")
-        # An execute-api host names its region; signing for another one would be refused.
-        chosen = region or (found.group(1) if found else None) or session.region_name
-        if not chosen:
-            raise ApiError(Code.INVALID_ARGUMENT, "no AWS region: pass --region or set AWS_REGION")
-        self.region = chosen
-        self.credentials = credentials
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        """Add the SigV4 headers to ``request``."""
-        from botocore.auth import SigV4Auth
-        from botocore.awsrequest import AWSRequest
-
-        headers = {k: v for k, v in request.headers.items() if k.lower() != "connection"}
-        aws = AWSRequest(
-            method=request.method, url=str(request.url), data=request.content, headers=headers
-        )
-        SigV4Auth(self.credentials.get_frozen_credentials(), "execute-api", self.region).add_auth(
-            aws
-        )
-        for key, value in aws.headers.items():
-            request.headers[key] = value
-        yield request
+    def __init__(self, endpoint: str, reason: str) -> None:
+        super().__init__(Code.UNAVAILABLE, f"cannot reach {endpoint}: {reason}")
+        self.endpoint = endpoint
+        self.reason = reason
 
 
 class Client:
@@ -132,7 +58,7 @@ class Client:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
-        auth = SigV4(self.endpoint, profile, region)
+        auth = SigV4(self.endpoint, profile=profile, region=region)
         self._http = httpx.Client(
             base_url=self.endpoint + API_PREFIX, timeout=TIMEOUT, auth=auth, transport=transport
         )
@@ -153,6 +79,8 @@ class Client:
         query = {k: v for k, v in (params or {}).items() if v}
         try:
             response = self._http.request(method, path, params=query, json=body)
+        except httpx.ConnectError as exc:
+            raise Unreachable(self.endpoint, _reason(exc)) from exc
         except httpx.TransportError as exc:
             raise ApiError(Code.UNAVAILABLE, f"cannot reach {self.endpoint}: {exc}") from exc
         return answer(response)
@@ -232,6 +160,14 @@ class Client:
                 return
 
 
+def _reason(exc: httpx.ConnectError) -> str:
+    """Why a connection failed, in a few words (``connection refused``)."""
+    text = str(exc)
+    if "refused" in text.lower():
+        return "connection refused"
+    return text.split("] ", 1)[-1] or type(exc).__name__
+
+
 def answer(response: httpx.Response) -> dict[str, Any]:
     """The JSON body of a success; an :class:`ApiError` built from anything else."""
     try:
@@ -245,6 +181,6 @@ def answer(response: httpx.Response) -> dict[str, Any]:
         raise ApiError(int(data["code"]), message, http_status=response.status_code)
     # Not the API's error shape: API Gateway itself answered (403 on a bad signature, 5xx).
     text = data.get("message") if isinstance(data, dict) else response.text.strip()
-    code = _HTTP_CODES.get(response.status_code, Code.UNKNOWN)
+    code = GATEWAY_CODES.get(response.status_code, Code.UNKNOWN)
     message = f"HTTP {response.status_code}: {text or response.reason_phrase}"
     raise ApiError(code, message, http_status=response.status_code)

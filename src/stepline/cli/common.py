@@ -10,10 +10,13 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from stepline.cli.client import DEFAULT_ENDPOINT, ApiError, Client
+from stepline.cli.client import ApiError, Client, Unreachable
 from stepline.cli.output import Format, err
+from stepline.client.auth import DEFAULT_ENDPOINT
+from stepline.errors import SteplineError
 
 API_ERROR_EXIT = 1
+ENDPOINT_VARIABLE = "STEPLINE_ENDPOINT"
 
 EndpointOption = Annotated[
     str | None,
@@ -46,9 +49,31 @@ AllOption = Annotated[bool, typer.Option("--all", help="Follow page tokens to th
 FilterOption = Annotated[str, typer.Option("--filter", help="The API's filter expression.")]
 
 
+class GlobalOptions:
+    """What ``stepline [--endpoint URL] COMMAND`` said before the command (set per run)."""
+
+    endpoint: str | None = None
+
+
+def set_global_options(endpoint: str | None) -> None:
+    """Record the options given before the command (the CLI's callback does, every run)."""
+    GlobalOptions.endpoint = endpoint
+
+
 def endpoint_of(endpoint: str | None) -> str:
-    """The endpoint to talk to: the option, then $STEPLINE_ENDPOINT, then the dev stack."""
-    return endpoint or os.environ.get("STEPLINE_ENDPOINT") or DEFAULT_ENDPOINT
+    """The endpoint to talk to: the command's option, then the global one, then
+    $STEPLINE_ENDPOINT, then where ``make dev`` serves by default."""
+    return (
+        endpoint or GlobalOptions.endpoint or os.environ.get(ENDPOINT_VARIABLE) or DEFAULT_ENDPOINT
+    )
+
+
+def unreachable_line(exc: Unreachable) -> str:
+    """The one line for an endpoint nobody answers at: how to start or name a stack."""
+    return (
+        f"error: cannot reach {exc.endpoint} ({exc.reason}): start the dev stack with "
+        f"`make dev`, or name a running stack with --endpoint URL or ${ENDPOINT_VARIABLE}"
+    )
 
 
 @contextmanager
@@ -58,8 +83,15 @@ def api(endpoint: str | None, profile: str | None, region: str | None) -> Iterat
     try:
         client = Client(endpoint_of(endpoint), profile=profile, region=region)
         yield client
+    except Unreachable as exc:
+        err().print(unreachable_line(exc), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(API_ERROR_EXIT) from None
     except ApiError as exc:
         message = f": {exc.code_name} ({exc.code}): {exc.message}"
+        err().print(Text.assemble(("error", "red"), message))
+        raise typer.Exit(API_ERROR_EXIT) from None
+    except SteplineError as exc:  # met before the call: no credentials, no region
+        message = f": {exc.code.name} ({int(exc.code)}): {exc.message}"
         err().print(Text.assemble(("error", "red"), message))
         raise typer.Exit(API_ERROR_EXIT) from None
     finally:

@@ -9,27 +9,34 @@ from typing import Annotated, Any
 import typer
 
 from stepline.cli.output import err
+from stepline.client.auth import DEV_CREDENTIALS, DEV_REGION, is_loopback
 
 app = typer.Typer(no_args_is_help=True, help="Send events that start executions (triggers).")
 
-DEV_AWS_ENDPOINT = "http://127.0.0.1:4566"
-DEV_CREDENTIALS = {"aws_access_key_id": "stepline-dev", "aws_secret_access_key": "stepline-dev"}
-
 
 def events_client(endpoint: str | None, profile: str | None, region: str | None) -> Any:
-    """EventBridge of the dev stack's emulator, or of AWS when a profile or region is given."""
+    """EventBridge at ``endpoint``, else wherever the environment points boto3.
+
+    The lines ``make dev`` prints set ``AWS_ENDPOINT_URL`` and the dev account's root key, so
+    in a shell that ran them this is the dev stack's emulator; elsewhere it is AWS itself,
+    with the standard credential chain (``--profile``, ``--region``). As for the API, a
+    loopback endpoint (the dev stack) is signed with the dev root key unless a profile is
+    named.
+    """
     import boto3
 
-    if endpoint is None and (profile or region):
-        return boto3.Session(profile_name=profile, region_name=region).client("events")
-    url = endpoint or os.environ.get("STEPLINE_AWS_ENDPOINT") or DEV_AWS_ENDPOINT
-    return boto3.client(
-        "events",
-        endpoint_url=url,
-        region_name=region or "us-east-1",
-        aws_access_key_id=DEV_CREDENTIALS["aws_access_key_id"],
-        aws_secret_access_key=DEV_CREDENTIALS["aws_secret_access_key"],
-    )
+    url = endpoint or os.environ.get("AWS_ENDPOINT_URL") or None
+    if url is not None and profile is None and is_loopback(url):
+        key, secret = DEV_CREDENTIALS
+        return boto3.client(
+            "events",
+            endpoint_url=url,
+            region_name=region or DEV_REGION,
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
+        )
+    session = boto3.Session(profile_name=profile, region_name=region)
+    return session.client("events", endpoint_url=url)
 
 
 def entry(source: str, detail_type: str, detail: str, workflow_id: str | None) -> dict[str, Any]:
@@ -63,7 +70,7 @@ def put(
         str | None,
         typer.Option(
             "--aws-endpoint",
-            help=f"AWS endpoint (default: $STEPLINE_AWS_ENDPOINT, else {DEV_AWS_ENDPOINT}).",
+            help="AWS endpoint (default: $AWS_ENDPOINT_URL, which `make dev` prints; else AWS).",
             show_default=False,
         ),
     ] = None,
@@ -71,13 +78,22 @@ def put(
     region: Annotated[str | None, typer.Option(help="AWS region (a deployed stack).")] = None,
 ) -> None:
     """Put one event on the default bus; print its event id."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     item = entry(source, detail_type, detail, workflow_id)
     try:
         reply = events_client(aws_endpoint, profile, region).put_events(Entries=[item])
+    except NoCredentialsError:
+        err().print(
+            "error: no AWS credentials: for the dev stack, run the export lines `make dev` "
+            "printed; for AWS, pass --profile",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1) from None
     except (BotoCoreError, ClientError) as exc:
-        err().print(f"error: {exc}")
+        err().print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     result = reply["Entries"][0]
     if "EventId" not in result:

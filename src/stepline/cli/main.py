@@ -2,18 +2,43 @@
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
+from importlib.metadata import entry_points, version
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from stepline.cli import events, executions, workflows
+from stepline.cli.common import EndpointOption, set_global_options
 
 app = typer.Typer(no_args_is_help=True, help="Stepline: durable YaWL workflows on AWS.")
 app.add_typer(workflows.app, name="workflow")
 app.add_typer(executions.app, name="execution")
 app.add_typer(events.app, name="events")
+
+
+def _version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"stepline {version('stepline')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    endpoint: EndpointOption = None,
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_version, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Stepline: durable YaWL workflows on AWS.
+
+    Every command talks to the API at --endpoint (here or after the command), else
+    $STEPLINE_ENDPOINT, which `make dev` prints; the dev stack's default port otherwise.
+    """
+    set_global_options(endpoint)
 
 
 @app.command()
@@ -24,6 +49,14 @@ def validate(
     from stepline.cli.validate import validate_files
 
     raise typer.Exit(validate_files(files))
+
+
+@app.command()
+def schema() -> None:
+    """Print the YaWL JSON schema (schema/yawl.schema.json), for editors and validators."""
+    from stepline.yawl.schema import schema_json
+
+    typer.echo(schema_json(), nl=False)
 
 
 def register_commands() -> None:

@@ -161,6 +161,10 @@ class Gateway:
     ) -> tuple[int, dict[str, str], bytes]:
         """Serve one request: status, headers and body."""
         path = urlsplit(target).path
+        if method == "GET" and path in ("/openapi.json", "/docs"):
+            from stepline.api import openapi  # the API's OpenAPI document and its Swagger UI
+
+            return openapi.serve(path)
         matched = self.match(method, path)
         if matched is None and method == "GET" and not path.startswith("/workflows/"):
             from stepline.console import static_file  # the web console, outside the API paths
@@ -276,6 +280,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def _serve(self) -> None:
+        self._started = time.monotonic()
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
         host = self.headers.get("host") or f"127.0.0.1:{self.server.server_port}"
@@ -297,9 +302,21 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 self.send_header(key, value)
         self.send_header("content-length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        if self.command != "HEAD":  # a HEAD answer says how long the body is, without it
+            self.wfile.write(data)
 
+    # Every method reaches the routes, as at API Gateway: one no route takes (TRACE, OPTIONS,
+    # HEAD of a GET route) is answered 404 {"message": "Not Found"}, not http.server's 501.
     do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _serve
+    do_HEAD = do_OPTIONS = do_TRACE = _serve
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """With ``--verbose``, one short line per request: ``api  GET /path → 200 (12 ms)``."""
+        if self.server.verbose:
+            took = (time.monotonic() - getattr(self, "_started", time.monotonic())) * 1000
+            status = code.value if isinstance(code, HTTPStatus) else code
+            label = self.server.label.ljust(4)
+            print(f"{label} {self.command} {self.path} → {status} ({took:.0f} ms)", flush=True)
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.verbose:
@@ -307,11 +324,18 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 
 class GatewayServer(ThreadingHTTPServer):
-    """One API's HTTP listener."""
+    """One API's HTTP listener; ``label`` names it in the request log lines."""
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], gateway: Gateway, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        gateway: Gateway,
+        verbose: bool = False,
+        label: str = "api",
+    ) -> None:
         super().__init__(address, _RequestHandler)
         self.gateway = gateway
         self.verbose = verbose
+        self.label = label

@@ -14,17 +14,21 @@ mappings (:mod:`stepline.dev.pump`), EventBridge rules and Scheduler schedules
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
 import re
+import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from stepline.dev import authorizer, iam, scheduler, template
+from stepline.dev.command import DEFAULT_AWS_PORT, DEFAULT_PORT
 from stepline.dev.deploy import Deployment, Function, Rule, deploy_template
 from stepline.dev.functions import StackFunctions
 from stepline.dev.gateway import Gateway, GatewayServer
@@ -45,6 +49,26 @@ EMULATOR_ENVIRONMENT = {"MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
 # What the dev stack deploys with, unlike AWS's defaults: HTTP steps may reach this machine, and
 # Postbox steps may send from any identity verified in the emulator.
 DEV_PARAMETERS = {"AllowedPrivateHosts": "*", "SesIdentity": "*"}
+
+
+class PortInUse(Exception):
+    """A port the dev stack should listen on is taken; ``flag`` is the option that moves it."""
+
+    def __init__(self, port: int, flag: str) -> None:
+        super().__init__(f"port {port} is in use")
+        self.port = port
+        self.flag = flag
+
+
+@contextmanager
+def binding(port: int, flag: str) -> Iterator[None]:
+    """Turn "address already in use" while binding ``port`` into :class:`PortInUse`."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise PortInUse(port, flag) from exc
 
 
 def root_clients(endpoint: str) -> Callable[..., Any]:
@@ -106,6 +130,7 @@ class EmulatedStack:
     functions: StackFunctions = field(init=False)
     lambda_endpoint: str = field(init=False)
     _lambda: LambdaServer = field(init=False)
+    _lambda_thread: threading.Thread | None = None
     _sources: list[Any] = field(default_factory=list)
 
     def deploy(self) -> EmulatedStack:
@@ -126,7 +151,8 @@ class EmulatedStack:
             self.deployment, clients, passthrough, log=self.log, time_scale=self.time_scale
         )
         self._lambda.invoker.stack = self.functions
-        threading.Thread(target=self._lambda.serve_forever, daemon=True).start()
+        self._lambda_thread = threading.Thread(target=self._lambda.serve_forever, daemon=True)
+        self._lambda_thread.start()
         return self
 
     def point_at_local_apis(self, public_url: str) -> None:
@@ -265,16 +291,83 @@ class EmulatedStack:
         if hasattr(self, "functions"):
             self.functions.close()
         if hasattr(self, "_lambda"):
-            self._lambda.shutdown()
+            if self._lambda_thread is not None and self._lambda_thread.is_alive():
+                self._lambda.shutdown()  # waits for serve_forever: only once it runs
             self._lambda.server_close()
+
+
+class Emulator:
+    """The emulator (moto's server) on one port, bound at construction: a taken port raises
+    :class:`PortInUse` here (werkzeug, left to bind, would print and ``sys.exit``; in moto's
+    own server thread that left its caller waiting for ever)."""
+
+    def __init__(self, host: str, port: int, verbose: bool) -> None:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        from werkzeug.serving import make_server
+
+        app = DomainDispatcherApplication(create_backend_app)
+        with socket.socket() as listener:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            with binding(port, "--aws-port"):
+                listener.bind((host, port))
+            listener.listen(128)
+            self._server = make_server(
+                host,
+                port,
+                app,
+                threaded=True,
+                request_handler=_emulator_handler(verbose),
+                fd=listener.fileno(),  # werkzeug serves a duplicate of this socket
+            )
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        if self._thread.is_alive():
+            self._server.shutdown()
+        self._server.server_close()
+
+
+def _emulator_handler(verbose: bool) -> Any:
+    """moto's request handler, logging one short line per AWS call when ``verbose``."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class Handler(MotoRequestHandler):
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            line = aws_request_line(self.command, self.path, dict(self.headers.items()), code)
+            if verbose and line:
+                print(line, flush=True)
+
+        def log(self, type: str, message: str, *args: Any) -> None:
+            if verbose or type == "error":
+                super().log(type, message, *args)
+
+    return Handler
+
+
+_SERVICE_IN_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/")
+
+
+def aws_request_line(method: str, path: str, headers: dict[str, str], code: int | str) -> str:
+    """``aws  dynamodb PutItem → 200``; empty for the queue pollers' own receives."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    scope = _SERVICE_IN_SCOPE.search(lowered.get("authorization", ""))
+    service = scope.group(1) if scope else "-"
+    target = lowered.get("x-amz-target", "")
+    operation = target.rsplit(".", 1)[-1] if target else f"{method} {path.split('?', 1)[0]}"
+    if operation == "ReceiveMessage":  # four pollers per queue, every second: not news
+        return ""
+    return f"aws  {service} {operation} → {code}"
 
 
 @dataclass
 class DevStack:
     """One running dev stack; :meth:`start` returns once it accepts requests."""
 
-    port: int = 8080
-    aws_port: int = 4566
+    port: int = DEFAULT_PORT
+    aws_port: int = DEFAULT_AWS_PORT
     public_port: int | None = None
     host: str = "127.0.0.1"
     verbose: bool = False
@@ -283,8 +376,9 @@ class DevStack:
     time_scale: float = 1.0
     allow_unsigned: bool = False
     registered: dict[str, str] = field(default_factory=dict)
-    _emulator: Any = None
+    _emulator: Emulator | None = None
     _servers: list[GatewayServer] = field(default_factory=list)
+    _serving: list[threading.Thread] = field(default_factory=list)
     _stack: EmulatedStack | None = None
 
     @property
@@ -302,20 +396,31 @@ class DevStack:
     @property
     def aws_endpoint(self) -> str:
         """The emulated AWS endpoint, for boto3 and the AWS CLI."""
-        return f"http://{self.host}:{self.aws_port}"
+        port = self._emulator.port if self._emulator else self.aws_port
+        return f"http://{self.host}:{port}"
+
+    def environment(self) -> dict[str, str]:
+        """What a shell needs to reach this stack: the CLI's, curl's and AWS tools' variables."""
+        return {
+            "STEPLINE_ENDPOINT": self.url,
+            "STEPLINE_PUBLIC_ENDPOINT": self.public_url,
+            "AWS_ENDPOINT_URL": self.aws_endpoint,
+        } | ROOT_ENVIRONMENT
 
     def start(self) -> str:
-        """Start the emulator, deploy the template, register examples, serve the API."""
-        from moto.server import ThreadedMotoServer
+        """Start the emulator, deploy the template, register examples, serve the API.
 
+        Raises :class:`PortInUse` when a port is taken; :meth:`stop` undoes a start that
+        failed or was interrupted at any point.
+        """
         if not self.verbose:
             logging.getLogger("werkzeug").setLevel(logging.ERROR)
         os.environ.update(EMULATOR_ENVIRONMENT)
         authorizer.install()
         self._enforcing = authorizer.enforcing()
         self._enforcing.__enter__()
-        self._emulator = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
-        self._emulator.start()
+        public_port = self.port + 1 if self.public_port is None else self.public_port
+        self._emulator = Emulator(self.host, self.aws_port, self.verbose)
         os.environ.update(ROOT_ENVIRONMENT | {"AWS_ENDPOINT_URL": self.aws_endpoint})
         root = template.project_root()
         self._stack = EmulatedStack(
@@ -325,19 +430,27 @@ class DevStack:
             local_functions=self.functions_dir or root / "examples" / "functions",
             time_scale=self.time_scale,
             log=self._log,
-        ).deploy()
-        main = GatewayServer(
-            (self.host, self.port), self._stack.gateway(self.allow_unsigned), verbose=self.verbose
         )
-        public_port = self.port + 1 if self.public_port is None else self.public_port
-        public = GatewayServer(
-            (self.host, public_port if self.port else 0),
-            self._stack.public_gateway(),
-            verbose=self.verbose,
-        )
-        self._servers = [main, public]
+        self._stack.deploy()
+        with binding(self.port, "--port"):
+            main = GatewayServer(
+                (self.host, self.port),
+                self._stack.gateway(self.allow_unsigned),
+                verbose=self.verbose,
+            )
+        self._servers.append(main)
+        with binding(public_port, "--public-port"):
+            public = GatewayServer(
+                (self.host, public_port if self.port else 0),
+                self._stack.public_gateway(),
+                verbose=self.verbose,
+                label="public",
+            )
+        self._servers.append(public)
         for server in self._servers:
-            threading.Thread(target=server.serve_forever, daemon=True).start()
+            thread = threading.Thread(target=server.serve_forever, daemon=True)
+            thread.start()
+            self._serving.append(thread)
         self._stack.point_at_local_apis(self.public_url)
         self._stack.start_sources()
         self.registered = register_examples(
@@ -346,21 +459,38 @@ class DevStack:
         return self.url
 
     def _log(self, function: str, line: str) -> None:
-        """A function's output line: all of it with ``--verbose``, else its errors only."""
-        if not self.verbose and '"level":"ERROR"' not in line and not line.startswith("[ERROR]"):
+        """A function's output line: all of it with ``--verbose``, else its errors only (never
+        its metrics: EMF lines are for CloudWatch, not a terminal)."""
+        if not self.verbose and (is_metric_line(line) or not is_error_line(line)):
             return
         name = function.split("-")[-2] if function.count("-") >= 2 else function
         print(f"[{name}] {line}", flush=True)
 
     def stop(self) -> None:
-        """Stop serving and shut the emulator down."""
+        """Stop serving and shut the emulator down (whatever part of :meth:`start` ran)."""
+        for server, thread in zip(self._servers, self._serving, strict=False):
+            if thread.is_alive():
+                server.shutdown()
         for server in self._servers:
-            server.shutdown()
             server.server_close()
         if self._stack:
             self._stack.close()
         if self._emulator:
             self._emulator.stop()
+
+
+def is_metric_line(line: str) -> bool:
+    """A CloudWatch embedded-metric-format record (``{"_aws": {...}, ...}``)."""
+    return line.lstrip().startswith("{") and '"_aws"' in line
+
+
+def is_error_line(line: str) -> bool:
+    """A log line at ERROR level, from powertools or the runtime."""
+    return '"level":"ERROR"' in line or line.startswith("[ERROR]")
+
+
+# Test cases of a workflow (``stepline test``), kept beside it: not workflows themselves.
+TEST_CASE_SUFFIXES = (".test.yaml", ".test.yml")
 
 
 def example_name(path: Path) -> str:
@@ -384,6 +514,8 @@ def register_examples(stack: EmulatedStack, folder: Path, base_url: str) -> dict
     svc = Services(Settings.from_env(environment), root_clients(stack.aws_endpoint))
     registered = {}
     for path in sorted(folder.glob("*.y*ml")):
+        if path.name.endswith(TEST_CASE_SUFFIXES):
+            continue
         name = example_name(path)
         request = CreateWorkflowRequest.model_validate(
             {"folderId": "default", "name": name, "specification": {"specYaml": path.read_text()}}

@@ -33,6 +33,7 @@ from google.protobuf.message_factory import GetMessageClass
 
 from stepline.cli import client as http_client
 from stepline.cli.client import ApiError
+from stepline.client.auth import SigV4
 from stepline.errors import Code
 
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
@@ -249,7 +250,7 @@ class Api:
         self, endpoint: str, *, profile: str | None = None, region: str | None = None
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
-        auth = http_client.SigV4(self.endpoint, profile, region)
+        auth = SigV4(self.endpoint, profile=profile, region=region)
         self._http = httpx.Client(base_url=self.endpoint, timeout=http_client.TIMEOUT, auth=auth)
 
     def request(

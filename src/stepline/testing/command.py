@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -13,31 +9,10 @@ import typer
 
 from stepline.testing import cases
 
-_METRICS_OFF = "POWERTOOLS_METRICS_DISABLED"
-
 
 def register(app: typer.Typer) -> None:
     """Add ``stepline test`` to the CLI."""
     app.command(name="test")(test)
-
-
-@contextmanager
-def _quiet() -> Iterator[None]:
-    """The runner's metric documents and log lines are for CloudWatch, not this terminal
-    (as they were before, once the command is done)."""
-    from stepline.telemetry import logger
-
-    before, level = os.environ.get(_METRICS_OFF), logger.log_level
-    os.environ[_METRICS_OFF] = "true"
-    logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-        if before is None:
-            os.environ.pop(_METRICS_OFF, None)
-        else:
-            os.environ[_METRICS_OFF] = before
 
 
 def test(
@@ -54,8 +29,7 @@ def test(
     passed = failed = 0
     for file in files:
         try:
-            with _quiet():
-                outcomes = cases.run_file(file)
+            outcomes = cases.run_file(file)
         except cases.BadSuite as exc:
             typer.echo(f"ERROR {exc}")
             failed += 1

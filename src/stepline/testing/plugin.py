@@ -12,17 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from stepline.testing.workflow import WorkflowTest
+if TYPE_CHECKING:  # imported by the fixture: every pytest run loads this plugin
+    from stepline.testing.workflow import WorkflowTest
 
 
 @pytest.fixture
 def workflow_test(request: pytest.FixtureRequest) -> Callable[..., WorkflowTest]:
     """Make a WorkflowTest of a workflow file (a path relative to the test module, or
     absolute) with the options WorkflowTest takes (``mocks``, ``unmocked``, …)."""
+    from stepline.testing.workflow import WorkflowTest
+
     here = Path(request.path).parent
 
     def make(path: str | Path, **options: Any) -> WorkflowTest:

@@ -36,6 +36,7 @@ import heapq
 import itertools
 import json
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -274,6 +275,30 @@ def emulator() -> _Emulator:
     return replace(found, environment=resources.environment(physical))
 
 
+_METRICS_OFF: Final = "POWERTOOLS_METRICS_DISABLED"
+
+
+@contextmanager
+def _quiet(enabled: bool) -> Iterator[None]:
+    """No metric documents and no INFO log lines while it lasts (as before, after)."""
+    if not enabled:
+        yield
+        return
+    from stepline.telemetry import logger
+
+    before, level = os.environ.get(_METRICS_OFF), logger.log_level
+    os.environ[_METRICS_OFF] = "true"
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+        if before is None:
+            os.environ.pop(_METRICS_OFF, None)
+        else:
+            os.environ[_METRICS_OFF] = before
+
+
 def _live_emulator() -> _Emulator:
     """The emulator, provisioned again if its resources are gone (moto's backends are the
     process's: another user of moto in this process may have reset them)."""
@@ -301,6 +326,9 @@ class WorkflowTest:
     """Hosts an un-mocked httpCall may reach although private (a server the test started)."""
     start: datetime | None = None
     """When the run's virtual time begins (default: now)."""
+    quiet: bool = True
+    """Keep the runner's metric documents and INFO log lines (meant for CloudWatch) off
+    stdout while it runs; warnings and errors still show."""
 
     @classmethod
     def from_file(cls, path: str | Path, **options: Any) -> WorkflowTest:
@@ -312,7 +340,7 @@ class WorkflowTest:
         end in virtual time; ``deadline`` bounds the real seconds it may take."""
         clock = VirtualClock(self.start or now())
         mocks = _Mocks(self.mocks, self.unmocked)
-        with self._services(clock) as svc:
+        with _quiet(self.quiet), self._services(clock) as svc:
             workflow_id = self._create(svc)
             command = executions.StartCommand(
                 workflow_id, json.dumps({} if input is None else input), "stepline-test"
