@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, Page, Request, Route, expect
 
+from stepline.client import Client
 from tests.e2e.conftest import RunningStack
 
 pytestmark = pytest.mark.e2e
@@ -29,11 +30,8 @@ DEV_SIGNATURE = re.compile(
 
 def create_workflow(stack: RunningStack, name: str, spec: str) -> str:
     """A workflow created over the API, for tests about something else than creating one."""
-    body = {"folderId": "default", "name": name, "specification": {"specYaml": spec}}
-    with stack.client() as api:
-        answer = api.post("/workflow", json=body)
-    assert answer.status_code == 200, answer.text
-    return str(answer.json()["metadata"]["workflowId"])
+    with Client(stack.url) as api:
+        return api.create_workflow(name, spec, folder_id="default").id
 
 
 def node(page: Page, key: str) -> Locator:
@@ -182,10 +180,9 @@ def test_terminate_a_running_execution(page: Page, stack: RunningStack) -> None:
 
 def test_executions_page_filters_by_status(page: Page, stack: RunningStack) -> None:
     workflow_id = create_workflow(stack, f"orders-{uuid.uuid4().hex[:8]}", ORDERS_SPEC)
-    with stack.client() as api:
-        for body in ('{"orderId": 7}', "{}"):
-            started = api.post(f"/execution/{workflow_id}/start", content=body)
-            assert started.status_code == 200, started.text
+    with Client(stack.url) as api:
+        for given in ({"orderId": 7}, {}):
+            api.start(workflow_id, given)
     page.goto(f"/#/executions?workflow={workflow_id}")
     rows = page.locator("table.list tbody tr")
     expect(rows).to_have_count(2)

@@ -253,3 +253,67 @@ def test_version_and_schema_need_no_stack(stepline: Stepline) -> None:
     assert (shown.code, shown.out.strip()) == (0, f"stepline {version('stepline')}")
     committed = (Path(__file__).parents[2] / "schema" / "yawl.schema.json").read_text()
     assert (schema.code, schema.out) == (0, committed)
+
+
+DONE = 'yawl: "0.1"\nstart: d\nsteps:\n  d:\n    success: {}\n'
+RETRIED = """yawl: "0.1"
+start: nap
+steps:
+  nap:
+    wait:
+      duration: 2s
+      next: done
+  done:
+    success: {}
+"""
+
+
+def test_watch_follows_an_execution_already_running(stepline: Stepline, tmp_path: Path) -> None:
+    workflow_id = create(stepline, tmp_path, RETRIED)
+    started = stepline("execution", "start", "--workflow-id", workflow_id)
+    execution_id = started.json()["executionId"]
+
+    watched = stepline("execution", "watch", execution_id)
+
+    assert watched.code == 0, watched.err
+    assert watched.json()["status"] == "FINISHED"
+    assert "nap (Wait)" in watched.err  # the steps, as --wait shows them
+    ended = stepline("execution", "watch", execution_id)  # an ended one: its outcome at once
+    assert (ended.code, ended.json()["status"]) == (0, "FINISHED")
+
+
+def test_a_start_with_an_idempotency_key_runs_once(stepline: Stepline, tmp_path: Path) -> None:
+    workflow_id = create(stepline, tmp_path, DONE)
+    key = unique("key")
+    args = ("execution", "start", "--workflow-id", workflow_id, "--idempotency-key", key)
+
+    first, again = stepline(*args), stepline(*args)
+    other = stepline(*args, "--input-json", '{"a": 1}')
+
+    assert first.json()["executionId"] == again.json()["executionId"]
+    assert other.code == 1
+    assert "ALREADY_EXISTS" in other.err
+
+
+def test_list_without_a_workflow_merges_the_folders_workflows(
+    stepline: Stepline, tmp_path: Path
+) -> None:
+    folder = unique("folder")
+    spec = tmp_path / "done.yaml"
+    spec.write_text(DONE)
+    ids = []
+    for name in ("first", "second"):
+        made = stepline(
+            "workflow", "create", "--spec", str(spec), "--name", name, "--folder-id", folder
+        )
+        ids.append(made.json()["metadata"]["workflowId"])
+    started = [
+        stepline("execution", "start", "--workflow-id", w).json()["executionId"]
+        for w in (ids[0], ids[1], ids[0])
+    ]
+
+    listed = stepline("execution", "list", "--folder-id", folder, "--all")
+    newest = stepline("execution", "list", "--folder-id", folder, "--page-size", "2")
+
+    assert [e["id"] for e in listed.json()] == started[::-1]
+    assert [e["id"] for e in newest.json()] == started[::-1][:2]

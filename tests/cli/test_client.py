@@ -80,3 +80,14 @@ def test_step_events_report_starts_and_ends_once() -> None:
 )
 def test_durations_read_like_people_write_them(proto: str, shown: str) -> None:
     assert human_duration(proto) == shown
+
+
+def test_a_step_being_retried_shows_its_last_error() -> None:
+    seen: dict[str, str] = {}
+    first = {"id": "call", "startedAt": "t1", "status": "STARTED", "type": "HTTPCall"}
+    step_events(seen, [first])
+    retried = first | {"attempts": "2", "lastError": {"errorCode": "HTTP_CALL_503", "message": "x"}}
+    events = step_events(seen, [retried])
+    assert [e.kind for e in events] == ["retrying"]
+    assert events[0].line().plain == "  ↻ call (HTTPCall) attempt 2 after HTTP_CALL_503: x"
+    assert step_events(seen, [retried]) == []

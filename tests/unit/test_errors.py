@@ -11,6 +11,7 @@ import pytest
 from stepline import errors
 from stepline.api.errors import HTTP_STATUS, body, http_status, retry_after
 from stepline.cli import client
+from stepline.client import calls
 from stepline.errors import Code, SteplineError
 from stepline.store import access, executions, log, payloads, workflows
 from stepline.store import errors as store_errors
@@ -63,7 +64,7 @@ def test_the_body_and_status_of_an_error_come_from_its_code() -> None:
 
 def test_the_cli_reads_codes_with_the_one_table_and_enum() -> None:
     assert client.Code is Code
-    for status, code in client.GATEWAY_CODES.items():
+    for status, code in calls.GATEWAY_CODES.items():
         assert status in (502, 504) or HTTP_STATUS[code] == status
     assert client.ApiError(5, "gone").code_name == "NOT_FOUND"
     assert client.ApiError(99, "odd").code_name == "99"

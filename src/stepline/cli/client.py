@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 
-from stepline.client.auth import DEFAULT_ENDPOINT, SigV4
-from stepline.client.calls import GATEWAY_CODES
-from stepline.errors import Code
+from stepline.client import Client as ApiClient
+from stepline.client.auth import DEFAULT_ENDPOINT
+from stepline.client.calls import Call, failure
+from stepline.errors import Code, SteplineError
+from stepline.times import parse_timestamp
 
 API_PREFIX = "/workflows/v1"
+IDEMPOTENCY_KEY = "Idempotency-Key"
+RETRIES = 2
+"""Reads (and keyed Starts) are sent again this often when AWS throttles or is unavailable."""
+DEFAULT_PAGE = 100
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
 
@@ -47,7 +55,12 @@ class Unreachable(ApiError):
 
 
 class Client:
-    """One method per API call; answers are the API's JSON, failures raise :class:`ApiError`."""
+    """One method per API call; answers are the API's JSON, failures raise :class:`ApiError`.
+
+    The requests go through :class:`stepline.client.Client` (its signing, its reading of
+    errors, its retries of what is safe to repeat); the CLI keeps the API's JSON as it came,
+    since that is what it prints.
+    """
 
     def __init__(
         self,
@@ -56,16 +69,21 @@ class Client:
         profile: str | None = None,
         region: str | None = None,
         transport: httpx.BaseTransport | None = None,
+        retries: int = RETRIES,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
-        auth = SigV4(self.endpoint, profile=profile, region=region)
-        self._http = httpx.Client(
-            base_url=self.endpoint + API_PREFIX, timeout=TIMEOUT, auth=auth, transport=transport
+        self.api = ApiClient(
+            self.endpoint,
+            profile=profile,
+            region=region,
+            transport=transport,
+            retries=retries,
+            timeout=TIMEOUT,
         )
 
     def close(self) -> None:
         """Close the connection pool."""
-        self._http.close()
+        self.api.close()
 
     def call(
         self,
@@ -74,16 +92,30 @@ class Client:
         *,
         params: dict[str, str] | None = None,
         body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        """Send one request and return its JSON answer."""
+        """Send one request (``path`` under ``/workflows/v1``) and return its JSON answer."""
         query = {k: v for k, v in (params or {}).items() if v}
+        request = Call(
+            method,
+            API_PREFIX + path,
+            _json_object,
+            params=query,
+            body=body,
+            headers=headers or {},
+            repeatable=method == "GET" or bool(headers and IDEMPOTENCY_KEY in headers),
+        )
         try:
-            response = self._http.request(method, path, params=query, json=body)
-        except httpx.ConnectError as exc:
-            raise Unreachable(self.endpoint, _reason(exc)) from exc
-        except httpx.TransportError as exc:
-            raise ApiError(Code.UNAVAILABLE, f"cannot reach {self.endpoint}: {exc}") from exc
-        return answer(response)
+            return self.api.send(request)
+        except SteplineError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, httpx.ConnectError):
+                raise Unreachable(self.endpoint, _reason(cause)) from cause
+            if isinstance(cause, httpx.TransportError):
+                message = f"cannot reach {self.endpoint}: {cause}"
+                raise ApiError(Code.UNAVAILABLE, message) from cause
+            status = getattr(exc, "http_status", None)
+            raise ApiError(int(exc.code), exc.message, http_status=status) from exc
 
     # --- workflows ---------------------------------------------------------------------
 
@@ -112,10 +144,14 @@ class Client:
 
     # --- executions --------------------------------------------------------------------
 
-    def start(self, workflow_id: str, input_json: str) -> str:
-        """ExecutionService.Start; returns the execution id."""
+    def start(
+        self, workflow_id: str, input_json: str, *, idempotency_key: str | None = None
+    ) -> str:
+        """ExecutionService.Start; returns the execution id (the same one for a key already
+        used with this input)."""
         body = {"workflowId": workflow_id, "input": {"inputJson": input_json}}
-        return str(self.call("POST", "/execution/start", body=body)["executionId"])
+        headers = {IDEMPOTENCY_KEY: idempotency_key} if idempotency_key else None
+        return str(self.call("POST", "/execution/start", body=body, headers=headers)["executionId"])
 
     def stop(self, execution_id: str) -> str:
         """ExecutionService.Stop; returns the execution id."""
@@ -147,6 +183,23 @@ class Client:
         params = {"workflowId": workflow_id, "filter": filter_text}
         return self._pages("/execution", "executions", params, page_size, follow)
 
+    def folder_executions(
+        self, folder_id: str, *, filter_text: str = "", page_size: int = 0, follow: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """ExecutionPreviews of every workflow of a folder, merged newest first: the newest
+        page's worth (``page_size``, else 100), or all of them when ``follow``."""
+        merged = heapq.merge(
+            *(
+                self.list_executions(
+                    w["id"], filter_text=filter_text, page_size=page_size, follow=follow
+                )
+                for w in self.list_workflows(folder_id, follow=True)
+            ),
+            key=_started,
+            reverse=True,
+        )
+        return merged if follow else itertools.islice(merged, page_size or DEFAULT_PAGE)
+
     def _pages(
         self, path: str, key: str, params: dict[str, str], page_size: int, follow: bool
     ) -> Iterator[dict[str, Any]]:
@@ -160,6 +213,16 @@ class Client:
                 return
 
 
+def _json_object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ApiError(Code.UNKNOWN, "the API answered with something other than a JSON object")
+    return body
+
+
+def _started(preview: dict[str, Any]) -> float:
+    return parse_timestamp(str(preview.get("startedAt", "")), "startedAt").timestamp()
+
+
 def _reason(exc: httpx.ConnectError) -> str:
     """Why a connection failed, in a few words (``connection refused``)."""
     text = str(exc)
@@ -169,18 +232,14 @@ def _reason(exc: httpx.ConnectError) -> str:
 
 
 def answer(response: httpx.Response) -> dict[str, Any]:
-    """The JSON body of a success; an :class:`ApiError` built from anything else."""
-    try:
-        data = response.json()
-    except json.JSONDecodeError:
-        data = None
-    if response.is_success and isinstance(data, dict):
-        return data
-    if isinstance(data, dict) and "code" in data:
-        message = str(data.get("message", ""))
-        raise ApiError(int(data["code"]), message, http_status=response.status_code)
-    # Not the API's error shape: API Gateway itself answered (403 on a bad signature, 5xx).
-    text = data.get("message") if isinstance(data, dict) else response.text.strip()
-    code = GATEWAY_CODES.get(response.status_code, Code.UNKNOWN)
-    message = f"HTTP {response.status_code}: {text or response.reason_phrase}"
-    raise ApiError(code, message, http_status=response.status_code)
+    """The JSON body of a success; an :class:`ApiError` built from anything else (the API's
+    ``{code, message}``, or what API Gateway answers itself, read by its HTTP status)."""
+    if response.is_success:
+        try:
+            data = response.json()
+        except json.JSONDecodeError:
+            data = None
+        if isinstance(data, dict):
+            return data
+    error = failure(response)
+    raise ApiError(int(error.code), error.message, http_status=response.status_code)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.text import Text
 
 from stepline.cli import output
@@ -92,6 +93,14 @@ def start(
             "--wait", help="Show steps as they run; exit 0 on FINISHED, 1 on FAILED or STOPPED."
         ),
     ] = False,
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(
+            "--idempotency-key",
+            help="Start at most once for this key (24 h): the same key and input answer the "
+            "same execution, so the command is safe to run again.",
+        ),
+    ] = None,
     endpoint: EndpointOption = None,
     profile: ProfileOption = None,
     region: RegionOption = None,
@@ -101,7 +110,7 @@ def start(
     text = read_input(input_json, input_file)
     chosen = output.resolve(fmt)
     with api(endpoint, profile, region) as client:
-        execution_id = client.start(workflow_id, text)
+        execution_id = client.start(workflow_id, text, idempotency_key=idempotency_key)
         if not wait:
             if chosen is Format.table:
                 output.out().print(f"Started execution {execution_id}")
@@ -110,14 +119,38 @@ def start(
             return
         progress = output.err()
         progress.print(f"Started execution {execution_id}")
-        try:
-            execution = follow_execution(client, execution_id, progress)
-        except KeyboardInterrupt:
-            progress.print(
-                f"Stopped watching; the execution goes on: stepline execution get {execution_id}"
-            )
-            raise typer.Exit(INTERRUPTED_EXIT) from None
-    _show_outcome(execution, chosen)
+        execution = _follow(client, execution_id, progress)
+    _ended(execution, chosen)
+
+
+@app.command()
+def watch(
+    execution_id: ExecutionId,
+    endpoint: EndpointOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    fmt: FormatOption = None,
+) -> None:
+    """Follow an execution (one already running, or ended) as --wait does: its steps as they
+    run, the last error of one being retried; exit 0 on FINISHED, 1 on FAILED or STOPPED."""
+    chosen = output.resolve(fmt)
+    with api(endpoint, profile, region) as client:
+        execution = _follow(client, execution_id, output.err())
+    _ended(execution, chosen)
+
+
+def _follow(client: Client, execution_id: str, progress: Console) -> dict[str, Any]:
+    try:
+        return follow_execution(client, execution_id, progress)
+    except KeyboardInterrupt:
+        progress.print(
+            f"Stopped watching; the execution goes on: stepline execution watch {execution_id}"
+        )
+        raise typer.Exit(INTERRUPTED_EXIT) from None
+
+
+def _ended(execution: dict[str, Any], fmt: Format) -> None:
+    _show_outcome(execution, fmt)
     if execution.get("status") != "FINISHED":
         raise typer.Exit(FAILED_EXIT)
 
@@ -222,7 +255,18 @@ def history(
 
 @app.command("list")
 def list_(
-    workflow_id: WorkflowIdOption,
+    workflow_id: Annotated[
+        str | None,
+        typer.Option(
+            "--workflow-id",
+            help="Workflow id (default: every workflow of --folder-id).",
+            autocompletion=complete_workflow_id,
+            show_default=False,
+        ),
+    ] = None,
+    folder_id: Annotated[
+        str, typer.Option("--folder-id", help="Folder whose workflows' executions to list.")
+    ] = "default",
     filter_text: FilterOption = "",
     page_size: PageSizeOption = 0,
     follow: AllOption = False,
@@ -231,13 +275,18 @@ def list_(
     region: RegionOption = None,
     fmt: FormatOption = None,
 ) -> None:
-    """List executions of a workflow, newest first (filter e.g. 'status=FAILED')."""
+    """List executions newest first, of a workflow or of every workflow of a folder (filter
+    e.g. 'status=FAILED')."""
     with api(endpoint, profile, region) as client:
-        executions = list(
-            client.list_executions(
+        if workflow_id is not None:
+            found = client.list_executions(
                 workflow_id, filter_text=filter_text, page_size=page_size, follow=follow
             )
-        )
+        else:
+            found = client.folder_executions(
+                folder_id, filter_text=filter_text, page_size=page_size, follow=follow
+            )
+        executions = list(found)
     chosen = output.resolve(fmt)
     if chosen is Format.table:
         output.out().print(output.executions_table(executions))

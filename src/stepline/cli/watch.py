@@ -1,4 +1,5 @@
-"""``execution start --wait``: follow an execution's history until it ends."""
+"""``execution start --wait`` and ``execution watch``: follow an execution's history until it
+ends."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def entry_key(entry: Entry) -> str:
 class StepEvent:
     """A step started or ended between two looks at the history."""
 
-    kind: str  # "started" or "ended"
+    kind: str  # "started", "retrying" or "ended"
     entry: Entry
 
     def line(self) -> Text:
@@ -42,6 +43,13 @@ class StepEvent:
         name = f"{entry['id']} ({entry.get('type', '')})"
         if self.kind == "started":
             return Text.assemble(("  ▶ ", "blue"), name, " started")
+        if self.kind == "retrying":
+            return Text.assemble(
+                ("  ↻ ", "yellow"),
+                name,
+                f" attempt {entry.get('attempts')}",
+                (f" after {error_text(entry['lastError'])}", "yellow"),
+            )
         status = entry.get("status", "")
         text = Text.assemble(
             (f"  {_icon(status)} ", ENTRY_STYLES.get(status, "")),
@@ -58,18 +66,23 @@ class StepEvent:
 
 
 def step_events(seen: dict[str, str], entries: Sequence[Entry]) -> list[StepEvent]:
-    """What changed since ``seen`` (key → status), which is updated in place."""
+    """What changed since ``seen`` (key → status and attempt), which is updated in place: a
+    step that started, one that is being tried again after an error (its last error), one
+    that ended."""
     events = []
     for entry in entries:
         key, status = entry_key(entry), entry.get("status", "")
+        now = f"{status}#{entry.get('attempts') or 1}"
         before = seen.get(key)
-        if before == status:
+        if before == now:
             continue
         if before is None and status in OPEN:
             events.append(StepEvent("started", entry))
+        if status in OPEN and entry.get("lastError") and int(entry.get("attempts") or 1) > 1:
+            events.append(StepEvent("retrying", entry))
         elif status not in OPEN:
             events.append(StepEvent("ended", entry))
-        seen[key] = status
+        seen[key] = now
     return events
 
 
@@ -101,14 +114,17 @@ class LiveView:
             if status in OPEN:
                 mark = self._spinners.setdefault(entry_key(entry), Spinner("dots", style="blue"))
             attempts = int(entry.get("attempts") or 1)
+            took = Text(human_duration(entry.get("duration"))
+                        + (f"  attempt {attempts}" if attempts > 1 else ""))  # fmt: skip
+            if status in OPEN and entry.get("lastError"):  # being retried: why
+                took.append(f"  after {error_text(entry['lastError'])}", style="yellow")
             grid.add_row(
                 mark,
                 Text(entry["id"]),
                 Text(entry.get("type", ""), style="dim"),
                 Text(status, style=style),
-                Text(human_duration(entry.get("duration"))
-                     + (f"  attempt {attempts}" if attempts > 1 else "")),
-            )  # fmt: skip
+                took,
+            )
         header = Text.assemble(
             f"execution {self.execution_id}: ",
             (self.status, EXECUTION_STYLES.get(self.status, "")),
