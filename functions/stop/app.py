@@ -1,12 +1,14 @@
-"""ExecutionService.Stop and Terminate (each deployed as its own function)."""
+"""ExecutionService.Stop and Terminate (each deployed as its own function); Pause and Resume
+(Stepline's custom methods ``…/execution/{executionId}:pause`` and ``:resume``) on Stop's."""
 
 from typing import Any
 
-from stepline.api.http import logger, make_app, make_handler, principal
-from stepline.service import executions
+from stepline.api.http import custom_verb, logger, make_app, make_handler, principal
+from stepline.service import executions, pausing
 from stepline.service.deps import services
 
 app = make_app()
+PAUSE, RESUME = "pause", "resume"
 
 
 @app.post("/workflows/v1/execution/<executionId>/stop")
@@ -19,6 +21,14 @@ def stop(executionId: str) -> dict[str, Any]:
 def terminate(executionId: str) -> dict[str, Any]:
     logger.append_keys(execution_id=executionId)
     return executions.stop(services(), executionId, terminate=True, principal=principal(app))
+
+
+@app.post("/workflows/v1/execution/<executionId>")
+def pause_or_resume(executionId: str) -> dict[str, Any]:
+    execution_id, verb = custom_verb(app, executionId, PAUSE, RESUME)
+    logger.append_keys(execution_id=execution_id)
+    change = pausing.pause if verb == PAUSE else pausing.resume
+    return change(services(), execution_id, principal=principal(app))
 
 
 lambda_handler = make_handler(app)

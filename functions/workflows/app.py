@@ -25,6 +25,7 @@ from stepline.models import (
 from stepline.service import bindings, operations, workflows
 from stepline.service.bindings import Target
 from stepline.service.deps import services
+from stepline.store.operations import OperationRecord
 
 app = make_app()
 LIST, SET, UPDATE = "listAccessBindings", "setAccessBindings", "updateAccessBindings"
@@ -34,9 +35,8 @@ CANCEL = "cancel"
 @app.post("/workflows/v1/workflow")
 def create() -> dict[str, Any]:
     request = parse_body(app, CreateWorkflowRequest)
-    return workflows.create(
-        services(), request, caller=caller(app), base_url=base_url(app), principal=principal(app)
-    )
+    done = workflows.create(services(), request, caller=caller(app), principal=principal(app))
+    return _operation(done)
 
 
 @app.get("/workflows/v1/workflow/<workflowId>")
@@ -44,7 +44,8 @@ def get(workflowId: str) -> dict[str, Any]:
     workflow_id, verb = custom_method(app, workflowId, LIST)
     if verb == LIST:
         return _list_bindings(Target.workflow(workflow_id))
-    return workflows.get(services(), workflow_id, base_url=base_url(app), principal=principal(app))
+    record = workflows.get(services(), workflow_id, principal=principal(app))
+    return {"workflow": render.workflow(record, base_url(app), _public_url())}
 
 
 @app.post("/workflows/v1/workflow/<workflowId>")
@@ -56,46 +57,40 @@ def change_bindings(workflowId: str) -> dict[str, Any]:
 @app.patch("/workflows/v1/workflow/<workflowId>")
 def update(workflowId: str) -> dict[str, Any]:
     request = parse_body(app, UpdateWorkflowRequest)
-    return workflows.update(
-        services(),
-        workflowId,
-        request,
-        caller=caller(app),
-        base_url=base_url(app),
-        principal=principal(app),
-    )
+    svc, who = services(), principal(app)
+    return _operation(workflows.update(svc, workflowId, request, caller=caller(app), principal=who))
 
 
 @app.delete("/workflows/v1/workflow/<workflowId>")
 def delete(workflowId: str) -> dict[str, Any]:
-    return workflows.delete(services(), workflowId, caller=caller(app), principal=principal(app))
+    done = workflows.delete(services(), workflowId, caller=caller(app), principal=principal(app))
+    return _operation(done)
 
 
 @app.get("/workflows/v1/workflow")
 def list_() -> dict[str, Any]:
-    return workflows.list_workflows(
+    page = workflows.list_workflows(
         services(),
         query(app, "folderId"),
         size=query(app, "pageSize"),
         token=query(app, "pageToken"),
         filter_text=query(app, "filter"),
-        base_url=base_url(app),
         principal=principal(app),
     )
+    return render.workflow_page(page, base_url(app), _public_url())
 
 
 @app.get("/workflows/v1/workflow/<workflowId>/operations")
 def list_operations(workflowId: str) -> dict[str, Any]:
-    svc = services()
     page = operations.list_operations(
-        svc,
+        services(),
         workflowId,
         size=query(app, "pageSize"),
         token=query(app, "pageToken"),
         filter_text=query(app, "filter"),
         principal=principal(app),
     )
-    return render.operation_page(page, base_url(app), svc.settings.public_api_url)
+    return render.operation_page(page, base_url(app), _public_url())
 
 
 @app.get("/operations/<operationId>")
@@ -103,9 +98,7 @@ def get_operation(operationId: str) -> dict[str, Any]:
     # OperationService.Cancel (`{operationId}:cancel`) answers the operation as it stands:
     # every operation is done when it is stored, so there is never anything to cancel.
     operation_id, _ = custom_method(app, operationId, CANCEL)
-    svc = services()
-    record = operations.get(svc, operation_id, principal=principal(app))
-    return render.stored_operation(record, base_url(app), svc.settings.public_api_url)
+    return _operation(operations.get(services(), operation_id, principal=principal(app)))
 
 
 @app.get("/workflows/v1/folder/<folderId>")
@@ -122,18 +115,27 @@ def change_folder_bindings(folderId: str) -> dict[str, Any]:
 
 def _list_bindings(target: Target) -> dict[str, Any]:
     size, token = query(app, "pageSize"), query(app, "pageToken")
-    return bindings.list_bindings(
+    page = bindings.list_bindings(
         services(), target, principal=principal(app), size=size, token=token
     )
+    return render.access_binding_page(page)
 
 
 def _change_bindings(target: Target, verb: str) -> dict[str, Any]:
-    who, name = principal(app), caller(app)
+    svc, who, name = services(), principal(app), caller(app)
     if verb == SET:
         request = parse_body(app, SetAccessBindingsRequest)
-        return bindings.set_bindings(services(), target, request, principal=who, caller=name)
+        return _operation(bindings.set_bindings(svc, target, request, principal=who, caller=name))
     changes = parse_body(app, UpdateAccessBindingsRequest)
-    return bindings.update_bindings(services(), target, changes, principal=who, caller=name)
+    return _operation(bindings.update_bindings(svc, target, changes, principal=who, caller=name))
+
+
+def _operation(record: OperationRecord) -> dict[str, Any]:
+    return render.stored_operation(record, base_url(app), _public_url())
+
+
+def _public_url() -> str | None:
+    return services().settings.public_api_url
 
 
 lambda_handler = make_handler(app)

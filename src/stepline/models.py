@@ -319,3 +319,29 @@ def _snake(name: str) -> str:
 def dump(model: BaseModel) -> dict[str, Any]:
     """A request model as camelCase JSON (for storing nested settings)."""
     return model.model_dump(by_alias=True, exclude_none=True)
+
+
+# --- waitForTask answers (a Stepline extension, docs/signals.md) -----------------------------
+
+TaskToken = Annotated[str, StringConstraints(min_length=1, max_length=512)]
+
+
+class SendTaskSuccessRequest(ApiModel):
+    """Body of ``POST /workflows/v1/execution:sendTaskSuccess``."""
+
+    task_token: TaskToken
+    output_json: Annotated[str, StringConstraints(min_length=1)] = "{}"
+
+
+class SendTaskFailureRequest(ApiModel):
+    """Body of ``POST /workflows/v1/execution:sendTaskFailure``."""
+
+    task_token: TaskToken
+    error_code: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    message: Annotated[str, StringConstraints(max_length=4096)] = ""
+
+
+class SendTaskHeartbeatRequest(ApiModel):
+    """Body of ``POST /workflows/v1/execution:sendTaskHeartbeat``."""
+
+    task_token: TaskToken

@@ -1,4 +1,5 @@
-"""The web console as a person uses it: start, watch, inspect, stop, edit workflows, sign."""
+"""The web console as a person uses it: start, watch, inspect, stop, pause, edit workflows,
+sign."""
 
 from __future__ import annotations
 
@@ -176,6 +177,34 @@ def test_terminate_a_running_execution(page: Page, stack: RunningStack) -> None:
     expect(page.locator("section.summary .badge")).to_have_text("STOPPED", timeout=FINISH)
     expect(pause).to_have_attribute("data-status", "CANCELLED", timeout=FINISH)
     expect(node(page, "done")).to_have_attribute("data-status", "NOT_RUN")
+
+
+def test_pause_and_resume_a_running_execution(page: Page, stack: RunningStack) -> None:
+    spec = (
+        'yawl: "0.1"\nstart: nap\nsteps:\n  nap:\n    wait:\n      duration: "36000"\n'
+        "      next: done\n  done:\n    success: {}\n"
+    )
+    workflow_id = create_workflow(stack, f"nap-{uuid.uuid4().hex[:8]}", spec)
+    page.goto(f"/#/workflow/{workflow_id}")
+    start_with_input(page, "{}")
+    badge = page.locator("section.summary .badge")
+    expect(node(page, "nap")).to_have_attribute("data-status", "STARTED", timeout=FINISH)
+    expect(badge).to_have_text("RUNNING")
+    expect(page.get_by_role("button", name="Resume")).to_have_count(0)
+
+    page.get_by_role("button", name="Pause").click()
+    expect(badge).to_have_text("PAUSED", timeout=FINISH)
+    expect(page.get_by_text("nothing new starts until you resume")).to_be_visible()
+    expect(page.get_by_role("button", name="Pause")).to_have_count(0)
+    expect(node(page, "nap")).to_have_attribute("data-status", "STARTED")  # the timer runs on
+
+    page.get_by_role("button", name="Resume").click()
+    expect(badge).to_have_text("RUNNING", timeout=FINISH)
+    expect(page.get_by_role("button", name="Pause")).to_be_enabled()
+    page.get_by_role("button", name="Terminate").click()
+    expect(badge).to_have_text("STOPPED", timeout=FINISH)
+    expect(page.get_by_role("button", name="Pause")).to_be_disabled()
+    expect(node(page, "nap")).to_have_attribute("data-status", "CANCELLED", timeout=FINISH)
 
 
 def test_executions_page_filters_by_status(page: Page, stack: RunningStack) -> None:

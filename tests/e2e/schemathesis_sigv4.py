@@ -15,7 +15,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from stepline.api.openapi import EXAMPLE_SPEC
-from stepline.cli.client import DEV_CREDENTIALS, DEV_REGION
+from stepline.client.auth import DEV_CREDENTIALS, DEV_REGION
 
 # A random string is no YaWL: without a valid spec a Create never succeeds.
 VALID_SPEC_PHASES = ("fuzzing", "stateful")

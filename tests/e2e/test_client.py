@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -145,8 +146,28 @@ def test_the_async_client_does_the_same(dev_stack: RunningStack) -> None:
             merged = [e.id async for e in stepline.list_executions(folder_id=folder)]
             return run.status, entries, merged, [late, run.id]
 
-    status, entries, merged, newest_first = asyncio.run(scenario())
+    # In a thread of its own: a test before this one in the process may have left an event
+    # loop running in this thread (Playwright's sync API does), where asyncio.run refuses.
+    with ThreadPoolExecutor(1) as thread:
+        status, entries, merged, newest_first = thread.submit(asyncio.run, scenario()).result()
 
     assert status == "FINISHED"
     assert entries == ["greet", "done"]
     assert merged == newest_first
+
+
+def test_pause_resume_and_task_answers_are_calls_too(client: Client) -> None:
+    workflow = client.create_workflow("pausable", PARKED, folder_id=_folder())
+    execution_id = client.start(workflow.id)
+
+    client.pause(execution_id)
+    client.pause(execution_id)  # again: still paused, no error
+    paused = client.get(execution_id).status
+    client.resume(execution_id)
+    resumed = client.get(execution_id).status
+    client.terminate(execution_id)
+
+    assert paused == "PAUSED"
+    assert resumed in ("QUEUED", "RUNNING")
+    with pytest.raises(NotFound, match="taskToken"):
+        client.send_task_success("c29tZXRoaW5n.1." + "A" * 43, {"approved": True})

@@ -320,8 +320,8 @@ class Runs:
                 "specification": {"specYaml": spec},
             }
         )
-        operation = workflows.create(self.svc, request, caller="test", base_url="http://x")
-        return str(operation["metadata"]["workflowId"])
+        operation = workflows.create(self.svc, request, caller="test")
+        return str(operation.resource_id)
 
     def start(self, spec_or_workflow: str, input_json: str = "{}") -> str:
         """Start an execution of a spec (or of an existing workflow id)."""

@@ -199,8 +199,8 @@ def _seeded(session: boto3.session.Session, endpoint: str) -> World:
     request = CreateWorkflowRequest.model_validate(
         {"folderId": "faults", "name": "orders", "specification": {"specYaml": SPEC}}
     )
-    created = workflows.create(svc, request, caller="test", base_url="http://x")
-    workflow_id = created["metadata"]["workflowId"]
+    created = workflows.create(svc, request, caller="test")
+    workflow_id = created.resource_id
 
     def start(input_json: str) -> str:
         return executions.start(svc, executions.StartCommand(workflow_id, input_json, "test"))

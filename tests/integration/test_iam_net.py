@@ -18,9 +18,11 @@ import base64
 import copy
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -272,6 +274,54 @@ def _every_integration(api: Api, folder: str) -> None:
     assert rest.status == 200, rest.body
 
 
+APPROVAL = """
+yawl: "0.1"
+start: approve
+steps:
+  approve:
+    waitForTask:
+      notify:
+        url: 'http://127.0.0.1:PORT/approve'
+        body: '\\({token: $taskToken})'
+      timeout: 1h
+"""
+
+
+class _Inbox(BaseHTTPRequestHandler):
+    """Takes a waitForTask step's notifications (its task tokens)."""
+
+    server: Any
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        self.server.tokens.append(json.loads(self.rfile.read(length) or b"{}")["token"])
+        self.send_response(200)
+        self.send_header("content-length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+def _task_answers(api: Api, folder: str) -> None:
+    """A waitForTask step notified, heartbeated and answered through TasksFunction."""
+    inbox: Any = ThreadingHTTPServer(("127.0.0.1", 0), _Inbox)
+    inbox.tokens = []
+    threading.Thread(target=inbox.serve_forever, daemon=True).start()
+    try:
+        spec = APPROVAL.replace("PORT", str(inbox.server_address[1]))
+        execution_id = api.start(api.create_workflow(folder, name="approval", spec=spec))
+        token = poll(lambda: list(inbox.tokens), bool)[0]
+        assert api.call("task_heartbeat", body={"taskToken": token}).status == 200
+        answer = {"taskToken": token, "outputJson": '{"approved": true}'}
+        assert api.call("task_success", body=answer).status == 200
+        assert ended(api, execution_id)["status"] == "FINISHED"
+    finally:
+        inbox.shutdown()
+        inbox.server_close()
+
+
 def _triggers(stack: EmulatedStack, api: Api, folder: str) -> None:
     """Events, redeliveries, large events, queue messages, schedule fires, failures."""
     slow = api.create_workflow(folder, name="on-event", spec=SLOW_FIRST)
@@ -417,6 +467,7 @@ def tour(stack: EmulatedStack, api: Api) -> Iterator[list[authorizer.Call]]:
         _api_calls(api, "tour-api")
         _access_bindings(api, "tour-access")
         _every_integration(api, "tour-steps")
+        _task_answers(api, "tour-tasks")
         _triggers(stack, api, "tour-triggers")
         _dead_letters(stack, api, "tour-dead")
         _reconciler(stack, api, "tour-reconciler")

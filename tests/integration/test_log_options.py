@@ -64,8 +64,8 @@ def _run(svc: Any, admin: Any, log_options: dict[str, Any] | None, *, twice: boo
         }
         | fields
     )
-    created = workflows.create(admin, request, caller="test", base_url="http://x")
-    workflow_id = created["metadata"]["workflowId"]
+    created = workflows.create(admin, request, caller="test")
+    workflow_id = created.resource_id
     execution_id = executions.start(admin, executions.StartCommand(workflow_id, "{}", "test"))
     if twice:  # every message delivered a second time, as SQS may
 
@@ -245,8 +245,8 @@ def test_the_deployed_runner_writes_the_lines_in_its_sandbox(
             "logOptions": {"logGroupId": group},
         }
     )
-    created = workflows.create(admin, request, caller="test", base_url="http://x")
-    command = executions.StartCommand(created["metadata"]["workflowId"], "{}", "test")
+    created = workflows.create(admin, request, caller="test")
+    command = executions.StartCommand(created.resource_id, "{}", "test")
     execution_id = executions.start(admin, command)
 
     # The first hop, as Start hands it over: one invocation runs it to its end.

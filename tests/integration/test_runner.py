@@ -31,9 +31,7 @@ def _start(svc: Any, spec: str, input_json: str) -> str:
             "specification": {"specYaml": spec},
         }
     )
-    workflow_id = workflows.create(svc, request, caller="test", base_url="http://x")["metadata"][
-        "workflowId"
-    ]
+    workflow_id = workflows.create(svc, request, caller="test").resource_id
     # Keys of flaky functions are per execution, so reruns of a case start from scratch.
     data = json.loads(input_json)
     if isinstance(data, dict) and "key" in data:

@@ -107,11 +107,11 @@ def _run(setup: Services, svc: Services, case: str) -> dict[str, Any]:
             "specification": {"specYaml": (GOLDEN / f"{case}.yaml").read_text()},
         }
     )
-    created = workflows.create(setup, request, caller="test", base_url="http://x")
+    created = workflows.create(setup, request, caller="test")
     data = json.loads((GOLDEN / f"{case}.input.json").read_text())
     if isinstance(data, dict) and "key" in data:
         data["key"] = f"{data['key']}-{uuid.uuid4().hex[:6]}"
-    command = executions.StartCommand(created["metadata"]["workflowId"], json.dumps(data), "test")
+    command = executions.StartCommand(created.resource_id, json.dumps(data), "test")
     execution_id = executions.start(svc, command)
     drive.run_to_end(svc, execution_id)
     return _summary(setup, execution_id)
@@ -140,11 +140,11 @@ def test_workflow_writes_whose_answers_are_lost_still_succeed_once(admin: Servic
             "specification": {"specYaml": spec},
         }
     )
-    created = workflows.create(faulty, request, caller="test", base_url="http://x")
-    workflow_id = created["metadata"]["workflowId"]
+    created = workflows.create(faulty, request, caller="test")
+    workflow_id = created.resource_id
     change = UpdateWorkflowRequest.model_validate({"description": "d", "updateMask": "description"})
-    updated = workflows.update(faulty, workflow_id, change, caller="test", base_url="http://x")
-    assert updated["response"]["description"] == "d"
+    updated = workflows.update(faulty, workflow_id, change, caller="test")
+    assert updated.workflow.description == "d"
     deleted = workflows.delete(faulty, workflow_id, caller="test")
 
     assert admin.workflows.get(workflow_id) is None
@@ -152,7 +152,7 @@ def test_workflow_writes_whose_answers_are_lost_still_succeed_once(admin: Servic
     stored = admin.operations.list_page(
         "workflow", workflow_id, created=None, limit=10, start_key=None
     ).items
-    answered = [created["id"], updated["id"], deleted["id"]]
+    answered = [created.id, updated.id, deleted.id]
     assert [item["id"] for item in stored] == answered  # each stored once, as answered
     assert all(operations.get(admin, o).id == o for o in answered)
 
@@ -180,6 +180,6 @@ def test_access_changes_whose_answers_are_lost_store_their_operation_once(
     answered = bindings.set_bindings(faulty, target, request, principal=None, caller="test")
 
     assert fault.lost == 1
-    assert operations.get(admin, answered["id"]).resource_id == folder
+    assert operations.get(admin, answered.id).resource_id == folder
     stored = admin.operations.list_page("folder", folder, created=None, limit=10, start_key=None)
-    assert [item["id"] for item in stored.items] == [answered["id"]]
+    assert [item["id"] for item in stored.items] == [answered.id]

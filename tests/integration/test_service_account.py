@@ -116,8 +116,8 @@ def _workflow(admin: Any, spec: str, service_account: str = "") -> str:
             "serviceAccountId": service_account,
         }
     )
-    operation = workflows.create(admin, request, caller="test", base_url="http://x")
-    return str(operation["metadata"]["workflowId"])
+    operation = workflows.create(admin, request, caller="test")
+    return str(operation.resource_id)
 
 
 def _start(admin: Any, workflow_id: str, n: int) -> str:
@@ -219,7 +219,7 @@ def test_the_role_is_pinned_when_the_execution_starts(svc: Any, admin: Any, role
     update = UpdateWorkflowRequest.model_validate(
         {"serviceAccountId": roles.untrusting, "updateMask": "serviceAccountId"}
     )
-    workflows.update(admin, workflow_id, update, caller="test", base_url="http://x")
+    workflows.update(admin, workflow_id, update, caller="test")
 
     execution = drive.run_to_end(svc, execution_id)
 

@@ -16,7 +16,7 @@ from openapi_spec_validator import validate
 from stepline.access import Binding
 from stepline.api import openapi, render
 from stepline.api.errors import HTTP_STATUS
-from stepline.service.operations import OperationPage
+from stepline.service.paging import Page
 from stepline.store.operations import OperationRecord
 from stepline.store.records import WorkflowRecord
 
@@ -64,8 +64,9 @@ def test_each_operation_reaches_its_route_by_method_and_path() -> None:
     for path, method, spec in _operations(openapi.document()):
         route_method, route_path = spec["x-stepline-route"].split(" ", 1)
         assert route_method == method.upper()
-        # A custom method (`…/{workflowId}:listAccessBindings`) reaches its resource's route.
-        assert re.sub(r":[a-zA-Z]+$", "", path) == route_path
+        # A custom method (`…/{workflowId}:listAccessBindings`) reaches its resource's route;
+        # one of a collection (`…/execution:sendTaskSuccess`) has a route of its own.
+        assert route_path in (path, re.sub(r":[a-zA-Z]+$", "", path)), (path, route_path)
 
 
 def test_every_path_parameter_is_declared() -> None:
@@ -162,9 +163,7 @@ def test_operation_models_take_what_render_answers(metadata_type: str, with_work
     record = _operation(metadata_type, _workflow() if with_workflow else None)
     rendered = render.stored_operation(record, "http://127.0.0.1:8080")
     openapi.Operation.model_validate_json(json.dumps(rendered))
-    page = render.operation_page(
-        OperationPage(operations=[record], next_page_token="t"), "http://127.0.0.1:8080"
-    )
+    page = render.operation_page(Page([record], next_page_token="t"), "http://127.0.0.1:8080")
     openapi.ListOperationsResponse.model_validate_json(json.dumps(page))
 
 

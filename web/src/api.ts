@@ -167,4 +167,11 @@ export const api = {
   async terminate(id: string): Promise<void> {
     await call("POST", `/execution/${encodeURIComponent(id)}/terminate`);
   },
+  /** Pause and Resume: Stepline's custom methods on the execution (`…/{id}:pause`). */
+  async pause(id: string): Promise<void> {
+    await call("POST", `/execution/${encodeURIComponent(id)}:pause`);
+  },
+  async resume(id: string): Promise<void> {
+    await call("POST", `/execution/${encodeURIComponent(id)}:resume`);
+  },
 };

@@ -9,6 +9,12 @@ import { badge, errorBox, jsonBlock, link } from "./ui";
 
 const REFRESH_MS = 700;
 const OPEN_ENTRY = new Set(["SCHEDULED", "STARTED", "CANCEL_REQUESTED"]);
+const ACTED = {
+  stop: "Stop requested: the running step finishes first.",
+  terminate: "Terminate requested.",
+  pause: "Pause requested: the running step finishes, nothing new starts until you resume.",
+  resume: "Resumed.",
+} as const;
 
 export function executionPage(root: HTMLElement, executionId: string): () => void {
   let disposed = false;
@@ -35,10 +41,10 @@ export function executionPage(root: HTMLElement, executionId: string): () => voi
     message, summary,
     h("div.columns", null, h("div.main-col", null, graphPanel, timeline), details));
 
-  const act = (verb: "stop" | "terminate") => async (): Promise<void> => {
+  const act = (verb: keyof typeof ACTED) => async (): Promise<void> => {
     try {
-      await (verb === "stop" ? api.stop(executionId) : api.terminate(executionId));
-      clear(message, h("div.note", null, verb === "stop" ? "Stop requested: the running step finishes first." : "Terminate requested."));
+      await api[verb](executionId);
+      clear(message, h("div.note", null, ACTED[verb]));
       await refresh();
     } catch (err) {
       clear(message, errorBox(err));
@@ -54,7 +60,11 @@ export function executionPage(root: HTMLElement, executionId: string): () => voi
   const render = (): void => {
     if (!execution) return;
     const ended = ENDED.has(execution.status);
+    const paused = execution.status === "PAUSED";
     clear(actions,
+      paused
+        ? h("button.resume", { onclick: act("resume"), title: "Go on from where the execution paused" }, "Resume")
+        : h("button.pause", { onclick: act("pause"), disabled: ended, title: "Let the running step finish, then start nothing new until resumed" }, "Pause"),
       h("button", { onclick: act("stop"), disabled: ended, title: "Let the running step finish, then stop" }, "Stop"),
       h("button.danger", { onclick: act("terminate"), disabled: ended, title: "Cancel the running step and stop" }, "Terminate"));
     clear(summary,

@@ -71,9 +71,13 @@ class StartExecutionResponse(Reply):
 
 
 class StopExecutionResponse(Reply):
-    """Answer of Stop and Terminate."""
+    """Answer of Stop, Terminate, Pause and Resume."""
 
     execution_id: str
+
+
+class TaskAnswerResponse(Reply):
+    """Answer of sendTaskSuccess, sendTaskFailure and sendTaskHeartbeat: an empty object."""
 
 
 class ExecutionInputJson(Reply):
@@ -457,6 +461,8 @@ _FOLDER_SET_PATH, _FOLDER_CHANGE_ROUTE = _verb(
     "post", f"{PREFIX}/folder/{{folderId}}", "setAccessBindings"
 )
 _FOLDER_UPDATE_PATH, _ = _verb("post", f"{PREFIX}/folder/{{folderId}}", "updateAccessBindings")
+_PAUSE_PATH, _PAUSE_ROUTE = _verb("post", f"{PREFIX}/execution/{{executionId}}", "pause")
+_RESUME_PATH, _ = _verb("post", f"{PREFIX}/execution/{{executionId}}", "resume")
 
 ROUTES: Final[tuple[Call, ...]] = (
     Call(
@@ -497,6 +503,52 @@ ROUTES: Final[tuple[Call, ...]] = (
         "Terminate an execution: as Stop, and calls under way are cancelled",
         StopExecutionResponse,
         (EXECUTION_ID,),
+    ),
+    Call(
+        "ExecutionService_Pause",
+        "post",
+        _PAUSE_PATH,
+        "Pause an execution: the running step finishes, nothing new starts until Resume "
+        "(a Stepline extension)",
+        StopExecutionResponse,
+        (EXECUTION_ID,),
+        route=_PAUSE_ROUTE,
+    ),
+    Call(
+        "ExecutionService_Resume",
+        "post",
+        _RESUME_PATH,
+        "Resume a paused execution (a Stepline extension)",
+        StopExecutionResponse,
+        (EXECUTION_ID,),
+        route=_PAUSE_ROUTE,
+    ),
+    Call(
+        "ExecutionService_SendTaskSuccess",
+        "post",
+        f"{PREFIX}/execution:sendTaskSuccess",
+        "Answer a waitForTask step with its output (a Stepline extension, docs/signals.md)",
+        TaskAnswerResponse,
+        body=models.SendTaskSuccessRequest,
+        body_example={"taskToken": "<token>", "outputJson": '{"approved": true}'},
+    ),
+    Call(
+        "ExecutionService_SendTaskFailure",
+        "post",
+        f"{PREFIX}/execution:sendTaskFailure",
+        "Fail a waitForTask step with a YaWL error code (a Stepline extension)",
+        TaskAnswerResponse,
+        body=models.SendTaskFailureRequest,
+        body_example={"taskToken": "<token>", "errorCode": "STEP_FAIL", "message": "rejected"},
+    ),
+    Call(
+        "ExecutionService_SendTaskHeartbeat",
+        "post",
+        f"{PREFIX}/execution:sendTaskHeartbeat",
+        "Keep a waitForTask step's heartbeat timeout from passing (a Stepline extension)",
+        TaskAnswerResponse,
+        body=models.SendTaskHeartbeatRequest,
+        body_example={"taskToken": "<token>"},
     ),
     Call(
         "ExecutionService_Get",

@@ -11,7 +11,7 @@ from stepline.store.operations import OperationRecord
 from stepline.store.records import ExecutionRecord, WorkflowRecord
 
 if TYPE_CHECKING:
-    from stepline.service.operations import OperationPage
+    from stepline.service.paging import Page
 
 _TYPE_PREFIX = "type.googleapis.com/"
 _WORKFLOWS_PACKAGE = "yandex.cloud.serverless.workflows.v1"
@@ -136,12 +136,27 @@ def stored_operation(
 
 
 def operation_page(
-    page: OperationPage, base_url: str, public_url: str | None = None
+    page: Page[OperationRecord], base_url: str, public_url: str | None = None
 ) -> dict[str, Any]:
     """ListOperationsResponse: ``operations`` and ``nextPageToken`` when there are more."""
-    body: dict[str, Any] = {
-        "operations": [stored_operation(o, base_url, public_url) for o in page.operations]
-    }
+    operations = [stored_operation(o, base_url, public_url) for o in page.items]
+    return _paged({"operations": operations}, page)
+
+
+def workflow_page(
+    page: Page[WorkflowRecord], base_url: str, public_url: str | None = None
+) -> dict[str, Any]:
+    """ListWorkflowsResponse: ``workflows`` (previews) and ``nextPageToken``."""
+    workflows = [workflow_preview(w, base_url, public_url) for w in page.items]
+    return _paged({"workflows": workflows}, page)
+
+
+def access_binding_page(page: Page[Binding]) -> dict[str, Any]:
+    """ListAccessBindingsResponse: ``accessBindings`` and ``nextPageToken``."""
+    return _paged({"accessBindings": [access_binding(b) for b in page.items]}, page)
+
+
+def _paged(body: dict[str, Any], page: Page[Any]) -> dict[str, Any]:
     if page.next_page_token:
         body["nextPageToken"] = page.next_page_token
     return body

@@ -1345,8 +1345,7 @@ def create_workflow(svc: Any, spec: str, name: str) -> str:
     request = CreateWorkflowRequest.model_validate(
         {"folderId": "bench", "name": name, "specification": {"specYaml": spec}}
     )
-    created = workflows.create(svc, request, caller="bench", base_url="http://bench")
-    return str(created["metadata"]["workflowId"])
+    return workflows.create(svc, request, caller="bench").resource_id
 
 
 # --- command line ----------------------------------------------------------------------------

@@ -986,8 +986,8 @@ def _create_workflows(stack: Stack, cases: Sequence[Case]) -> None:
                 "specification": {"specYaml": case.spec},
             }
         )
-        created = workflows.create(svc, request, caller="bench", base_url="http://bench")
-        stack.workflows[case.name] = created["metadata"]["workflowId"]
+        created = workflows.create(svc, request, caller="bench")
+        stack.workflows[case.name] = created.resource_id
 
 
 def _references(stack: Stack, cases: Sequence[Case], limits: Limits) -> dict[str, Outcome]:

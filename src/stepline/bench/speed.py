@@ -119,8 +119,8 @@ class Stepline:
         request = CreateWorkflowRequest.model_validate(
             {"folderId": "bench", "name": case.name, "specification": {"specYaml": case.yawl}}
         )
-        created = workflows.create(self.svc, request, caller="bench", base_url="http://bench")
-        self._workflows[case.name] = created["metadata"]["workflowId"]
+        created = workflows.create(self.svc, request, caller="bench")
+        self._workflows[case.name] = created.resource_id
 
     def run(self, case: Case) -> float:
         """Seconds from Start to FINISHED."""

@@ -161,6 +161,14 @@ class Client:
         """ExecutionService.Terminate; returns the execution id."""
         return str(self.call("POST", f"/execution/{execution_id}/terminate")["executionId"])
 
+    def pause(self, execution_id: str) -> str:
+        """Pause (a Stepline extension); returns the execution id."""
+        return str(self.call("POST", f"/execution/{execution_id}:pause")["executionId"])
+
+    def resume(self, execution_id: str) -> str:
+        """Resume (a Stepline extension); returns the execution id."""
+        return str(self.call("POST", f"/execution/{execution_id}:resume")["executionId"])
+
     def get_execution(self, execution_id: str) -> dict[str, Any]:
         """ExecutionService.Get: the Execution."""
         return dict(self.call("GET", f"/execution/{execution_id}")["execution"])

@@ -1,4 +1,4 @@
-"""``stepline execution start|stop|terminate|get|history|list``."""
+"""``stepline execution start|stop|terminate|pause|resume|get|history|list``."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from stepline.cli.common import (
 from stepline.cli.output import Format
 from stepline.cli.watch import follow as follow_execution
 
-app = typer.Typer(no_args_is_help=True, help="Start, watch, stop and inspect executions.")
+app = typer.Typer(no_args_is_help=True, help="Start, watch, stop, pause and inspect executions.")
 
 FAILED_EXIT = 1
 INTERRUPTED_EXIT = 130
@@ -198,6 +198,32 @@ def terminate(
     """Stop an execution now, cancelling its running step."""
     with api(endpoint, profile, region) as client:
         _acknowledge(client.terminate(execution_id), "Terminating", output.resolve(fmt))
+
+
+@app.command()
+def pause(
+    execution_id: ExecutionId,
+    endpoint: EndpointOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    fmt: FormatOption = None,
+) -> None:
+    """Pause an execution: its running step finishes, nothing new starts until resumed."""
+    with api(endpoint, profile, region) as client:
+        _acknowledge(client.pause(execution_id), "Pausing", output.resolve(fmt))
+
+
+@app.command()
+def resume(
+    execution_id: ExecutionId,
+    endpoint: EndpointOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    fmt: FormatOption = None,
+) -> None:
+    """Resume a paused execution."""
+    with api(endpoint, profile, region) as client:
+        _acknowledge(client.resume(execution_id), "Resuming", output.resolve(fmt))
 
 
 def _acknowledge(execution_id: str, verb: str, fmt: Format) -> None:

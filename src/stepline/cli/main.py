@@ -8,13 +8,14 @@ from typing import Annotated
 
 import typer
 
-from stepline.cli import events, executions, workflows
+from stepline.cli import events, executions, tasks, workflows
 from stepline.cli.common import EndpointOption, set_global_options
 
 app = typer.Typer(no_args_is_help=True, help="Stepline: durable YaWL workflows on AWS.")
 app.add_typer(workflows.app, name="workflow")
 app.add_typer(executions.app, name="execution")
 app.add_typer(events.app, name="events")
+app.add_typer(tasks.app, name="task")
 
 
 def _version(asked: bool) -> None:
@@ -44,11 +45,14 @@ def options(
 @app.command()
 def validate(
     files: Annotated[list[Path], typer.Argument(help="YaWL files to check.", exists=True)],
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Refuse Stepline-only extensions (waitForTask).")
+    ] = False,
 ) -> None:
     """Check YaWL files; print each problem as FILE:LINE:COL: path: message."""
     from stepline.cli.validate import validate_files
 
-    raise typer.Exit(validate_files(files))
+    raise typer.Exit(validate_files(files, strict=strict))
 
 
 @app.command()

@@ -1,13 +1,18 @@
-"""`stepline validate FILE...`: check YaWL specs and print every problem with its location."""
+"""`stepline validate [--strict] FILE...`: check YaWL specs and print every problem with its
+location. ``--strict`` also refuses Stepline-only extensions (``waitForTask``), for specs that
+must run on Yandex Cloud Workflows too."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
 from stepline.yawl import SpecError, load
 from stepline.yawl.problems import ROOT, Problem
+from stepline.yawl.source import PathKey, parse_document
+from stepline.yawl.spec import EXTENSION_TYPES, Block, nested_blocks
 
 
 def format_problem(path: Path | str, problem: Problem) -> str:
@@ -16,7 +21,7 @@ def format_problem(path: Path | str, problem: Problem) -> str:
     return f"{where}: {problem.path or ROOT}: {problem.message}"
 
 
-def _file_problems(path: Path) -> tuple[list[Problem], int]:
+def _file_problems(path: Path, strict: bool = False) -> tuple[list[Problem], int]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -25,11 +30,47 @@ def _file_problems(path: Path) -> tuple[list[Problem], int]:
         workflow = load(text)
     except SpecError as exc:
         return exc.problems, 0
-    return [], sum(1 for _ in workflow.walk())
+    problems = extension_problems(text, workflow) if strict else []
+    return problems, sum(1 for _ in workflow.walk())
+
+
+def extension_problems(text: str, block: Block) -> list[Problem]:
+    """A problem per step of a Stepline-only type (docs/signals.md), at the step's type key."""
+    found = list(_extensions(block, ()))
+    if not found:
+        return []
+    positions = parse_document(text).positions
+    problems = []
+    for where, kind in found:
+        line, column = positions.locate(where, key=True) or (None, None)
+        message = (
+            f"{kind} is a Stepline extension, not YaWL: Yandex Cloud Workflows would refuse "
+            "this step (run without --strict to allow it)"
+        )
+        problems.append(Problem(_dotted(where), message, line, column))
+    return problems
+
+
+def _extensions(block: Block, prefix: PathKey) -> Iterator[tuple[PathKey, str]]:
+    for step_id, step in block.steps.items():
+        here: PathKey = (*prefix, "steps", step_id)
+        if step.kind in EXTENSION_TYPES:
+            yield (*here, step.kind), step.kind
+        for name, nested in nested_blocks(step):
+            inner = ("branches", name) if step.kind == "parallel" else (name,)
+            yield from _extensions(nested, (*here, step.kind, *inner))
+
+
+def _dotted(path: PathKey) -> str:
+    return ".".join(str(part) for part in path)
 
 
 def validate_files(
-    paths: list[Path], *, out: TextIO | None = None, err: TextIO | None = None
+    paths: list[Path],
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    strict: bool = False,
 ) -> int:
     """Validate each file, print problems (or a one-line summary); return the exit code."""
     out = out or sys.stdout
@@ -39,7 +80,7 @@ def validate_files(
         return 2
     problem_count = step_count = bad_files = 0
     for path in paths:
-        problems, steps = _file_problems(path)
+        problems, steps = _file_problems(path, strict)
         for problem in problems:
             print(format_problem(path, problem), file=out)
         problem_count += len(problems)
@@ -55,7 +96,8 @@ def validate_files(
 def main(argv: list[str] | None = None) -> int:
     """Entry point for `python -m stepline.cli.validate FILE...`."""
     args = sys.argv[1:] if argv is None else argv
-    return validate_files([Path(arg) for arg in args])
+    strict = "--strict" in args
+    return validate_files([Path(arg) for arg in args if arg != "--strict"], strict=strict)
 
 
 if __name__ == "__main__":

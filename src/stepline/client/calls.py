@@ -182,6 +182,20 @@ def stop(execution_id: str, *, terminate: bool = False) -> Call[str]:
     )
 
 
+def pause(execution_id: str, *, resume: bool = False) -> Call[None]:
+    """Pause (or Resume; Stepline extensions). Repeatable: pausing a paused one succeeds."""
+    verb = "resume" if resume else "pause"
+    return Call(
+        "POST", f"{PREFIX}/execution/{_segment(execution_id)}:{verb}", lambda _: None, body={}
+    )
+
+
+def send_task(verb: str, body: dict[str, Any]) -> Call[None]:
+    """sendTaskSuccess, sendTaskFailure or sendTaskHeartbeat (a Stepline extension): the same
+    answer sent again is acknowledged, so it is repeatable."""
+    return Call("POST", f"{PREFIX}/execution:{verb}", lambda _: None, body=body)
+
+
 def history_page(
     execution_id: str, *, page_size: int | None, token: str | None
 ) -> Call[Page[replies.HistoryEntry]]:

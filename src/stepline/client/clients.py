@@ -204,6 +204,29 @@ class Client(_Base):
         """Stop the execution at once, cancelling its running step."""
         self.send(calls.stop(execution_id, terminate=True))
 
+    def pause(self, execution_id: str) -> None:
+        """Pause after the running step (Stepline extension): no new step starts, timers keep
+        their due time; pausing a paused execution succeeds."""
+        self.send(calls.pause(execution_id))
+
+    def resume(self, execution_id: str) -> None:
+        """Resume a paused execution (an overdue timer fires at once)."""
+        self.send(calls.pause(execution_id, resume=True))
+
+    def send_task_success(self, task_token: str, output: Any = None) -> None:
+        """Answer a waitForTask step with its output (any JSON value)."""
+        body = {"taskToken": task_token, "outputJson": calls.input_json(output)}
+        self.send(calls.send_task("sendTaskSuccess", body))
+
+    def send_task_failure(self, task_token: str, error_code: str, message: str = "") -> None:
+        """Fail a waitForTask step with a YaWL error code (its catch rules see it)."""
+        body = {"taskToken": task_token, "errorCode": error_code, "message": message}
+        self.send(calls.send_task("sendTaskFailure", body))
+
+    def send_task_heartbeat(self, task_token: str) -> None:
+        """Tell a waitForTask step with a heartbeat timeout that the work goes on."""
+        self.send(calls.send_task("sendTaskHeartbeat", {"taskToken": task_token}))
+
     def wait(
         self, execution_id: str, *, timeout: float = 300.0, interval: float = 0.2
     ) -> replies.Execution:
@@ -402,6 +425,28 @@ class AsyncClient(_Base):
     async def terminate(self, execution_id: str) -> None:
         """:meth:`Client.terminate`."""
         await self.send(calls.stop(execution_id, terminate=True))
+
+    async def pause(self, execution_id: str) -> None:
+        """:meth:`Client.pause`."""
+        await self.send(calls.pause(execution_id))
+
+    async def resume(self, execution_id: str) -> None:
+        """:meth:`Client.resume`."""
+        await self.send(calls.pause(execution_id, resume=True))
+
+    async def send_task_success(self, task_token: str, output: Any = None) -> None:
+        """:meth:`Client.send_task_success`."""
+        body = {"taskToken": task_token, "outputJson": calls.input_json(output)}
+        await self.send(calls.send_task("sendTaskSuccess", body))
+
+    async def send_task_failure(self, task_token: str, error_code: str, message: str = "") -> None:
+        """:meth:`Client.send_task_failure`."""
+        body = {"taskToken": task_token, "errorCode": error_code, "message": message}
+        await self.send(calls.send_task("sendTaskFailure", body))
+
+    async def send_task_heartbeat(self, task_token: str) -> None:
+        """:meth:`Client.send_task_heartbeat`."""
+        await self.send(calls.send_task("sendTaskHeartbeat", {"taskToken": task_token}))
 
     async def wait(
         self, execution_id: str, *, timeout: float = 300.0, interval: float = 0.2

@@ -306,9 +306,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
     # Every method reaches the routes, as at API Gateway: one no route takes (TRACE, OPTIONS,
-    # HEAD of a GET route) is answered 404 {"message": "Not Found"}, not http.server's 501.
+    # QUERY, HEAD of a GET route) is answered 404 {"message": "Not Found"}, not http.server's
+    # 501 (it looks up ``do_<METHOD>`` for each request).
     do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _serve
-    do_HEAD = do_OPTIONS = do_TRACE = _serve
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """With ``--verbose``, one short line per request: ``api  GET /path → 200 (12 ms)``."""

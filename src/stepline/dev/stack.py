@@ -453,9 +453,7 @@ class DevStack:
             self._serving.append(thread)
         self._stack.point_at_local_apis(self.public_url)
         self._stack.start_sources()
-        self.registered = register_examples(
-            self._stack, self.examples_dir or root / "examples", self.url
-        )
+        self.registered = register_examples(self._stack, self.examples_dir or root / "examples")
         return self.url
 
     def _log(self, function: str, line: str) -> None:
@@ -499,7 +497,7 @@ def example_name(path: Path) -> str:
     return name[:63] or "example"
 
 
-def register_examples(stack: EmulatedStack, folder: Path, base_url: str) -> dict[str, str]:
+def register_examples(stack: EmulatedStack, folder: Path) -> dict[str, str]:
     """Create a workflow per ``*.yaml`` file in ``folder`` (stable ids); name → workflow id.
 
     Seeded as the account root through the workflows function's own code and deployed
@@ -522,9 +520,7 @@ def register_examples(stack: EmulatedStack, folder: Path, base_url: str) -> dict
         )
         workflow_id = ids.stable_workflow_id("default", name)
         try:
-            workflows.create(
-                svc, request, caller=ROOT_CALLER, base_url=base_url, workflow_id=workflow_id
-            )
+            workflows.create(svc, request, caller=ROOT_CALLER, workflow_id=workflow_id)
         except ApiError as exc:
             print(f"skipped {path}: {exc.message}")
             continue

@@ -45,11 +45,13 @@ class CallRequest:
 
 @dataclass(frozen=True)
 class CallResult:
-    """What an attempt returned: an output, or a failure code and message."""
+    """What an attempt returned: an output, or a failure code and message; or, for a step
+    that waits for an answer (waitForTask), ``wait_until``: none yet, look again by then."""
 
     output: Any = None
     code: str | None = None
     message: str = ""
+    wait_until: datetime | None = None
 
     @property
     def failed(self) -> bool:

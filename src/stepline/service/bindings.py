@@ -13,10 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from stepline.access import MAX_BINDINGS, Binding, Principal, Role
-from stepline.api import render
 from stepline.errors import Aborted, InvalidArgument, NotFound
 from stepline.models import (
     FOLDER_ID,
@@ -25,7 +24,7 @@ from stepline.models import (
 )
 from stepline.service import guard, ids, operations
 from stepline.service.deps import Services
-from stepline.service.paging import page_size, resume_key
+from stepline.service.paging import Page, page_size, resume_key
 from stepline.store.access import AccessChanged, AccessRecord
 from stepline.store.operations import OperationRecord
 from stepline.store.tokens import scope_digest
@@ -81,18 +80,16 @@ def list_bindings(
     principal: Principal | None,
     size: str | None,
     token: str | None,
-) -> dict[str, Any]:
+) -> Page[Binding]:
     """A page of the resource's bindings, in the order they were given."""
     limit = page_size(size)
     scope = scope_digest("access", target.kind, target.id)
     start = resume_key(svc.tokens, token, scope)
     bindings = _check(svc, target, principal, Role.VIEWER).record.bindings
     offset = int(start["offset"]) if start else 0
-    page = bindings[offset : offset + limit]
-    body: dict[str, Any] = {"accessBindings": [render.access_binding(b) for b in page]}
-    if offset + limit < len(bindings):
-        body["nextPageToken"] = svc.tokens.issue({"offset": offset + limit}, scope)
-    return body
+    more = offset + limit < len(bindings)
+    next_token = svc.tokens.issue({"offset": offset + limit}, scope) if more else None
+    return Page(list(bindings[offset : offset + limit]), next_token)
 
 
 def set_bindings(
@@ -102,8 +99,8 @@ def set_bindings(
     *,
     principal: Principal | None,
     caller: str,
-) -> dict[str, Any]:
-    """Replace every binding of the resource."""
+) -> OperationRecord:
+    """Replace every binding of the resource; returns the finished Operation."""
     _same_resource(target, request.resource_id)
     checked = _check(svc, target, principal, Role.ADMIN)
     bindings = _unique(b.binding() for b in request.access_bindings)
@@ -117,8 +114,8 @@ def update_bindings(
     *,
     principal: Principal | None,
     caller: str,
-) -> dict[str, Any]:
-    """Add and remove single bindings of the resource."""
+) -> OperationRecord:
+    """Add and remove single bindings of the resource; returns the finished Operation."""
     _same_resource(target, request.resource_id)
     checked = _check(svc, target, principal, Role.ADMIN)
     bindings = list(checked.record.bindings)
@@ -155,7 +152,7 @@ def _write(
     checked: _Checked,
     bindings: tuple[Binding, ...],
     operation: OperationRecord,
-) -> dict[str, Any]:
+) -> OperationRecord:
     """Write the bindings with their Operation (the Operation alone when nothing changes)."""
     try:
         if bindings == checked.record.bindings:
@@ -171,7 +168,7 @@ def _write(
             f"{target.kind}Id: the access bindings of {target.kind} {target.id} changed "
             "meanwhile; retry"
         ) from exc
-    return render.stored_operation(operation, base_url="")  # an Empty response
+    return operation
 
 
 def _operation(

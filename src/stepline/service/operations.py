@@ -11,7 +11,6 @@ role on its resource; one the caller may not view is NOT_FOUND, as a missing one
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
@@ -19,7 +18,7 @@ from stepline.access import Principal, Role
 from stepline.errors import InvalidArgument, NotFound, PermissionDenied
 from stepline.service import filters, guard, ids
 from stepline.service.deps import Services
-from stepline.service.paging import page_size, resume_key
+from stepline.service.paging import Page, page_size, resume_key
 from stepline.store import keys
 from stepline.store.operations import OperationRecord, ResourceKind
 from stepline.store.records import WorkflowRecord, history_expiry
@@ -61,14 +60,6 @@ def new(
     )
 
 
-@dataclass(frozen=True)
-class OperationPage:
-    """One page of a resource's operations, and the token of the next (None: the last)."""
-
-    operations: list[OperationRecord]
-    next_page_token: str | None
-
-
 def get(svc: Services, operation_id: str, *, principal: Principal | None = None) -> OperationRecord:
     """The Operation (OperationService.Get)."""
     if not OPERATION_ID.match(operation_id):
@@ -98,7 +89,7 @@ def list_operations(
     token: str | None,
     filter_text: str | None,
     principal: Principal | None = None,
-) -> OperationPage:
+) -> Page[OperationRecord]:
     """A page of a workflow's operations, oldest first (WorkflowService.ListOperations);
     ``filter`` takes ``created_at`` terms (``=``, ``<``, ``>``)."""
     ids.check_workflow_id(workflow_id)
@@ -114,7 +105,7 @@ def list_operations(
         svc, principal, workflow_id, record.folder_id, Role.VIEWER, hidden=lambda: missing
     )
     if created is not None and created.empty:
-        return OperationPage([], None)
+        return Page([])
     page = svc.operations.list_page(
         "workflow", workflow_id, created=created, limit=limit + 1, start_key=start
     )
@@ -122,7 +113,7 @@ def list_operations(
     if len(items) > limit:
         items = items[:limit]
         resume = {n: items[-1][n] for n in (keys.PK, keys.SK)}
-    return OperationPage(
+    return Page(
         [OperationRecord.from_item(i) for i in items],
         svc.tokens.issue(resume, scope) if resume else None,
     )

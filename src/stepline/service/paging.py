@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from stepline.errors import InvalidArgument
 from stepline.store.tokens import BadPageToken, PageTokens
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a List use case: its records, and the token of the next page (None: this
+    is the last); the handler renders both."""
+
+    items: list[T]
+    next_page_token: str | None = None
+
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000

@@ -10,9 +10,10 @@ the log says                           the next move is expected
 nothing yet                            at the start (the first hop through the queue)
 ended, but the head does not say so    at once (the head is finalised)
 calls are being made                   within the runner's Lambda timeout of the item
-waiting until ``wake``                 at ``wake``
+waiting until ``wake``                 at ``wake`` (at once: a task answered)
 waiting for a child                    when a child has ended
 stopped, nothing being called         at the stop (what is open is closed)
+paused, nothing being called          at the end of its time quota (it fails then)
 anything else (handed over)            within the runner's inline budget of the item
 =====================================  ==============================================
 
@@ -21,7 +22,9 @@ or its producer died without a redelivery — and the reconciler sends the messa
 would have sent: ``(executionId, last seq + 1)``. The runner's own rules make that safe: it
 is conditional like any message, a duplicate loses its race. Otherwise the execution is
 filed under the moment it is expected. Settled executions leave the index (FINISHED and
-FAILED at once, STOPPED once its log is closed).
+FAILED at once, STOPPED once its log is closed). A PAUSED execution is not re-driven before its
+quota ends; Resume files it under the moment of the resume, so a resume whose message was
+lost is re-driven like any other stuck execution.
 
 The longest an execution stays stuck is therefore its expected moment + the grace + the
 reconciler's period (docs/faults.md).
@@ -34,7 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from stepline import engine
-from stepline.service import children
+from stepline.service import children, tasks
 from stepline.service.deps import Services
 from stepline.service.runner import INLINE_BUDGET
 from stepline.statuses import ExecutionStatus
@@ -124,7 +127,9 @@ def examine(svc: Services, limits: Limits, execution_id: str) -> str:
         svc.executions.watch(head.id, expected)
         return "watched"
     # Stuck: send what the runner would have sent, and look again a grace period from now.
-    svc.queue.send(StepMessage(head.id, 0 if last is None else last.seq + 1))
+    # (A resume when the log waits for a wake-up: it goes on before the wake, as an answer's.)
+    resume = last is not None and last.wake is not None and not last.calls and not last.ended
+    svc.queue.send(StepMessage(head.id, 0 if last is None else last.seq + 1, resume=resume))
     svc.executions.watch(head.id, now)
     _redriven_metric()
     return "redriven"
@@ -140,15 +145,21 @@ def _expected(
 ) -> datetime | None:
     """When the execution's next move is due; None: now (a waited-for child has ended)."""
     if last is None:
+        if head.status == ExecutionStatus.PAUSED:
+            return head.started_at + timedelta(hours=svc.settings.max_execution_hours)
         return head.started_at
     written = from_stored(last.at)
     if last.ended:
         return written
     if last.calls:
         return written + limits.runner_timeout
+    if head.status == ExecutionStatus.PAUSED:  # nothing moves before the resume, or the quota
+        return head.started_at + timedelta(hours=svc.settings.max_execution_hours)
     if head.status == ExecutionStatus.STOPPED:  # what is open closes at once, a wait included
         return head.finished_at or written
     if last.wake is not None:
+        if tasks.answer_waiting(svc, head.id, (int(e["n"]) for e in last.open)):
+            return None  # a waitForTask step was answered, and its resume message was lost
         return from_stored(last.wake)
     waited = engine.stored_children(last.delta if last.delta is not None else last.machine)
     if waited:

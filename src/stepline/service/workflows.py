@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 from stepline.access import Principal, Role
-from stepline.api import render
 from stepline.errors import Aborted, AlreadyExists, InvalidArgument, NotFound
 from stepline.models import (
     FOLDER_ID,
@@ -19,7 +18,7 @@ from stepline.models import (
 )
 from stepline.service import filters, guard, ids, operations, schedules, specs
 from stepline.service.deps import Services
-from stepline.service.paging import page_size, resume_key
+from stepline.service.paging import Page, page_size, resume_key
 from stepline.store import keys
 from stepline.store.operations import OperationRecord
 from stepline.store.records import WorkflowRecord
@@ -32,12 +31,12 @@ def create(
     request: CreateWorkflowRequest,
     *,
     caller: str,
-    base_url: str,
     workflow_id: str | None = None,
     principal: Principal | None = None,
-) -> dict[str, Any]:
-    """Store a new ACTIVE workflow (spec version 1) and answer with a finished Operation;
-    the caller needs the editor role on the folder (``principal`` None: not checked)."""
+) -> OperationRecord:
+    """Store a new ACTIVE workflow (spec version 1) with its finished Operation, which it
+    returns; the caller needs the editor role on the folder (``principal`` None: not
+    checked)."""
     guard.require_folder(svc, principal, request.folder_id, Role.EDITOR)
     specs.check(request.specification.spec_yaml)
     schedules.check(dump(request.schedule) if request.schedule else None)
@@ -65,7 +64,7 @@ def create(
         raise AlreadyExists(
             f"name: a workflow named {record.name!r} already exists in folder {record.folder_id!r}"
         ) from exc
-    return render.stored_operation(operation, base_url, svc.settings.public_api_url)
+    return operation
 
 
 def _operation(
@@ -108,12 +107,9 @@ def _get(
     return record
 
 
-def get(
-    svc: Services, workflow_id: str, *, base_url: str, principal: Principal | None = None
-) -> dict[str, Any]:
-    """``{workflow: Workflow}``."""
-    record = _get(svc, workflow_id, principal, Role.VIEWER)
-    return {"workflow": render.workflow(record, base_url, svc.settings.public_api_url)}
+def get(svc: Services, workflow_id: str, *, principal: Principal | None = None) -> WorkflowRecord:
+    """The workflow, for a caller who may view it."""
+    return _get(svc, workflow_id, principal, Role.VIEWER)
 
 
 def update(
@@ -122,10 +118,10 @@ def update(
     request: UpdateWorkflowRequest,
     *,
     caller: str,
-    base_url: str,
     principal: Principal | None = None,
-) -> dict[str, Any]:
-    """Change the fields named by ``updateMask`` (or present in the body)."""
+) -> OperationRecord:
+    """Change the fields named by ``updateMask`` (or present in the body); returns the
+    finished Operation (its workflow: as the change left it)."""
     try:
         fields = request.requested_fields()
     except ValueError as exc:
@@ -142,7 +138,7 @@ def update(
         ) from exc
     except ConcurrentChange as exc:
         raise Aborted(f"workflowId: workflow {workflow_id} changed meanwhile; retry") from exc
-    return render.stored_operation(operation, base_url, svc.settings.public_api_url)
+    return operation
 
 
 def _apply(old: WorkflowRecord, request: UpdateWorkflowRequest, fields: set[str]) -> WorkflowRecord:
@@ -173,8 +169,9 @@ def _apply(old: WorkflowRecord, request: UpdateWorkflowRequest, fields: set[str]
 
 def delete(
     svc: Services, workflow_id: str, *, caller: str, principal: Principal | None = None
-) -> dict[str, Any]:
-    """Remove a workflow; its running executions keep their pinned specification."""
+) -> OperationRecord:
+    """Remove a workflow (its running executions keep their pinned specification); returns
+    the finished Operation."""
     record = _get(svc, workflow_id, principal, Role.EDITOR)
     operation = _operation(svc, record, "Delete", caller, svc.clock(), left=None)
     try:
@@ -182,7 +179,7 @@ def delete(
             svc.workflows.delete(record, operation)
     except ConcurrentChange as exc:
         raise Aborted(f"workflowId: workflow {workflow_id} changed meanwhile; retry") from exc
-    return render.stored_operation(operation, base_url="")  # an Empty response: no URL in it
+    return operation
 
 
 def list_workflows(
@@ -192,23 +189,23 @@ def list_workflows(
     size: str | None,
     token: str | None,
     filter_text: str | None,
-    base_url: str,
     principal: Principal | None = None,
-) -> dict[str, Any]:
+) -> Page[WorkflowRecord]:
     """A page of a folder's workflows ordered by name: those the caller may view (a page may
-    then hold fewer than ``pageSize``, and still have a next one)."""
+    then hold fewer than ``pageSize``, and still have a next one); their previews (no
+    specification)."""
     folder = folder_id or "default"
     if not re.match(FOLDER_ID, folder):
         raise InvalidArgument(f"folderId: {folder[:80]!r} is not a folder id")
     limit = page_size(size)
     wanted = filters.parse_workflows(filter_text)
     if wanted.created is not None and wanted.created.empty:
-        return {"workflows": []}
+        return Page([])
     scope = scope_digest("workflows", folder, wanted.canonical)
     start = resume_key(svc.tokens, token, scope)
     visible = guard.visible_in_folder(svc, principal, folder)
     if visible is guard.hide_all:
-        return {"workflows": []}
+        return Page([])
     page = svc.workflows.list_page(
         folder, name=wanted.name, created=wanted.created, limit=limit + 1, start_key=start
     )
@@ -220,11 +217,5 @@ def list_workflows(
     if visible is not None and items:
         shown = visible([str(i["id"]) for i in items])
         items = [i for i in items if i["id"] in shown]
-    public = svc.settings.public_api_url
-    previews = [
-        render.workflow_preview(WorkflowRecord.from_item(i), base_url, public) for i in items
-    ]
-    body: dict[str, Any] = {"workflows": previews}
-    if resume:
-        body["nextPageToken"] = svc.tokens.issue(resume, scope)
-    return body
+    token_out = svc.tokens.issue(resume, scope) if resume else None
+    return Page([WorkflowRecord.from_item(i) for i in items], token_out)

@@ -39,6 +39,14 @@ class NotActive(StoreError):
         self.record = record
 
 
+# A paused head's status before the pause (QUEUED or RUNNING: what resume goes back to), and
+# whether a runner stopped for the pause with no message left behind (resume sends one then).
+PAUSED_FROM = "pausedFrom"
+HELD = "held"
+PAUSE_ATTRIBUTES = (PAUSED_FROM, HELD)
+# Conditional writes that lose to a runner's own write on a paused head read it again this often.
+_RETRIES = 3
+
 # The head keeps this much of an error message (its history entry keeps all of it): a Fail step's
 # message may be as long as step data, an item holds 400 KB.
 ERROR_MESSAGE_LIMIT = 32 * 1024
@@ -119,18 +127,92 @@ class ExecutionStore:
             error = error | {"message": shortened(error.get("message", ""))}
         fields |= {"cancel": cancel, "error": error, **(result or {})}
         # A stopped execution stays watched until its log is closed too (the reconciler sees to
-        # it); any other end settles it.
-        settled = () if status == ExecutionStatus.STOPPED else keys.INDEXES[keys.BY_DUE]
+        # it, from the stop on: a paused one was filed under its quota); any other end settles it.
+        settled: tuple[str, ...] = PAUSE_ATTRIBUTES
+        if status == ExecutionStatus.STOPPED:
+            fields |= keys.due_keys(record.id, stored(at))
+        else:
+            settled += keys.INDEXES[keys.BY_DUE]
         self._transition(record.id, status, fields, ACTIVE_STATUSES, remove=settled)
 
     def mark_running(self, record: ExecutionRecord) -> None:
-        """QUEUED → RUNNING; raises NotActive when it is no longer QUEUED."""
+        """QUEUED → RUNNING; raises NotActive when it is no longer QUEUED.
+
+        A head paused while QUEUED stays PAUSED, and resumes to RUNNING: its run has begun."""
         fields = {
             keys.STATUS_PARTITION: keys.status_partition(
                 record.workflow_id, ExecutionStatus.RUNNING
             )
         }
-        self._transition(record.id, ExecutionStatus.RUNNING, fields, (ExecutionStatus.QUEUED,))
+        for _ in range(_RETRIES):
+            try:
+                self._transition(
+                    record.id, ExecutionStatus.RUNNING, fields, (ExecutionStatus.QUEUED,)
+                )
+                return
+            except NotActive as lost:
+                if lost.record is None or lost.record.status != ExecutionStatus.PAUSED:
+                    raise
+            with suppress(ConditionFailed):  # resumed meanwhile: QUEUED again, try that
+                self.table.update(
+                    keys.execution(record.id),
+                    "SET #from = :running",
+                    names={"#from": PAUSED_FROM, "#status": "status"},
+                    values={":running": ExecutionStatus.RUNNING, ":paused": ExecutionStatus.PAUSED},
+                    condition=Condition("#status = :paused"),
+                )
+                return
+        raise NotActive(self.get(record.id))
+
+    def pause(self, record: ExecutionRecord, *, until: datetime) -> None:
+        """``record.status`` (QUEUED or RUNNING) → PAUSED, watched until ``until`` (its time
+        quota); raises NotActive when the head is no longer in that status."""
+        fields: dict[str, Any] = {
+            keys.STATUS_PARTITION: keys.status_partition(
+                record.workflow_id, ExecutionStatus.PAUSED
+            ),
+            PAUSED_FROM: str(record.status),
+        }
+        fields |= keys.due_keys(record.id, stored(until))
+        self._transition(
+            record.id, ExecutionStatus.PAUSED, fields, (record.status,), remove=(HELD,)
+        )
+
+    def hold(self, execution_id: str) -> None:
+        """A runner stops for the pause and leaves no message behind: the resume must send
+        one. Raises NotActive when the execution is no longer PAUSED."""
+        self._transition(
+            execution_id, ExecutionStatus.PAUSED, {HELD: True}, (ExecutionStatus.PAUSED,)
+        )
+
+    def resume(self, record: ExecutionRecord, at: datetime) -> bool:
+        """PAUSED → the status it paused from, its next move due ``at``; whether a runner
+        stopped for the pause (then the caller sends the message that goes on). Raises
+        NotActive when the head is no longer PAUSED."""
+        for _ in range(_RETRIES):
+            item = self.table.get(keys.execution(record.id))
+            if item is None or item.get("status") != ExecutionStatus.PAUSED:
+                raise NotActive(ExecutionRecord.from_item(item) if item else None)
+            status = str(item.get(PAUSED_FROM) or ExecutionStatus.RUNNING)
+            fields: dict[str, Any] = {
+                keys.STATUS_PARTITION: keys.status_partition(record.workflow_id, status)
+            }
+            fields |= keys.due_keys(record.id, stored(at))
+            try:
+                self._transition(
+                    record.id,
+                    status,
+                    fields,
+                    (ExecutionStatus.PAUSED,),
+                    remove=PAUSE_ATTRIBUTES,
+                    expect={PAUSED_FROM: item.get(PAUSED_FROM), HELD: item.get(HELD)},
+                )
+            except NotActive as lost:
+                if lost.record is None or lost.record.status != ExecutionStatus.PAUSED:
+                    raise
+                continue  # a runner wrote meanwhile (held, or its run began): read again
+            return bool(item.get(HELD))
+        raise NotActive(self.get(record.id))
 
     def _transition(
         self,
@@ -140,7 +222,10 @@ class ExecutionStore:
         allowed: tuple[str, ...],
         *,
         remove: tuple[str, ...] = (),
+        expect: dict[str, Any] | None = None,
     ) -> None:
+        """Set ``fields`` and ``status`` if the status is one of ``allowed`` (and each of
+        ``expect`` as given: None, absent); NotActive otherwise."""
         present = {k: v for k, v in fields.items() if v is not None}
         names = {f"#f{i}": name for i, name in enumerate(present)} | {"#status": "status"}
         names |= {f"#r{i}": name for i, name in enumerate(remove)}
@@ -151,6 +236,14 @@ class ExecutionStore:
         values |= {":status": status, ":one": 1, ":tok": token}
         values |= {f":a{i}": s for i, s in enumerate(allowed)}
         active = ", ".join(f":a{i}" for i in range(len(allowed)))
+        expected = ""
+        for i, (name, value) in enumerate((expect or {}).items()):
+            names[f"#e{i}"] = name
+            if value is None:
+                expected += f" AND attribute_not_exists(#e{i})"
+            else:
+                expected += f" AND #e{i} = :e{i}"
+                values[f":e{i}"] = value
         try:
             self.table.update(
                 keys.execution(execution_id),
@@ -160,7 +253,7 @@ class ExecutionStore:
                 f"SET rev = rev + :one, wtok = :tok, {assignments}#status = :status{removal}",
                 names=names,
                 values=values,
-                condition=Condition(f"attribute_exists(PK) AND #status IN ({active})"),
+                condition=Condition(f"attribute_exists(PK) AND #status IN ({active}){expected}"),
             )
         except ConditionFailed as exc:
             item = self.table.get(keys.execution(execution_id))

@@ -14,6 +14,7 @@ idempotency record    ``IDEM#<digest>``          ``IDEM``    — (TTL)
 workflow access       ``WF#<workflowId>``        ``ACL``     —
 folder access         ``FOLDER#<folderId>``      ``ACL``     —
 operation pointer     ``OP#<operationId>``       ``OP``      —
+task (waitForTask)    ``TASK#<executionId>``     ``<n>``     — (TTL)
 ====================  =========================  ==========  ===========================
 
 The List indexes of an execution head share their attributes, so a head stores each value
@@ -34,6 +35,10 @@ keys built here too (``payload_*``); the bucket expires them after the retention
 An operation lives in its resource's partition (``WF#<workflowId>`` or ``FOLDER#<folderId>``)
 under ``OP#<createdAt>#<operationId>``, so a resource's operations are one Query in creation
 order; its pointer item finds it by id (``store/operations.py``).
+
+A task item is the wait of one waitForTask step (entry ``n``, zero-padded) for its answer; it
+holds the hash of its token, never the token (``store/tasks.py``). An execution's tasks are one
+Query.
 
 Access items hold a resource's access bindings as one list (``store/access.py``); a workflow's
 outlives the workflow, as its spec versions do, so its executions stay guarded.
@@ -198,6 +203,16 @@ def execution_index_keys(workflow_id: str, status: str) -> dict[str, str]:
     """The List-index partition of an execution head in ``status`` (its own ``startedAt``
     and ``finishedAt`` are the sort keys)."""
     return {STATUS_PARTITION: status_partition(workflow_id, status)}
+
+
+def task(execution_id: str, n: int) -> dict[str, str]:
+    """Primary key of the task of the waitForTask step of entry ``n``."""
+    return {PK: task_partition(execution_id), SK: f"{n:010d}"}
+
+
+def task_partition(execution_id: str) -> str:
+    """Partition of an execution's tasks."""
+    return f"TASK#{execution_id}"
 
 
 def payload_input(execution_id: str) -> str:

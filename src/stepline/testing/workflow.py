@@ -383,8 +383,7 @@ class WorkflowTest:
                 "specification": {"specYaml": self.spec_yaml},
             }
         )
-        created = workflows.create(svc, request, caller="stepline-test", base_url="http://test")
-        return str(created["metadata"]["workflowId"])
+        return workflows.create(svc, request, caller="stepline-test").resource_id
 
 
 def _drive(

@@ -5,9 +5,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Literal, get_args
 
-from pydantic import AfterValidator, AliasChoices, Field, StrictBool, model_validator
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BeforeValidator,
+    Field,
+    StrictBool,
+    model_validator,
+)
 
-from stepline.yawl._base import MAX_TIMEOUT, SpecModel, Str, Template, Timeout, is_template
+from stepline.yawl._base import (
+    DURATION_SCHEMA,
+    MAX_TIMEOUT,
+    SpecModel,
+    Str,
+    Template,
+    Timeout,
+    _bounded,
+    _duration,
+    is_template,
+)
 from stepline.yawl.policies import CatchRule, RetryPolicy
 
 HttpMethod = Literal["OPTIONS", "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "TRACE", "CONNECT"]
@@ -230,3 +247,46 @@ class ContainerCall(IntegrationStep):
     body: Template = ""
     headers: Mapping[str, Template] = Field(default_factory=dict)
     query: Mapping[str, Template] = Field(default_factory=dict)
+
+
+# --- Stepline extension: waiting for a task token (docs/signals.md) --------------------------
+
+# At most what an execution may run (REFERENCE §7: 48 h); a day when not given.
+MAX_TASK_SECONDS = 48 * 3600.0
+DEFAULT_TASK_SECONDS = 24 * 3600.0
+TaskTimeout = Annotated[
+    float,
+    BeforeValidator(_duration),
+    AfterValidator(_bounded(1.0, MAX_TASK_SECONDS, "must be at least 1s and at most 48h")),
+    DURATION_SCHEMA,
+]
+
+
+class TaskNotify(SpecModel):
+    """The HTTP call that hands the task token out; its templates read it as ``$taskToken``."""
+
+    url: Template
+    method: HttpMethod = "POST"
+    body: Template = ""
+    headers: Mapping[str, Template] = Field(default_factory=dict)
+    query: Mapping[str, Template] = Field(default_factory=dict)
+
+
+class WaitForTask(IntegrationStep):
+    """Stepline extension: issue a task token, hand it out (``notify``), and wait until a
+    caller answers with it (sendTaskSuccess / sendTaskFailure) or a timeout passes."""
+
+    notify: TaskNotify
+    timeout: TaskTimeout = DEFAULT_TASK_SECONDS
+    heartbeat_timeout: TaskTimeout | None = None
+
+    @model_validator(mode="after")
+    def _heartbeat_within_timeout(self) -> WaitForTask:
+        if self.heartbeat_timeout is not None and self.heartbeat_timeout > self.timeout:
+            raise ValueError("heartbeatTimeout must not be longer than timeout")
+        return self
+
+    def notify_call(self) -> HTTPCall:
+        """The notification as an HTTPCall step (what the HTTP adapter performs)."""
+        n = self.notify
+        return HTTPCall(url=n.url, method=n.method, body=n.body, headers=n.headers, query=n.query)

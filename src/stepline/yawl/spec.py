@@ -21,6 +21,7 @@ from stepline.yawl.integration import (
     IntegrationStep,
     ObjectStorage,
     Postbox,
+    WaitForTask,
     WorkflowCall,
     YDBDocument,
 )
@@ -45,6 +46,7 @@ StepBody = (
     | ObjectStorage
     | WorkflowCall
     | Postbox
+    | WaitForTask
 )
 
 # YAML key of each step type → the model of its body.
@@ -67,11 +69,14 @@ STEP_TYPES: Mapping[str, type[SpecModel]] = {
     "objectStorage": ObjectStorage,
     "workflow": WorkflowCall,
     "postbox": Postbox,
+    "waitForTask": WaitForTask,
 }
 CONTROL_TYPES = frozenset(
     {"switch", "foreach", "parallel", "success", "fail", "noOp", "wait", "while"}
 )
 INTEGRATION_TYPES = frozenset(STEP_TYPES) - CONTROL_TYPES
+# Stepline-only step types (docs/signals.md): `stepline validate --strict` refuses them.
+EXTENSION_TYPES = frozenset({"waitForTask"})
 # Step types that hold nested scopes, and where: `do` (Foreach, While) or `branches` (Parallel).
 NESTED_TYPES = frozenset({"foreach", "parallel", "while"})
 # Step types whose (filtered) output is merged into the state and may become the result.
@@ -168,9 +173,20 @@ TEMPLATED_FIELDS: Mapping[str, tuple[tuple[str, TemplateKind], ...]] = {
         ("simple.body.text.data", "template"),
         ("simple.body.html.data", "template"),
     ),
+    "waitForTask": (
+        *_COMMON,
+        ("notify.url", "template"),
+        ("notify.body", "template"),
+        ("notify.headers.*", "template"),
+        ("notify.query.*", "template"),
+    ),
 }
 # Template fields that may use `$counter`.
 COUNTER_FIELDS: Mapping[str, frozenset[str]] = {"while": frozenset({"input", "condition"})}
+# Template fields that may use `$taskToken` (the notification of a waitForTask step).
+TASK_TOKEN_FIELDS: Mapping[str, frozenset[str]] = {
+    "waitForTask": frozenset({"notify.url", "notify.body", "notify.headers.*", "notify.query.*"})
+}
 # `$global` (REFERENCE §5.2) is the top-level state, which the engine binds in the templates of
 # steps inside a nested scope (Foreach `do`, Parallel branch, While `do`), and, at any depth, in
 # a While's own input, condition and max_iterations (stepline.engine.machine: `_variables`,
@@ -213,6 +229,7 @@ class Step(SpecModel):
     object_storage: ObjectStorage | None = None
     workflow: WorkflowCall | None = None
     postbox: Postbox | None = None
+    wait_for_task: WaitForTask | None = None
 
     @model_validator(mode="after")
     def _exactly_one_type(self) -> Step:

@@ -43,7 +43,8 @@ __all__ = [
 ]
 
 DEFAULT_LIMITS = Limits()
-VARIABLE_NAMES = frozenset({"global", "counter"})
+# `taskToken`: the notification of a waitForTask step (a Stepline extension).
+VARIABLE_NAMES = frozenset({"global", "counter", "taskToken"})
 # Inputs up to this size may run in-process when the program is on the allow-list.
 FAST_INPUT_BYTES = 16 * 1024
 

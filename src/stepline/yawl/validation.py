@@ -23,6 +23,7 @@ from stepline.yawl.spec import (
     NESTED_TYPES,
     STEP_META_FIELDS,
     STEP_TYPES,
+    TASK_TOKEN_FIELDS,
     TEMPLATED_FIELDS,
     UNSUPPORTED_TYPES,
     Workflow,
@@ -65,6 +66,8 @@ def _variables_of(step: _Step, pattern: str) -> frozenset[str]:
     """The template variables the engine defines in field `pattern` of `step` (REFERENCE §5.2)."""
     kind = step.kind or ""
     names = {"counter"} if pattern in COUNTER_FIELDS.get(kind, frozenset()) else set()
+    if pattern in TASK_TOKEN_FIELDS.get(kind, frozenset()):
+        names.add("taskToken")
     # Top-level steps sit at ("steps", id); anything longer is inside a nested scope.
     if global_defined(kind, pattern, nested=len(step.path) > 2):
         names.add("global")

@@ -12,11 +12,22 @@ from collections.abc import Callable
 from typing import Any
 
 from stepline.engine.model import Thread
-from stepline.engine.steps import call, fail, foreach, loop, noop, parallel, success, switch, wait
+from stepline.engine.steps import (
+    call,
+    fail,
+    foreach,
+    loop,
+    noop,
+    parallel,
+    signal,
+    success,
+    switch,
+    wait,
+)
 from stepline.engine.tick import Tick
 from stepline.yawl.control import Fail, Foreach, NoOp, Parallel, Success, Switch, Wait, While
 from stepline.yawl.errors import StepFailure, WorkflowErrorCode
-from stepline.yawl.integration import IntegrationStep
+from stepline.yawl.integration import IntegrationStep, WaitForTask
 from stepline.yawl.spec import Step
 
 Handler = Callable[[Tick, Thread, Step], bool]
@@ -30,6 +41,7 @@ HANDLERS: dict[type[Any], Handler] = {
     Parallel: parallel.handle,
     Foreach: foreach.handle,
     While: loop.handle,
+    WaitForTask: signal.handle,  # a Stepline extension: before IntegrationStep in the lookup
     IntegrationStep: call.handle,  # every integration step: the runner performs the call
 }
 

@@ -11,7 +11,7 @@ from typing import Any
 from stepline import engine
 from stepline.engine import Records
 from stepline.integrations.secrets import SecretCache, SecretMask, references
-from stepline.service import children
+from stepline.service import children, tasks
 from stepline.service.deps import Services
 from stepline.service.runner import calls as calling
 from stepline.service.runner import delegation, execution_logs
@@ -19,7 +19,7 @@ from stepline.service.runner.checkpoint import Chain, checkpoint, ended_machine,
 from stepline.service.runner.masking import LOGS, restore_secrets
 from stepline.service.runner.run import Invocation, Run
 from stepline.service.runner.spec_cache import SPECS
-from stepline.service.runner.stopping import active_after_calls, still_active
+from stepline.service.runner.stopping import active_after_calls, hold, pause_asked, still_active
 from stepline.statuses import ADVANCING, ExecutionStatus
 from stepline.store import keys
 from stepline.store.executions import NotActive
@@ -29,7 +29,7 @@ from stepline.store.queue import MAX_DELAY_SECONDS, StepMessage
 from stepline.store.records import ExecutionRecord
 from stepline.yawl import Workflow
 from stepline.yawl.errors import StepFailure, WorkflowErrorCode
-from stepline.yawl.integration import WorkflowCall
+from stepline.yawl.integration import WaitForTask, WorkflowCall
 
 
 def begin(
@@ -116,7 +116,8 @@ def drive(run: Run) -> None:
             run.results,
             scale=run.svc.settings.time_scale,
             secrets=run.secrets,
-            pause=lambda: run.invocation.time_left() <= 0,  # an inline stretch is bounded too
+            # An inline stretch is bounded too, and a Pause starts nothing new.
+            pause=lambda: run.invocation.time_left() <= 0 or pause_asked(run),
             max_steps=run.svc.settings.max_steps,
         )
         run.machine, run.results = adv.machine, {}
@@ -145,11 +146,21 @@ def drive(run: Run) -> None:
 
 
 def _hand_over(run: Run, wake: datetime | None, *, more_calls: bool, waiting: bool) -> None:
-    """Checkpoint and say what comes next: a wake-up, a new invocation, or a child's end."""
+    """Checkpoint and say what comes next: a wake-up, a new invocation, or a child's end
+    (paused: nothing, until the resume)."""
+    if run.pausing:
+        hold(run, wake)
+        return
     if not checkpoint(run, wake=wake):
         return
     if wake is not None:
         park(run.svc, StepMessage(run.head.id, run.seq), wake)
+        if _waits_for_tasks(run.spec) and tasks.answer_waiting(
+            run.svc, run.head.id, run.machine.entries
+        ):
+            # A task was answered between our poll and our write: its resume may have been
+            # dropped (a runner was busy), so go on now rather than at the wake-up.
+            run.svc.queue.send(StepMessage(run.head.id, 0, resume=True))
     elif more_calls or not waiting:
         run.svc.queue.send(StepMessage(run.head.id, run.seq))  # out of time: go on in a new one
     elif children.any_ended(run.svc, engine.child_executions(run.machine)):
@@ -157,19 +168,28 @@ def _hand_over(run: Run, wake: datetime | None, *, more_calls: bool, waiting: bo
         run.svc.queue.send(StepMessage(run.head.id, 0, resume=True))
 
 
+def _waits_for_tasks(spec: Workflow) -> bool:
+    """Whether the workflow has a waitForTask step anywhere (only then can an answer race)."""
+    return any(step.kind == "waitForTask" for _, step in spec.walk())
+
+
 def _poll_children(
     run: Run, calls: list[engine.CallRequest]
 ) -> tuple[list[engine.CallRequest], bool]:
-    """Workflow steps start or poll their child; the other calls are returned to perform."""
+    """Workflow steps start or poll their child, waitForTask steps their task; the other
+    calls are returned to perform."""
     others, waiting = [], False
     for call in calls:
         body = engine.step_at(run.spec, call.scope, call.step_id).body
-        if not children.is_child_call(body):
+        if not children.is_child_call(body) and not isinstance(body, WaitForTask):
             others.append(call)
             continue
         answered = run.invocation.answer(call) if run.invocation.answer is not None else None
-        if answered is not None:  # a mocked child workflow: it is never started
+        if answered is not None:  # a mocked child workflow or task: it is never started
             run.results[call.n] = answered
+            continue
+        if isinstance(body, WaitForTask):  # answered, timed out, or: look again at wait_until
+            run.results[call.n] = tasks.poll(run.svc, run.head, call, body, run.secrets)
             continue
         assert isinstance(body, WorkflowCall)
         result = children.poll(run.svc, run.head, run.machine, call, body, run.secrets)

@@ -2,13 +2,16 @@
 
 A message behind the log is dropped, unless the item it produced is the last one — then its
 producer may have crashed between the write and the send, and the runner repairs what the log
-says comes next. A Stop's nudge closes what is open; a long wait parks the message.
+says comes next. A Stop's nudge closes what is open; a long wait parks the message. A message
+for a PAUSED execution starts nothing: the head records that no runner goes on (``held``), and
+the resume sends the message that does.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import replace
+from datetime import timedelta
 
 from stepline import engine
 from stepline.service import children
@@ -20,6 +23,7 @@ from stepline.service.runner.metrics import execution_metric
 from stepline.service.runner.run import Invocation
 from stepline.service.runner.stopping import close_after_stop
 from stepline.statuses import ADVANCING, ExecutionStatus
+from stepline.store.executions import NotActive
 from stepline.store.log import LogItem
 from stepline.store.queue import StepMessage
 from stepline.store.records import ExecutionRecord
@@ -49,19 +53,49 @@ def _handle(svc: Services, message: StepMessage, invocation: Invocation) -> None
         raise ExecutionGone(message.execution_id)
     last = svc.log.last(head.id)
     next_seq = 0 if last is None else last.seq + 1
+    resumed = message.resume  # an answer to a waitForTask step need not wait for the wake
     if message.resume:
-        # A child ended: go on from the newest item unless a runner is busy with calls (it
-        # polls its children itself after them).
-        if last is not None and not last.calls and not last.ended:
-            message = replace(message, seq=next_seq, resume=False)
-        else:
+        # A child ended, or a paused execution was resumed: go on from the newest item (from
+        # the start, before the first) unless a runner is busy with calls (it polls its
+        # children, and reads the head, itself after them).
+        if last is not None and last.calls:
             return
+        message = replace(message, seq=next_seq, resume=False)
     if message.nudge:
         _nudged(svc, message, head, last)
     elif message.seq != next_seq:
-        _behind(svc, message, head, last)
-    elif _due(svc, message, head, last):
-        begin(svc, message, head, last, invocation, head_read)
+        _behind(svc, message, invocation, head, last)
+    elif head.status == ExecutionStatus.PAUSED and not _past_quota(svc, head):
+        if last is not None and last.ended:
+            finalize_head(svc, _unpaused(head), last.machine)
+        else:
+            _hold(svc, message, invocation)
+    elif _due(svc, message, _unpaused(head), last, early=resumed):
+        # Past its time quota a paused execution ends too: its run fails at once.
+        begin(svc, message, _unpaused(head), last, invocation, head_read)
+
+
+def _past_quota(svc: Services, head: ExecutionRecord) -> bool:
+    """The execution has outlived its time quota (paused or not, it ends then)."""
+    return svc.clock() - head.started_at > timedelta(hours=svc.settings.max_execution_hours)
+
+
+def _unpaused(head: ExecutionRecord) -> ExecutionRecord:
+    """A paused head as the runner treats it when the execution ends anyway (its log ended,
+    or its time quota is over): the end is no new step, and ends a PAUSED head too."""
+    if head.status != ExecutionStatus.PAUSED:
+        return head
+    return replace(head, status=ExecutionStatus.RUNNING)
+
+
+def _hold(svc: Services, message: StepMessage, invocation: Invocation) -> None:
+    """A message for a paused execution: nothing starts, and the head records that no
+    runner goes on (so the resume sends a message); resumed meanwhile, it is handled as usual."""
+    try:
+        svc.executions.hold(message.execution_id)
+    except NotActive as lost:
+        if lost.record is not None and lost.record.status in ADVANCING:
+            _handle(svc, message, invocation)
 
 
 def _nudged(
@@ -78,8 +112,16 @@ def _nudged(
         close_after_stop(svc, head, last, last.seq + 1, message.seq)
 
 
-def _due(svc: Services, message: StepMessage, head: ExecutionRecord, last: LogItem | None) -> bool:
-    """Whether the execution should advance now (else: finished, stopped, or still waiting)."""
+def _due(
+    svc: Services,
+    message: StepMessage,
+    head: ExecutionRecord,
+    last: LogItem | None,
+    *,
+    early: bool = False,
+) -> bool:
+    """Whether the execution should advance now (else: finished, stopped, or still waiting;
+    ``early``: a resume, which goes on before the wake-up too)."""
     if last is not None and last.ended:
         finalize_head(svc, head, last.machine)
         return False
@@ -88,20 +130,30 @@ def _due(svc: Services, message: StepMessage, head: ExecutionRecord, last: LogIt
             execution_metric("ExecutionsStopped")
         close_after_stop(svc, head, last, 0 if last is None else last.seq + 1, message.seq)
         return False
-    if last is not None and last.wake is not None and from_stored(last.wake) > svc.clock():
-        park(svc, message, from_stored(last.wake))  # a long wait hops until it is due
+    wake = None if early or last is None else last.wake
+    if wake is not None and from_stored(wake) > svc.clock():
+        park(svc, message, from_stored(wake))  # a long wait hops until it is due
         return False
     return True
 
 
 def _behind(
-    svc: Services, message: StepMessage, head: ExecutionRecord, last: LogItem | None
+    svc: Services,
+    message: StepMessage,
+    invocation: Invocation,
+    head: ExecutionRecord,
+    last: LogItem | None,
 ) -> None:
     """A duplicate, a late message, or the survivor of a crash between write and send."""
     if last is None or message.seq > last.seq + 1 or last.by != message.seq:
         return
     if last.ended:
-        finalize_head(svc, head, last.machine)
+        finalize_head(svc, _unpaused(head), last.machine)
+        return
+    if head.status == ExecutionStatus.PAUSED:
+        if last.wake is None and not last.calls:
+            # Its producer stopped for the pause, and may have died before it said so.
+            _hold(svc, StepMessage(head.id, last.seq + 1), invocation)
         return
     if head.status not in ADVANCING:
         return

@@ -66,6 +66,7 @@ class Run:
     mask: SecretMask = field(default_factory=SecretMask)
     head_read: float = 0.0  # monotonic time of the newest read that found the head active
     called: bool = False  # a batch of calls was made in this invocation
+    pausing: bool = False  # the head was read PAUSED: no new step starts, the run holds
     chain: Chain | None = None  # the full machine the next delta builds on; None: write one
     written_open: dict[int, dict[str, Any]] = field(default_factory=dict)  # as last stored
     lines: Lines = field(default_factory=lambda: Lines(None))  # log lines not yet written

@@ -1,9 +1,12 @@
-"""Stop and Terminate as a run sees them: nothing starts after Stop returns, calls under
-way are cancelled on Terminate, and what is left open is closed."""
+"""Stop, Terminate and Pause as a run sees them: nothing starts after Stop returns, calls under
+way are cancelled on Terminate, and what is left open is closed; after Pause the calls under
+way finish and their results are kept, nothing new starts, and the run holds until resumed."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
+from datetime import datetime
 
 from stepline import engine
 from stepline.service import children
@@ -17,7 +20,9 @@ from stepline.service.runner.checkpoint import (
 )
 from stepline.service.runner.run import Run
 from stepline.statuses import ADVANCING, ExecutionStatus
+from stepline.store.executions import NotActive
 from stepline.store.log import LogItem, LostRace
+from stepline.store.queue import StepMessage
 from stepline.store.records import ExecutionRecord
 from stepline.times import stored
 
@@ -34,17 +39,45 @@ def _head_active(run: Run) -> tuple[bool, ExecutionRecord | None]:
     read = time.monotonic()
     head = run.svc.executions.get(run.head.id)
     if head is not None and head.status in ADVANCING:
-        run.head_read = read
+        run.head_read, run.pausing = read, False  # resumed, if it was paused
         return True, head
     return False, head
 
 
+def pause_asked(run: Run) -> bool:
+    """Asked before each new step: whether the execution has been paused (the head is read
+    at most once per HEAD_FRESH for it; a Stop is seen before the next calls)."""
+    if run.pausing:
+        return True
+    if time.monotonic() - run.head_read < HEAD_FRESH:
+        return False
+    _, head = _head_active(run)
+    run.pausing = head is not None and head.status == ExecutionStatus.PAUSED
+    return run.pausing
+
+
+def hold(run: Run, wake: datetime | None = None) -> None:
+    """The execution was paused: keep what the run has done in a log item, start nothing,
+    and record on the head that no runner goes on, so that the resume sends the message that
+    does. Resumed meanwhile, the run goes on in a new invocation (the resume sent nothing)."""
+    if not checkpoint(run, wake=wake):
+        return
+    try:
+        run.svc.executions.hold(run.head.id)
+    except NotActive as lost:
+        if lost.record is not None and lost.record.status in ADVANCING:
+            run.svc.queue.send(StepMessage(run.head.id, run.seq))
+
+
 def still_active(run: Run) -> bool:
     """Before calls start, the head must have been read active a moment ago: after Stop or
-    Terminate returns, nothing starts."""
+    Terminate returns, nothing starts; after Pause, the calls wait for the resume."""
     active, head = _head_active(run)
     if active:
         return True
+    if head is not None and head.status == ExecutionStatus.PAUSED:
+        hold(run)
+        return False
     children.stop_children(
         run.svc,
         engine.child_executions(run.machine),
@@ -61,7 +94,7 @@ def active_after_calls(run: Run) -> bool:
     Calls that returned within HEAD_FRESH of the last read need no read of their own: the
     next batch starts only on a read that fresh anyway, so quick calls cost one head read per
     HEAD_FRESH, not one per batch (a head with a large input is several read units)."""
-    active, _ = _head_active(run)
+    active, head = _head_active(run)
     if active:
         return True
     adv = engine.advance(
@@ -69,6 +102,14 @@ def active_after_calls(run: Run) -> bool:
     )
     run.machine, run.results = adv.machine, {}
     run.finished.extend(adv.finished)
+    if head is not None and head.status == ExecutionStatus.PAUSED:
+        # Paused: the results are kept and nothing new starts. If that was the last step,
+        # the execution ends (the end is no new step): the drive writes it.
+        if adv.ended:
+            run.head = replace(run.head, status=ExecutionStatus.RUNNING)  # as the end sees it
+            return True
+        hold(run)
+        return False
     run.finished.extend(engine.cancel_open(run.machine, run.svc.clock()))
     checkpoint(run, ended=True)
     return False
