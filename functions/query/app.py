@@ -2,8 +2,8 @@
 
 from typing import Any
 
+from stepline.api import queries
 from stepline.api.http import logger, make_app, make_handler, principal, query
-from stepline.service import executions
 from stepline.service.deps import services
 
 app = make_app()
@@ -12,21 +12,21 @@ app = make_app()
 @app.get("/workflows/v1/execution/<executionId>")
 def get(executionId: str) -> dict[str, Any]:
     logger.append_keys(execution_id=executionId)
-    return executions.get(services(), executionId, principal=principal(app))
+    return queries.get(services(), executionId, principal=principal(app))
 
 
 @app.get("/workflows/v1/execution/<executionId>/history")
 def history(executionId: str) -> dict[str, Any]:
     logger.append_keys(execution_id=executionId)
     size, token = query(app, "pageSize"), query(app, "pageToken")
-    return executions.history(
+    return queries.history(
         services(), executionId, size=size, token=token, principal=principal(app)
     )
 
 
 @app.get("/workflows/v1/execution")
 def list_() -> dict[str, Any]:
-    return executions.list_executions(
+    return queries.list_executions(
         services(),
         query(app, "workflowId"),
         size=query(app, "pageSize"),

@@ -37,6 +37,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from stepline.api import queries
 from stepline.dev import resources
 from stepline.models import CreateWorkflowRequest
 from stepline.service import executions, workflows
@@ -574,11 +575,11 @@ def test_start_whose_hop_and_queue_both_fail_answers_503(
     assert_retry_later(call(monkeypatch, svc, "start", **request_for(world, "start")), 503)
 
     # The head was written but nothing will move it: it ends FAILED, not QUEUED for good.
-    newest = executions.list_executions(
+    newest = queries.list_executions(
         svc, world.workflow_id, size="1", token=None, filter_text=None
     )["executions"][0]
     assert newest["status"] == "FAILED"
-    got = executions.get(svc, newest["id"])["execution"]
+    got = queries.get(svc, newest["id"])["execution"]
     assert got["error"]["errorCode"] == "STEP_INTERNAL"
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from stepline.service import executions
+from stepline.api import queries
 from stepline.store import keys
 from stepline.testing import drive
 from tests.integration.conftest import Runs
@@ -50,7 +50,7 @@ def test_a_run_that_parks_again_and_again_writes_deltas_and_ends_as_it_would(
 
     drive.drain(svc, until=lambda: svc.executions.get(execution_id).status in drive.ENDED)
 
-    got = executions.get(svc, execution_id)["execution"]
+    got = queries.get(svc, execution_id)["execution"]
     assert got["status"] == "FINISHED"
     assert json.loads(got["result"]["resultJson"]) == {"seen": list(range(ITEMS))}
     logged = list(svc.log.items(execution_id))
@@ -65,5 +65,5 @@ def test_a_run_that_parks_again_and_again_writes_deltas_and_ends_as_it_would(
         assert _machine_bytes(svc, execution_id, delta.seq) < _machine_bytes(
             svc, execution_id, base
         )
-    history = executions.history(svc, execution_id, size=None, token=None)["entries"]
+    history = queries.history(svc, execution_id, size=None, token=None)["entries"]
     assert len(history) == 1 + 2 * ITEMS

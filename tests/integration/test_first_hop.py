@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from stepline.api import queries
 from stepline.api.http import tracer
 from stepline.dev.stack import EmulatedStack
 from stepline.service import executions, runner
@@ -99,7 +100,7 @@ def test_an_error_on_the_first_hop_puts_the_message_on_the_queue(
     drive.run_to_end(svc, execution_id, handle=flaky)  # the queue delivers it again
 
     assert len(calls) == 2
-    assert executions.get(svc, execution_id)["execution"]["status"] == "FINISHED"
+    assert queries.get(svc, execution_id)["execution"]["status"] == "FINISHED"
 
 
 def test_a_runner_invocation_that_fails_reaches_the_queue_as_its_failure_record(

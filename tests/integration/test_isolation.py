@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from stepline.api import queries
 from stepline.dev import deploy
 from stepline.dev.stack import EmulatedStack, root_clients
-from stepline.service import executions
 from stepline.testing import drive
 from tests.integration.conftest import Runs
 
@@ -50,12 +50,10 @@ def _error_of(svc: Any, runs: Runs, spec: str) -> dict[str, str]:
     the execution's own)."""
     execution_id = runs.start(spec)
     ended = ("FINISHED", "FAILED", "STOPPED")
-    drive.drain(
-        svc, until=lambda: executions.get(svc, execution_id)["execution"]["status"] in ended
-    )
-    execution = executions.get(svc, execution_id)["execution"]
+    drive.drain(svc, until=lambda: queries.get(svc, execution_id)["execution"]["status"] in ended)
+    execution = queries.get(svc, execution_id)["execution"]
     assert execution["status"] == "FAILED", execution
-    entries = executions.history(svc, execution_id, size=None, token=None)["entries"]
+    entries = queries.history(svc, execution_id, size=None, token=None)["entries"]
     return dict(entries[0]["error"] if entries else execution["error"])
 
 

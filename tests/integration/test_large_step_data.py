@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from stepline.api import queries
 from stepline.cli.client import Client
 from stepline.dev.gateway import GatewayServer
 from stepline.dev.stack import EmulatedStack
-from stepline.service import executions
 from stepline.store.errors import ITEM_LIMIT
 from stepline.store.table import item_size
 from stepline.testing import drive
@@ -60,7 +60,7 @@ def _incompressible(size: int) -> str:
 
 
 def _ended(svc: Any, execution_id: str) -> bool:
-    status = executions.get(svc, execution_id)["execution"]["status"]
+    status = queries.get(svc, execution_id)["execution"]["status"]
     return status in ("FINISHED", "FAILED", "STOPPED")
 
 
@@ -100,11 +100,11 @@ def test_history_of_many_large_steps_comes_in_pages_that_a_lambda_can_answer(
     execution_id = runs.start(ECHO_THRICE, json.dumps({"big": big}))
     drive.drain(svc, until=lambda: _ended(svc, execution_id))
 
-    first = executions.history(admin, execution_id, size=None, token=None)
+    first = queries.history(admin, execution_id, size=None, token=None)
 
     assert len(json.dumps(first)) < 6 * 1024 * 1024
     assert first["nextPageToken"]
-    rest = executions.history(admin, execution_id, size=None, token=first["nextPageToken"])
+    rest = queries.history(admin, execution_id, size=None, token=first["nextPageToken"])
     ids = [e["id"] for e in first["entries"] + rest["entries"]]
     assert ids == ["first", "second", "third", "done"]
 
@@ -116,7 +116,7 @@ def test_a_step_output_over_two_megabytes_fails_the_step_with_the_data_limit(
 
     drive.drain(svc, until=lambda: _ended(svc, execution_id))
 
-    execution = executions.get(svc, execution_id)["execution"]
+    execution = queries.get(svc, execution_id)["execution"]
     assert execution["status"] == "FAILED"
     assert execution["error"]["errorCode"] == "STEP_DATA_LIMIT_EXCEEDED"
 

@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
+from stepline.api import queries
 from stepline.dev.stack import EmulatedStack
 from stepline.models import CreateWorkflowRequest
 from stepline.service import executions, runner, workflows
@@ -171,8 +172,8 @@ def test_a_missing_group_drops_the_lines_and_the_execution_goes_on(
 ) -> None:
     execution_id = _run(svc, admin, {"logGroupId": "/stepline/lo/never-created"})
 
-    assert executions.get(svc, execution_id)["execution"]["status"] == "FINISHED"
-    entries = executions.history(svc, execution_id, size=None, token=None)["entries"]
+    assert queries.get(svc, execution_id)["execution"]["status"] == "FINISHED"
+    entries = queries.history(svc, execution_id, size=None, token=None)["entries"]
     assert [(e["id"], e["status"]) for e in entries] == [
         ("fetch", "FAILED"),
         ("fallback", "COMPLETED"),

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from stepline.api import queries
 from stepline.dev.stack import EmulatedStack
 from stepline.errors import FailedPrecondition
 from stepline.service import executions, pausing, reconciler, runner
@@ -60,12 +61,12 @@ LIMITS = reconciler.Limits()
 
 
 def _history(svc: Any, execution_id: str) -> list[tuple[str, str]]:
-    entries = executions.history(svc, execution_id, size=None, token=None)["entries"]
+    entries = queries.history(svc, execution_id, size=None, token=None)["entries"]
     return [(e["id"], e["status"]) for e in entries]
 
 
 def _status(svc: Any, execution_id: str) -> str:
-    return str(executions.get(svc, execution_id)["execution"]["status"])
+    return str(queries.get(svc, execution_id)["execution"]["status"])
 
 
 def _head(svc: Any, execution_id: str) -> dict[str, Any]:
@@ -101,7 +102,7 @@ def _parked(svc: Any, runs: Runs, spec: str) -> str:
 
 def _nap_ended(svc: Any, execution_id: str) -> datetime:
     """When the Wait step ``nap`` ended: its start plus its duration."""
-    nap = executions.history(svc, execution_id, size=None, token=None)["entries"][0]
+    nap = queries.history(svc, execution_id, size=None, token=None)["entries"][0]
     assert nap["id"] == "nap" and nap["status"] == "COMPLETED"
     started = datetime.fromisoformat(nap["startedAt"].replace("Z", "+00:00"))
     return started + timedelta(seconds=float(nap["duration"].removesuffix("s")))
@@ -243,7 +244,7 @@ def test_list_finds_paused_executions_by_status(svc: Any, runs: Runs) -> None:
     workflow_id = svc.executions.get(execution_id).workflow_id
 
     def listed(status: str) -> list[str]:
-        page = executions.list_executions(
+        page = queries.list_executions(
             runs.svc, workflow_id, size=None, token=None, filter_text=f'status="{status}"'
         )
         return [e["id"] for e in page["executions"]]
@@ -338,7 +339,7 @@ def test_a_paused_execution_fails_once_its_time_quota_is_over(
     late = dataclasses.replace(svc, clock=lambda: now() + timedelta(seconds=quota + 1))
     drive.drain(late, until=_finished(svc, execution_id))
 
-    failed = executions.get(svc, execution_id)["execution"]
+    failed = queries.get(svc, execution_id)["execution"]
     assert failed["status"] == "FAILED"
     assert failed["error"]["errorCode"] == "STEP_QUOTA_EXCEEDED"
     assert _history(svc, execution_id) == [("nap", "CANCELLED")]

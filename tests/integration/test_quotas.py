@@ -6,8 +6,8 @@ import json
 from dataclasses import replace
 from typing import Any
 
+from stepline.api import queries
 from stepline.dev.stack import EmulatedStack
-from stepline.service import executions
 from stepline.service.deps import Services
 from stepline.testing import drive
 from tests.integration.conftest import Runs
@@ -47,10 +47,8 @@ def _with(svc: Any, **settings: Any) -> Services:
 def _outcome(svc: Services, runs: Runs, spec: str, input_json: str = "{}") -> dict[str, Any]:
     execution_id = runs.start(spec, input_json)
     ended = ("FINISHED", "FAILED", "STOPPED")
-    drive.drain(
-        svc, until=lambda: executions.get(svc, execution_id)["execution"]["status"] in ended
-    )
-    return dict(executions.get(svc, execution_id)["execution"])
+    drive.drain(svc, until=lambda: queries.get(svc, execution_id)["execution"]["status"] in ended)
+    return dict(queries.get(svc, execution_id)["execution"])
 
 
 def test_the_runner_reads_the_quotas_the_stack_was_deployed_with(stack: EmulatedStack) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from stepline.api import queries
 from stepline.dev.scheduler import RuleTimer
 from stepline.dev.stack import EmulatedStack
 from stepline.service import executions, reconciler, runner
@@ -59,7 +60,7 @@ def watcher(stack: EmulatedStack) -> Callable[[float], Services]:
 
 
 def _status(svc: Services, execution_id: str) -> str:
-    return str(executions.get(svc, execution_id)["execution"]["status"])
+    return str(queries.get(svc, execution_id)["execution"]["status"])
 
 
 def _ended(svc: Services, execution_id: str) -> Callable[[], bool]:
@@ -137,7 +138,7 @@ def test_a_lost_hand_over_between_invocations_is_re_sent_from_the_log(
 
     assert report.redriven >= 1
     drive.drain(svc, until=_ended(svc, execution_id))
-    entries = executions.history(svc, execution_id, size=None, token=None)["entries"]
+    entries = queries.history(svc, execution_id, size=None, token=None)["entries"]
     assert [(e["id"], e["status"]) for e in entries] == [
         ("first", "COMPLETED"),
         ("second", "COMPLETED"),
@@ -211,7 +212,7 @@ def test_a_stop_whose_nudge_was_lost_still_closes_the_log_then_leaves_the_watch_
 
     overdue = LIMITS.grace.total_seconds() + runner.INLINE_BUDGET + 1
     reconciler.reconcile(watcher(overdue), LIMITS)
-    entries = lambda: executions.history(svc, execution_id, size=None, token=None)["entries"]  # noqa: E731
+    entries = lambda: queries.history(svc, execution_id, size=None, token=None)["entries"]  # noqa: E731
     drive.drain(svc, until=lambda: [e["status"] for e in entries()] == ["CANCELLED"])
 
     report = reconciler.reconcile(watcher(overdue + LIMITS.grace.total_seconds() + 1), LIMITS)

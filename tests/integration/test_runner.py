@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from stepline.api import queries
 from stepline.models import CreateWorkflowRequest
 from stepline.service import executions, runner, workflows
 from stepline.store.queue import StepMessage
@@ -42,8 +43,8 @@ def _start(svc: Any, spec: str, input_json: str) -> str:
 
 def _summary(svc: Any, execution_id: str) -> dict[str, Any]:
     """What a user sees at the end, without times: status, result, error, history."""
-    got = executions.get(svc, execution_id)["execution"]
-    history = executions.history(svc, execution_id, size=None, token=None)["entries"]
+    got = queries.get(svc, execution_id)["execution"]
+    history = queries.history(svc, execution_id, size=None, token=None)["entries"]
     summary: dict[str, Any] = {"status": got["status"]}
     if "result" in got:
         result = json.loads(got["result"]["resultJson"])

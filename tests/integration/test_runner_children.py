@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from stepline import engine
+from stepline.api import queries
 from stepline.service import executions, runner
 from stepline.store.queue import StepMessage
 from stepline.testing import drive
@@ -68,7 +69,7 @@ def test_child_result_is_the_step_output(svc: Any, runs: Runs) -> None:
 
     assert got["status"] == "FINISHED"
     assert json.loads(got["result"]["resultJson"]) == {"child": {"value": 42}}
-    entries = executions.history(svc, execution_id, size=None, token=None)["entries"]
+    entries = queries.history(svc, execution_id, size=None, token=None)["entries"]
     assert [(e["id"], e["type"], e["status"]) for e in entries] == [
         ("delegate", "Workflow", "COMPLETED")
     ]
@@ -81,7 +82,7 @@ def test_child_failure_is_the_step_error_and_can_be_caught(svc: Any, runs: Runs)
     assert got["status"] == "FINISHED"
     result = json.loads(got["result"]["resultJson"])
     assert result == {"handled": True}
-    entries = executions.history(svc, execution_id, size=None, token=None)["entries"]
+    entries = queries.history(svc, execution_id, size=None, token=None)["entries"]
     assert entries[0]["error"]["errorCode"] == "STEP_FAIL"
     assert "cannot handle 21" in entries[0]["error"]["message"]
 
@@ -106,4 +107,4 @@ def test_stopping_the_parent_stops_its_child(svc: Any, runs: Runs) -> None:
     executions.stop(svc, execution_id, terminate=True)
     drive.drain(svc, until=lambda: svc.executions.get(child_id).status == "STOPPED")
 
-    assert executions.get(svc, execution_id)["execution"]["status"] == "STOPPED"
+    assert queries.get(svc, execution_id)["execution"]["status"] == "STOPPED"

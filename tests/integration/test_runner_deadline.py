@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from stepline.service import executions, runner
+from stepline.api import queries
+from stepline.service import runner
 from stepline.service.deps import Services
 from stepline.testing import drive
 from tests.integration.conftest import Runs
@@ -17,7 +18,7 @@ CHAIN = (
 
 
 def _history(svc: Services, execution_id: str) -> list[tuple[str, str]]:
-    entries = executions.history(svc, execution_id, size=None, token=None)["entries"]
+    entries = queries.history(svc, execution_id, size=None, token=None)["entries"]
     return [(e["id"], e["status"]) for e in entries]
 
 
@@ -41,11 +42,11 @@ def test_an_invocation_out_of_time_hands_over_and_the_run_ends_as_a_clean_one(
     drive.drain(svc, until=ended, invocation=out_of_time)
 
     assert invocations == 13
-    assert executions.get(svc, bounded)["execution"]["status"] == "FINISHED"
+    assert queries.get(svc, bounded)["execution"]["status"] == "FINISHED"
     assert _history(svc, bounded) == _history(svc, clean)
     assert (
-        executions.get(svc, bounded)["execution"]["result"]
-        == executions.get(svc, clean)["execution"]["result"]
+        queries.get(svc, bounded)["execution"]["result"]
+        == queries.get(svc, clean)["execution"]["result"]
     )
 
 
@@ -68,4 +69,4 @@ def test_an_invocation_out_of_time_still_makes_its_first_batch_of_calls(
         svc, until=ended, deadline=10.0, invocation=lambda: runner.Invocation(inline_budget=0.0)
     )
 
-    assert executions.get(svc, execution_id)["execution"]["status"] == "FINISHED"
+    assert queries.get(svc, execution_id)["execution"]["status"] == "FINISHED"

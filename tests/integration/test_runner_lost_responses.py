@@ -14,6 +14,7 @@ import pytest
 from botocore.exceptions import ConnectionClosedError
 from botocore.httpsession import URLLib3Session
 
+from stepline.api import queries
 from stepline.models import CreateWorkflowRequest
 from stepline.service import executions, operations, workflows
 from stepline.service.deps import Services
@@ -89,8 +90,8 @@ def _credentials(client: Any) -> dict[str, str]:
 
 
 def _summary(svc: Services, execution_id: str) -> dict[str, Any]:
-    got = executions.get(svc, execution_id)["execution"]
-    history = executions.history(svc, execution_id, size=None, token=None)["entries"]
+    got = queries.get(svc, execution_id)["execution"]
+    history = queries.history(svc, execution_id, size=None, token=None)["entries"]
     return {
         "status": got["status"],
         "result": got.get("result"),

@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 
-from stepline.service import executions
+from stepline.api import queries
 from stepline.testing import drive
 from tests.integration.conftest import Runs
 
@@ -35,10 +35,10 @@ def test_secret_reaches_the_call_but_not_the_history(svc: Any, runs: Runs) -> No
     )
     execution_id = _run(svc, runs, SPEC)
 
-    execution = executions.get(svc, execution_id)["execution"]
+    execution = queries.get(svc, execution_id)["execution"]
     assert execution["status"] == "FINISHED", execution
     assert json.loads(execution["result"]["resultJson"]) == {"sent": len("Bearer s3cr3t-value-42")}
-    history = json.dumps(executions.history(svc, execution_id, size=None, token=None))
+    history = json.dumps(queries.history(svc, execution_id, size=None, token=None))
     assert "s3cr3t-value-42" not in history
     assert "Bearer ***" in history
     log = json.dumps([item.entries + item.open for item in svc.log.items(execution_id)])
@@ -48,7 +48,7 @@ def test_secret_reaches_the_call_but_not_the_history(svc: Any, runs: Runs) -> No
 def test_a_missing_secret_fails_the_execution_clearly(svc: Any, runs: Runs) -> None:
     execution_id = _run(svc, runs, SPEC.replace("stepline-api", "stepline-missing"))
 
-    execution = executions.get(svc, execution_id)["execution"]
+    execution = queries.get(svc, execution_id)["execution"]
     assert execution["status"] == "FAILED"
     assert execution["error"]["errorCode"] == "STEP_INVALID_ARGUMENT"
     assert "stepline-missing" in execution["error"]["message"]

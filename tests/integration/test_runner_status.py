@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from stepline.service import executions, runner
+from stepline.api import queries
+from stepline.service import runner
 from stepline.service.runner import calls, checkpoint
 from stepline.store.queue import StepMessage
 from tests.integration.conftest import Runs
@@ -38,14 +39,14 @@ steps:
 
 
 def _listed(svc: Any, workflow_id: str, status: str) -> list[str]:
-    page = executions.list_executions(
+    page = queries.list_executions(
         svc, workflow_id, size=None, token=None, filter_text=f"status={status}"
     )
     return [e["id"] for e in page["executions"]]
 
 
 def _status(svc: Any, execution_id: str) -> str:
-    return str(executions.get(svc, execution_id)["execution"]["status"])
+    return str(queries.get(svc, execution_id)["execution"]["status"])
 
 
 def _first_stretch(svc: Any, execution_id: str) -> None:
@@ -61,7 +62,7 @@ def test_a_short_wait_shows_running_in_get_and_queued_in_list(svc: Any, runs: Ru
     _first_stretch(svc, execution_id)
 
     assert _status(svc, execution_id) == "RUNNING"
-    history = executions.history(svc, execution_id, size=None, token=None)
+    history = queries.history(svc, execution_id, size=None, token=None)
     assert history["execution"]["status"] == "RUNNING"
     assert execution_id in _listed(runs.svc, workflow_id, "QUEUED")
     assert execution_id not in _listed(runs.svc, workflow_id, "RUNNING")

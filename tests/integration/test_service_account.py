@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 import pytest
 
+from stepline.api import queries
 from stepline.dev import authorizer
 from stepline.dev.stack import EmulatedStack
 from stepline.models import CreateWorkflowRequest, UpdateWorkflowRequest
@@ -126,7 +127,7 @@ def _start(admin: Any, workflow_id: str, n: int) -> str:
 
 
 def _history(svc: Any, execution_id: str) -> dict[str, dict[str, Any]]:
-    entries = executions.history(svc, execution_id, size=None, token=None)["entries"]
+    entries = queries.history(svc, execution_id, size=None, token=None)["entries"]
     return {e["id"]: e for e in entries}
 
 

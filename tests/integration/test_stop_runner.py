@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from stepline.api import queries
 from stepline.service import executions, runner
 from stepline.service.runner import edge, stopping
 from stepline.store import keys
@@ -32,7 +33,7 @@ steps:
 
 
 def _history(svc: Any, execution_id: str) -> list[tuple[str, str]]:
-    entries = executions.history(svc, execution_id, size=None, token=None)["entries"]
+    entries = queries.history(svc, execution_id, size=None, token=None)["entries"]
     return [(e["id"], e["status"]) for e in entries]
 
 
@@ -55,7 +56,7 @@ def test_stop_lets_the_running_step_finish_and_starts_nothing_after(svc: Any, ru
     executions.stop(runs.svc, execution_id, terminate=False)
     thread.join(timeout=20)
 
-    assert executions.get(svc, execution_id)["execution"]["status"] == "STOPPED"
+    assert queries.get(svc, execution_id)["execution"]["status"] == "STOPPED"
     assert _history(svc, execution_id) == [("slow", "COMPLETED")]
 
 
@@ -66,7 +67,7 @@ def test_terminate_cancels_the_running_step(svc: Any, runs: Runs) -> None:
     executions.stop(runs.svc, execution_id, terminate=True)
     thread.join(timeout=20)
 
-    assert executions.get(svc, execution_id)["execution"]["status"] == "STOPPED"
+    assert queries.get(svc, execution_id)["execution"]["status"] == "STOPPED"
     assert _history(svc, execution_id) == [("slow", "CANCELLED")]
     statuses = [entry["status"] for item in svc.log.items(execution_id) for entry in item.open]
     assert "CANCEL_REQUESTED" in statuses
@@ -79,7 +80,7 @@ def test_nothing_starts_once_stop_has_returned(svc: Any, runs: Runs) -> None:
     runner.handle(svc, StepMessage(execution_id, 0), runner.Invocation())
 
     assert _history(svc, execution_id) == []
-    assert executions.get(svc, execution_id)["execution"]["status"] == "STOPPED"
+    assert queries.get(svc, execution_id)["execution"]["status"] == "STOPPED"
 
 
 def _record(execution_id: str, receives: int) -> SQSRecord:
@@ -114,7 +115,7 @@ def test_a_message_that_would_fail_again_fails_its_execution_at_once(svc: Any, r
 
     runner.process_record(svc, _record(execution_id, 1), _Context(), _no_tracer())
 
-    failed = executions.get(svc, execution_id)["execution"]
+    failed = queries.get(svc, execution_id)["execution"]
     assert failed["status"] == "FAILED"  # on the first receive, not after five
     assert failed["error"]["errorCode"] == "STEP_INTERNAL"
 
@@ -134,7 +135,7 @@ def test_aws_trouble_is_retried_until_the_last_receive(
 
     runner.process_record(svc, _record(execution_id, 5), _Context(), _no_tracer())
 
-    failed = executions.get(svc, execution_id)["execution"]
+    failed = queries.get(svc, execution_id)["execution"]
     assert failed["status"] == "FAILED"
     assert failed["error"]["errorCode"] == "STEP_INTERNAL"
 
@@ -161,7 +162,7 @@ def test_a_write_over_the_item_limit_fails_the_execution_at_once_with_the_data_l
     monkeypatch.setattr(svc.log, "append", too_large)
     runner.process_record(svc, _record(execution_id, 1), _Context(), _no_tracer())
 
-    failed = executions.get(svc, execution_id)["execution"]
+    failed = queries.get(svc, execution_id)["execution"]
     assert failed["status"] == "FAILED"
     assert failed["error"]["errorCode"] == "STEP_DATA_LIMIT_EXCEEDED"
 
@@ -203,4 +204,4 @@ def test_a_stop_after_the_invocation_read_the_head_is_seen_before_calls_start(
     runner.handle(svc, StepMessage(execution_id, 0), runner.Invocation())
 
     assert _history(svc, execution_id) == [("slow", "CANCELLED")]  # never performed
-    assert executions.get(svc, execution_id)["execution"]["status"] == "STOPPED"
+    assert queries.get(svc, execution_id)["execution"]["status"] == "STOPPED"

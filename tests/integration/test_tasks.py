@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from stepline.api import queries
 from stepline.errors import FailedPrecondition, NotFound
 from stepline.service import executions, reconciler, runner, tasks
 from stepline.statuses import ENDED
@@ -273,7 +274,7 @@ def test_a_failed_notification_fails_the_step_with_the_token_redacted(
     got = drive.run_to_end(svc, execution_id)
 
     assert got["status"] == "FAILED" and got["error"]["errorCode"] == "HTTP_CALL_503"
-    (entry,) = executions.history(svc, execution_id, size=None, token=None)["entries"]
+    (entry,) = queries.history(svc, execution_id, size=None, token=None)["entries"]
     message = entry["error"]["message"]
     assert message.startswith("notification: ")
     assert re.search(r"[A-Za-z0-9_-]{43}", message) is None  # no token's secret part
@@ -291,8 +292,8 @@ def test_the_token_appears_nowhere_in_history_get_or_the_log(
 
     shown = json.dumps(
         [
-            executions.get(svc, execution_id),
-            executions.history(svc, execution_id, size=None, token=None),
+            queries.get(svc, execution_id),
+            queries.history(svc, execution_id, size=None, token=None),
         ]
     )
     stored = json.dumps(

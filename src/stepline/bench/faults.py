@@ -100,6 +100,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from stepline.api import queries
 from stepline.bench import harness
 
 HELP = "golden workflows under lost responses, throttling, duplicates, crashes; vs. clean runs"
@@ -795,15 +796,14 @@ class Outcome:
 
 def outcome(svc: Any, run: Run) -> Outcome:
     """The execution's status, result, error and history (the run's unique key undone)."""
-    from stepline.service import executions
 
     def plain(value: Any) -> Any:
         if run.unique_key is None or run.key is None:
             return value
         return json.loads(json.dumps(value).replace(run.unique_key, run.key))
 
-    got = executions.get(svc, run.execution_id)["execution"]
-    entries = executions.history(svc, run.execution_id, size=None, token=None)["entries"]
+    got = queries.get(svc, run.execution_id)["execution"]
+    entries = queries.history(svc, run.execution_id, size=None, token=None)["entries"]
     result = json.loads(got["result"]["resultJson"]) if "result" in got else None
     return Outcome(
         status=str(got["status"]),

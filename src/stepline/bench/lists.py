@@ -18,6 +18,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from stepline.api import queries
+
 STATUSES = ["FINISHED"] * 14 + ["FAILED"] * 2 + ["STOPPED"] * 2 + ["RUNNING", "QUEUED"]
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 FILTERS = {
@@ -85,7 +87,7 @@ def main(args: argparse.Namespace) -> int:
     from moto import mock_aws
 
     from stepline.dev import resources
-    from stepline.service import executions, filters
+    from stepline.service import filters
     from stepline.service.deps import Services, Settings
 
     with mock_aws():
@@ -117,7 +119,7 @@ def main(args: argparse.Namespace) -> int:
             token, returned, pages, most_read, most_queries = None, 0, 0, 0, 0
             for _ in range(args.pages):
                 scanned.clear()
-                body = executions.list_executions(
+                body = queries.list_executions(
                     svc,
                     "swbenchworkflow00000",
                     size=str(args.page_size),

@@ -10,12 +10,11 @@ from typing import Any
 
 from stepline import bounds
 from stepline.access import Principal, Role
-from stepline.api import render
 from stepline.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from stepline.models import StartExecutionRequest
 from stepline.service import filters, guard, ids
 from stepline.service.deps import Services
-from stepline.service.paging import page_size, resume_key
+from stepline.service.paging import Page, page_size, resume_key
 from stepline.statuses import ACTIVE, ExecutionStatus
 from stepline.store import listing
 from stepline.store.errors import StoreError, Transient
@@ -31,6 +30,8 @@ MAX_IDEMPOTENCY_KEY = 256
 # GetHistory entries per response, in bytes of JSON: a Lambda response holds at most 6 MB, and a
 # page of large steps stops early (with a page token, even when no page size was asked for).
 HISTORY_RESPONSE_BUDGET = 4 * 1024 * 1024
+ENTRY_RENDERING_ALLOWANCE = 256
+"""Bytes an entry's rendered JSON may have beyond its stored JSON (timestamps, duration)."""
 
 
 @dataclass(frozen=True)
@@ -248,8 +249,18 @@ def _shown(svc: Services, record: ExecutionRecord, *, begun: bool | None = None)
     return replace(record, status=ExecutionStatus.RUNNING) if begun else record
 
 
-def get(svc: Services, execution_id: str, *, principal: Principal | None = None) -> dict[str, Any]:
-    """The full Execution."""
+@dataclass(frozen=True)
+class ExecutionView:
+    """An execution as Get shows it: the head (a QUEUED one whose log has begun shown
+    RUNNING) with its input and result as JSON text (read from the bucket when large)."""
+
+    record: ExecutionRecord
+    input_json: str
+    result_json: str | None
+
+
+def view(svc: Services, execution_id: str, *, principal: Principal | None = None) -> ExecutionView:
+    """The full Execution (ExecutionService.Get)."""
     ids.check_execution_id(execution_id)
     record = _shown(svc, _get(svc, execution_id, principal, Role.VIEWER))
     try:
@@ -261,19 +272,29 @@ def get(svc: Services, execution_id: str, *, principal: Principal | None = None)
             result_json = svc.payloads.get(record.result_ref)
     except PayloadGone as gone:
         raise _past_retention(svc, execution_id) from gone
-    body = render.execution(record, input_json=input_json, result_json=result_json, now=svc.clock())
-    return {"execution": body}
+    return ExecutionView(record, input_json, result_json)
 
 
-def history(
+@dataclass(frozen=True)
+class HistoryPage:
+    """A page of GetHistory: the head, stored entries oldest first, and the next page token
+    (None: none is given; "": the last page of a paged request)."""
+
+    record: ExecutionRecord
+    entries: list[dict[str, Any]]
+    next_page_token: str | None
+
+
+def history_page(
     svc: Services,
     execution_id: str,
     *,
     size: str | None,
     token: str | None,
     principal: Principal | None = None,
-) -> dict[str, Any]:
-    """The execution preview and its history entries, oldest first (paged on request)."""
+) -> HistoryPage:
+    """The execution and its history entries, oldest first (paged on request; a page of large
+    steps ends early, within HISTORY_RESPONSE_BUDGET bytes of their JSON)."""
     ids.check_execution_id(execution_id)
     paged = size is not None or token is not None
     limit = page_size(size) if paged else None
@@ -281,7 +302,6 @@ def history(
     start = resume_key(svc.tokens, token, scope) if token else None
 
     record = _get(svc, execution_id, principal, Role.VIEWER)
-    now = svc.clock()
     try:
         entries = _all_entries(svc, execution_id)
     except PayloadGone as gone:
@@ -292,20 +312,17 @@ def history(
     shown: list[dict[str, Any]] = []
     total = 0
     for entry in chosen:
-        rendered = render.history_entry(entry, now)
-        total += len(json.dumps(rendered, ensure_ascii=False))
+        # Its stored JSON, as the rendered one is within a few fields of it.
+        total += len(json.dumps(entry, ensure_ascii=False)) + ENTRY_RENDERING_ALLOWANCE
         if shown and total > HISTORY_RESPONSE_BUDGET:
             break  # a page ends early rather than outgrow a Lambda response
-        shown.append(rendered)
-    body: dict[str, Any] = {
-        "execution": render.execution_preview(record, now),
-        "entries": shown,
-    }
+        shown.append(entry)
     following = offset + len(shown)
+    next_token: str | None = None
     if paged or following < len(entries):
         more = following < len(entries)
-        body["nextPageToken"] = svc.tokens.issue({"offset": following}, scope) if more else ""
-    return body
+        next_token = svc.tokens.issue({"offset": following}, scope) if more else ""
+    return HistoryPage(record, shown, next_token)
 
 
 def _past_retention(svc: Services, execution_id: str) -> NotFound:
@@ -327,7 +344,7 @@ def _all_entries(svc: Services, execution_id: str) -> list[dict[str, Any]]:
     return sorted(ended + still_open, key=lambda e: int(e.get("n", 0)))
 
 
-def list_executions(
+def list_page(
     svc: Services,
     workflow_id: str | None,
     *,
@@ -335,31 +352,24 @@ def list_executions(
     token: str | None,
     filter_text: str | None,
     principal: Principal | None = None,
-) -> dict[str, Any]:
-    """A page of a workflow's executions, newest first; a caller who may not view the
-    workflow gets none, as for a workflow that does not exist."""
+) -> Page[ExecutionRecord]:
+    """A page of a workflow's executions, newest first (their previews); a caller who may
+    not view the workflow gets none, as for a workflow that does not exist."""
     if not workflow_id:
         raise InvalidArgument("workflowId: required")
     ids.check_workflow_id(workflow_id)
     limit = page_size(size)
     parsed = filters.parse(filter_text)
     if parsed.never_matches:
-        return {"executions": []}
+        return Page([])
     # The store's layout is part of the scope: a token of another one is refused.
     scope = scope_digest("executions", workflow_id, parsed.canonical, listing.LAYOUT)
     cursor = resume_key(svc.tokens, token, scope)
     if not guard.may_view_workflow(svc, principal, workflow_id, None):
-        return {"executions": []}
+        return Page([])
     try:
         page = svc.executions.list(workflow_id, parsed, limit=limit, cursor=cursor)
     except listing.BadCursor as exc:
         raise InvalidArgument(f"pageToken: {exc}; start from the first page") from exc
-    now = svc.clock()
-    body: dict[str, Any] = {
-        "executions": [
-            render.execution_preview(ExecutionRecord.from_item(i), now) for i in page.items
-        ]
-    }
-    if page.cursor is not None:
-        body["nextPageToken"] = svc.tokens.issue(page.cursor, scope)
-    return body
+    next_token = svc.tokens.issue(page.cursor, scope) if page.cursor is not None else None
+    return Page([ExecutionRecord.from_item(i) for i in page.items], next_token)

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from stepline.api import queries
 from stepline.service import runner
 from stepline.service.deps import Services
 from stepline.statuses import ENDED
@@ -63,12 +64,11 @@ def run_to_end(
     handle: Callable[[Services, StepMessage, runner.Invocation], None] = runner.handle,
 ) -> dict[str, Any]:
     """Drain until the execution has ended; return its Get answer."""
-    from stepline.service import executions
 
     def ended() -> bool:
         record = svc.executions.get(execution_id)
         return record is not None and record.status in ENDED
 
     drain(svc, until=ended, deadline=deadline, invocation=invocation, handle=handle)
-    execution: dict[str, Any] = executions.get(svc, execution_id)["execution"]
+    execution: dict[str, Any] = queries.get(svc, execution_id)["execution"]
     return execution

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from stepline import engine
+from stepline.api import queries
 from stepline.service import executions, runner, workflows
 from stepline.service.deps import Services, Settings
 from stepline.statuses import ENDED
@@ -448,11 +449,11 @@ def _wake(svc: Services, message: StepMessage) -> datetime:
 
 
 def _outcome(svc: Services, execution_id: str, mocks: _Mocks) -> WorkflowRun:
-    got = executions.get(svc, execution_id)["execution"]
+    got = queries.get(svc, execution_id)["execution"]
     entries: list[dict[str, Any]] = []
     token = None
     while True:
-        page = executions.history(svc, execution_id, size="1000", token=token)
+        page = queries.history(svc, execution_id, size="1000", token=token)
         entries += page["entries"]
         token = page.get("nextPageToken")
         if not token:
