@@ -390,7 +390,8 @@ def test_a_pause_between_control_steps_starts_no_further_step(
         return steps_read(execution)
 
     monkeypatch.setattr(svc.log, "last", pause_then_read)
-    monkeypatch.setattr(stopping, "HEAD_FRESH", 0.0)  # the next step asks the head again
+    monkeypatch.setattr(stopping, "PAUSE_LOOK", 0.0)  # the next step asks the head again
+    monkeypatch.setattr(stopping, "HEAD_FRESH", 0.0)  # ...and reads it
     runner.handle(svc, StepMessage(execution_id, 0), runner.Invocation())
     monkeypatch.undo()
 

@@ -137,7 +137,10 @@ export function executionPage(root: HTMLElement, executionId: string): () => voi
   const refresh = async (): Promise<void> => {
     window.clearTimeout(timer);
     try {
-      const [got, hist] = await Promise.all([api.getExecution(executionId), api.history(executionId)]);
+      // Get first, then the history: an execution seen ended has all its entries in the history
+      // read after it (its log is written before its head), so refreshing can stop there.
+      const got = await api.getExecution(executionId);
+      const hist = await api.history(executionId);
       if (disposed) return;
       execution = got;
       entries = hist.entries;

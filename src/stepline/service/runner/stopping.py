@@ -44,12 +44,18 @@ def _head_active(run: Run) -> tuple[bool, ExecutionRecord | None]:
     return False, head
 
 
+PAUSE_LOOK = 1.0
+"""Seconds of steps run inline between two looks at the head for a pause (a batch of calls
+always starts on a fresh read, which sees a pause too): a run under a second, most of them,
+reads nothing more for it."""
+
+
 def pause_asked(run: Run) -> bool:
     """Asked before each new step: whether the execution has been paused (the head is read
-    at most once per HEAD_FRESH for it; a Stop is seen before the next calls)."""
+    at most once per PAUSE_LOOK for it; a Stop is seen before the next calls)."""
     if run.pausing:
         return True
-    if time.monotonic() - run.head_read < HEAD_FRESH:
+    if time.monotonic() - run.head_read < PAUSE_LOOK:
         return False
     _, head = _head_active(run)
     run.pausing = head is not None and head.status == ExecutionStatus.PAUSED
