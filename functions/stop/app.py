@@ -1,14 +1,15 @@
 """ExecutionService.Stop and Terminate (each deployed as its own function); Pause and Resume
-(Stepline's custom methods ``…/execution/{executionId}:pause`` and ``:resume``) on Stop's."""
+(Stepline's custom methods ``…/execution/{executionId}:pause``, ``:resume`` and ``:redrive``)
+on Stop's."""
 
 from typing import Any
 
 from stepline.api.http import custom_verb, logger, make_app, make_handler, principal
-from stepline.service import executions, pausing
+from stepline.service import executions, pausing, redrive
 from stepline.service.deps import services
 
 app = make_app()
-PAUSE, RESUME = "pause", "resume"
+PAUSE, RESUME, REDRIVE = "pause", "resume", "redrive"
 
 
 @app.post("/workflows/v1/execution/<executionId>/stop")
@@ -24,10 +25,10 @@ def terminate(executionId: str) -> dict[str, Any]:
 
 
 @app.post("/workflows/v1/execution/<executionId>")
-def pause_or_resume(executionId: str) -> dict[str, Any]:
-    execution_id, verb = custom_verb(app, executionId, PAUSE, RESUME)
+def custom_methods(executionId: str) -> dict[str, Any]:
+    execution_id, verb = custom_verb(app, executionId, PAUSE, RESUME, REDRIVE)
     logger.append_keys(execution_id=execution_id)
-    change = pausing.pause if verb == PAUSE else pausing.resume
+    change = {PAUSE: pausing.pause, RESUME: pausing.resume, REDRIVE: redrive.redrive}[verb]
     return change(services(), execution_id, principal=principal(app))
 
 

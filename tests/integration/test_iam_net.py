@@ -322,6 +322,25 @@ def _task_answers(api: Api, folder: str) -> None:
         inbox.server_close()
 
 
+PARKED = 'yawl: "0.1"\nstart: nap\nsteps:\n  nap:\n    wait:\n      duration: 3600s\n'
+
+
+def _redrive(api: Api, folder: str) -> None:
+    """A stopped execution redriven through StopFunction (once its log is closed), then
+    terminated."""
+    execution_id = api.start(api.create_workflow(folder, name="stopped", spec=PARKED))
+    poll(lambda: _status(api, execution_id), lambda status: status == "RUNNING")
+    assert api.call("stop", path={"executionId": execution_id}).status == 200
+    path = {"executionId": f"{execution_id}:redrive"}
+    poll(lambda: api.call("redrive", path=path).status, lambda status: status == 200)
+    assert api.call("terminate", path={"executionId": execution_id}).status == 200
+    assert ended(api, execution_id)["status"] == "STOPPED"
+
+
+def _status(api: Api, execution_id: str) -> str:
+    return str(api.call("get", path={"executionId": execution_id}).body["execution"]["status"])
+
+
 def _triggers(stack: EmulatedStack, api: Api, folder: str) -> None:
     """Events, redeliveries, large events, queue messages, schedule fires, failures."""
     slow = api.create_workflow(folder, name="on-event", spec=SLOW_FIRST)
@@ -468,6 +487,7 @@ def tour(stack: EmulatedStack, api: Api) -> Iterator[list[authorizer.Call]]:
         _access_bindings(api, "tour-access")
         _every_integration(api, "tour-steps")
         _task_answers(api, "tour-tasks")
+        _redrive(api, "tour-redrive")
         _triggers(stack, api, "tour-triggers")
         _dead_letters(stack, api, "tour-dead")
         _reconciler(stack, api, "tour-reconciler")

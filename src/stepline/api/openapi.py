@@ -76,6 +76,14 @@ class StopExecutionResponse(Reply):
     execution_id: str
 
 
+class RedriveExecutionResponse(Reply):
+    """Answer of Redrive: the execution and how many times it has been redriven (an int64,
+    as text, as proto3 JSON writes one)."""
+
+    execution_id: str
+    redrive_count: str
+
+
 class TaskAnswerResponse(Reply):
     """Answer of sendTaskSuccess, sendTaskFailure and sendTaskHeartbeat: an empty object."""
 
@@ -110,6 +118,9 @@ class Execution(Reply):
     status: ExecutionStatus
     started_at: Timestamp
     duration: Seconds
+    redrive_count: str | None = None
+    """How many times the execution was redriven, an int64 as text; absent before the first
+    (a Stepline extension, beyond the proto)."""
 
 
 class ExecutionPreview(Reply):
@@ -463,6 +474,7 @@ _FOLDER_SET_PATH, _FOLDER_CHANGE_ROUTE = _verb(
 _FOLDER_UPDATE_PATH, _ = _verb("post", f"{PREFIX}/folder/{{folderId}}", "updateAccessBindings")
 _PAUSE_PATH, _PAUSE_ROUTE = _verb("post", f"{PREFIX}/execution/{{executionId}}", "pause")
 _RESUME_PATH, _ = _verb("post", f"{PREFIX}/execution/{{executionId}}", "resume")
+_REDRIVE_PATH, _ = _verb("post", f"{PREFIX}/execution/{{executionId}}", "redrive")
 
 ROUTES: Final[tuple[Call, ...]] = (
     Call(
@@ -520,6 +532,17 @@ ROUTES: Final[tuple[Call, ...]] = (
         _RESUME_PATH,
         "Resume a paused execution (a Stepline extension)",
         StopExecutionResponse,
+        (EXECUTION_ID,),
+        route=_PAUSE_ROUTE,
+    ),
+    Call(
+        "ExecutionService_Redrive",
+        "post",
+        _REDRIVE_PATH,
+        "Redrive a FAILED or STOPPED execution: the steps that failed or did not finish run "
+        "again, finished ones keep their results (a Stepline extension; FAILED_PRECONDITION "
+        "when it finished or has not ended)",
+        RedriveExecutionResponse,
         (EXECUTION_ID,),
         route=_PAUSE_ROUTE,
     ),

@@ -55,6 +55,8 @@ def execution(
         "startedAt": timestamp(record.started_at),
         "duration": _elapsed(record, now),
     }
+    if record.redrive_count:  # a Stepline extension: how often it was redriven
+        body["redriveCount"] = str(record.redrive_count)
     return body
 
 

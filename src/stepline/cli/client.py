@@ -169,6 +169,10 @@ class Client:
         """Resume (a Stepline extension); returns the execution id."""
         return str(self.call("POST", f"/execution/{execution_id}:resume")["executionId"])
 
+    def redrive(self, execution_id: str) -> dict[str, Any]:
+        """Redrive (a Stepline extension): ``executionId`` and ``redriveCount``."""
+        return dict(self.call("POST", f"/execution/{execution_id}:redrive"))
+
     def get_execution(self, execution_id: str) -> dict[str, Any]:
         """ExecutionService.Get: the Execution."""
         return dict(self.call("GET", f"/execution/{execution_id}")["execution"])

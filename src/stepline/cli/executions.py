@@ -1,4 +1,4 @@
-"""``stepline execution start|stop|terminate|pause|resume|get|history|list``."""
+"""``stepline execution start|stop|terminate|pause|resume|redrive|get|history|list``."""
 
 from __future__ import annotations
 
@@ -224,6 +224,26 @@ def resume(
     """Resume a paused execution."""
     with api(endpoint, profile, region) as client:
         _acknowledge(client.resume(execution_id), "Resuming", output.resolve(fmt))
+
+
+@app.command()
+def redrive(
+    execution_id: ExecutionId,
+    endpoint: EndpointOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    fmt: FormatOption = None,
+) -> None:
+    """Redrive a FAILED or STOPPED execution: what failed or did not finish runs again."""
+    with api(endpoint, profile, region) as client:
+        answer = client.redrive(execution_id)
+    resolved = output.resolve(fmt)
+    if resolved is Format.table:
+        output.out().print(
+            f"Redriving execution {answer['executionId']} (redrive {answer['redriveCount']})"
+        )
+    else:
+        output.dump(answer, resolved)
 
 
 def _acknowledge(execution_id: str, verb: str, fmt: Format) -> None:

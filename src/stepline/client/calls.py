@@ -190,6 +190,19 @@ def pause(execution_id: str, *, resume: bool = False) -> Call[None]:
     )
 
 
+def redrive(execution_id: str) -> Call[int]:
+    """Redrive (a Stepline extension): a FAILED or STOPPED execution goes on from where it
+    ended; its redrive count. Not repeatable: sent again once the first took, it is refused
+    (the execution is running then), though it never redrives twice."""
+    return Call(
+        "POST",
+        f"{PREFIX}/execution/{_segment(execution_id)}:redrive",
+        lambda body: int(body.get("redriveCount", 0)),
+        body={},
+        repeatable=False,
+    )
+
+
 def send_task(verb: str, body: dict[str, Any]) -> Call[None]:
     """sendTaskSuccess, sendTaskFailure or sendTaskHeartbeat (a Stepline extension): the same
     answer sent again is acknowledged, so it is repeatable."""

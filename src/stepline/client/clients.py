@@ -213,6 +213,12 @@ class Client(_Base):
         """Resume a paused execution (an overdue timer fires at once)."""
         self.send(calls.pause(execution_id, resume=True))
 
+    def redrive(self, execution_id: str) -> int:
+        """Redrive a FAILED or STOPPED execution (Stepline extension): the steps that failed or
+        did not finish run again, the rest keep their results; returns its redrive count.
+        FAILED_PRECONDITION when it finished or has not ended."""
+        return self.send(calls.redrive(execution_id))
+
     def send_task_success(self, task_token: str, output: Any = None) -> None:
         """Answer a waitForTask step with its output (any JSON value)."""
         body = {"taskToken": task_token, "outputJson": calls.input_json(output)}
@@ -433,6 +439,10 @@ class AsyncClient(_Base):
     async def resume(self, execution_id: str) -> None:
         """:meth:`Client.resume`."""
         await self.send(calls.pause(execution_id, resume=True))
+
+    async def redrive(self, execution_id: str) -> int:
+        """:meth:`Client.redrive`."""
+        return await self.send(calls.redrive(execution_id))
 
     async def send_task_success(self, task_token: str, output: Any = None) -> None:
         """:meth:`Client.send_task_success`."""

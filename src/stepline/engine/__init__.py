@@ -27,17 +27,20 @@ from stepline.engine.machine import (
     step_at,
 )
 from stepline.engine.model import Machine
+from stepline.engine.redrive import REDRIVE_ENTRY_TYPE, Redriven, redrive, redrive_entry_id
 from stepline.engine.tick import MAX_STEPS, CallRequest, CallResult
 
 __all__ = [
     "ENTRY_DATA",
     "MACHINE_RECORD",
     "MAX_STEPS",
+    "REDRIVE_ENTRY_TYPE",
     "Advance",
     "CallRequest",
     "CallResult",
     "Machine",
     "Records",
+    "Redriven",
     "advance",
     "apply",
     "cancel_entries",
@@ -51,6 +54,8 @@ __all__ = [
     "new_machine",
     "open_entries",
     "outcome",
+    "redrive",
+    "redrive_entry_id",
     "remember_child",
     "request_cancel",
     "snapshot",

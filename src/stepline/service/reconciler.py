@@ -9,6 +9,7 @@ the log says                           the next move is expected
 =====================================  ==============================================
 nothing yet                            at the start (the first hop through the queue)
 ended, but the head does not say so    at once (the head is finalised)
+ended before the head's last redrive   at the redrive (the log is reopened, goes on)
 calls are being made                   within the runner's Lambda timeout of the item
 waiting until ``wake``                 at ``wake`` (at once: a task answered)
 waiting for a child                    when a child has ended
@@ -24,7 +25,8 @@ is conditional like any message, a duplicate loses its race. Otherwise the execu
 filed under the moment it is expected. Settled executions leave the index (FINISHED and
 FAILED at once, STOPPED once its log is closed). A PAUSED execution is not re-driven before its
 quota ends; Resume files it under the moment of the resume, so a resume whose message was
-lost is re-driven like any other stuck execution.
+lost is re-driven like any other stuck execution. Redrive files a FAILED or STOPPED execution
+again under the moment of the redrive, so a lost redrive message is re-driven the same way.
 
 The longest an execution stays stuck is therefore its expected moment + the grace + the
 reconciler's period (docs/faults.md).
@@ -146,15 +148,15 @@ def _expected(
     """When the execution's next move is due; None: now (a waited-for child has ended)."""
     if last is None:
         if head.status == ExecutionStatus.PAUSED:
-            return head.started_at + timedelta(hours=svc.settings.max_execution_hours)
+            return head.quota_from + timedelta(hours=svc.settings.max_execution_hours)
         return head.started_at
     written = from_stored(last.at)
-    if last.ended:
-        return written
+    if last.ended:  # redriven since: at the redrive (its message reopens the log)
+        return max(written, head.redriven_at) if head.redriven_at else written
     if last.calls:
         return written + limits.runner_timeout
     if head.status == ExecutionStatus.PAUSED:  # nothing moves before the resume, or the quota
-        return head.started_at + timedelta(hours=svc.settings.max_execution_hours)
+        return head.quota_from + timedelta(hours=svc.settings.max_execution_hours)
     if head.status == ExecutionStatus.STOPPED:  # what is open closes at once, a wait included
         return head.finished_at or written
     if last.wake is not None:

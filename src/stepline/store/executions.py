@@ -44,6 +44,9 @@ class NotActive(StoreError):
 PAUSED_FROM = "pausedFrom"
 HELD = "held"
 PAUSE_ATTRIBUTES = (PAUSED_FROM, HELD)
+# How many times a head was redriven, and when last (its time quota counts from then).
+REDRIVE_COUNT = "redriveCount"
+REDRIVEN_AT = "redrivenAt"
 # Conditional writes that lose to a runner's own write on a paused head read it again this often.
 _RETRIES = 3
 
@@ -116,8 +119,11 @@ class ExecutionStore:
         cancel: str | None = None,
         result: dict[str, str] | None = None,
         error: dict[str, str] | None = None,
+        redrive_count: int | None = None,
     ) -> None:
-        """Move an active execution to an ended status; raises NotActive when it already ended."""
+        """Move an active execution to an ended status; raises NotActive when it already ended
+        (or, with ``redrive_count``, when it has been redriven since: the runner ends only the
+        run it read)."""
         # The status partition moves (gsi2) and finishedAt enters gsi4.
         fields: dict[str, Any] = {
             keys.STATUS_PARTITION: keys.status_partition(record.workflow_id, status),
@@ -133,7 +139,8 @@ class ExecutionStore:
             fields |= keys.due_keys(record.id, stored(at))
         else:
             settled += keys.INDEXES[keys.BY_DUE]
-        self._transition(record.id, status, fields, ACTIVE_STATUSES, remove=settled)
+        expect = None if redrive_count is None else {REDRIVE_COUNT: redrive_count or None}
+        self._transition(record.id, status, fields, ACTIVE_STATUSES, remove=settled, expect=expect)
 
     def mark_running(self, record: ExecutionRecord) -> None:
         """QUEUED → RUNNING; raises NotActive when it is no longer QUEUED.
@@ -213,6 +220,28 @@ class ExecutionStore:
                 continue  # a runner wrote meanwhile (held, or its run began): read again
             return bool(item.get(HELD))
         raise NotActive(self.get(record.id))
+
+    def redrive(self, record: ExecutionRecord, at: datetime) -> None:
+        """FAILED/STOPPED (``record.status``) → RUNNING as redrive number
+        ``record.redrive_count + 1``, watched from ``at``; raises NotActive when the head is no
+        longer that status with that count (another redrive, or a runner, came first)."""
+        fields: dict[str, Any] = {
+            keys.STATUS_PARTITION: keys.status_partition(
+                record.workflow_id, ExecutionStatus.RUNNING
+            ),
+            REDRIVE_COUNT: record.redrive_count + 1,
+            REDRIVEN_AT: stored(at),
+        }
+        fields |= keys.due_keys(record.id, stored(at))
+        expected = record.redrive_count or None
+        self._transition(
+            record.id,
+            ExecutionStatus.RUNNING,
+            fields,
+            (record.status,),
+            remove=(keys.FINISHED_AT, "error", "cancel", *PAUSE_ATTRIBUTES),
+            expect={REDRIVE_COUNT: expected},
+        )
 
     def _transition(
         self,

@@ -66,6 +66,9 @@ class LogItem:
     open_ids: list[int] | None = None
     """As stored: the numbers of the open entries when ``open`` holds only the changed ones
     (None: ``open`` is whole). Readers return items with ``open`` whole and this None."""
+    redrive: int = 0
+    """The execution's redrive count when the item was written: an ended item with a count
+    below the head's was ended before the last redrive (the runner reopens the log after it)."""
     before: tuple[LogItem, ...] = ()
     """From :meth:`ExecutionLog.last` of an item with a delta: the items from its ``base`` up to
     it (exclusive), the ones a reader of its machine folds."""
@@ -90,6 +93,19 @@ class ExecutionLog:
         before = self.span(execution_id, newest.base, newest.seq - 1)
         *_, folded = fold_open([*before, newest])
         return replace(folded, before=tuple(before))
+
+    def closing(self, execution_id: str) -> bool:
+        """Whether the newest item is neither ended nor quiet: calls under way, or entries
+        open (one Query, no payload read: a part in the bucket counts as open)."""
+        page = self._page(execution_id, limit=1, forward=False)
+        if not page.items:
+            return False
+        item = page.items[0]
+        if item.get("ended"):
+            return False
+        if item.get("calls") or item.get("openRef") or item.get("openIds") not in (None, "[]"):
+            return True
+        return bool(unpacked(item, "open", []))
 
     def begun(self, execution_id: str) -> bool:
         """Whether the runner has written anything for the execution yet."""
@@ -159,6 +175,7 @@ class ExecutionLog:
             "chain": item.chain or None,
             "full": item.full or None,
             "openIds": None if item.open_ids is None else json.dumps(item.open_ids),
+            "redrive": item.redrive or None,
             keys.TTL_ATTRIBUTE: item.expires_at,
         }
         parts: dict[str, Any] = {"entries": item.entries, "open": item.open}
@@ -206,6 +223,7 @@ class ExecutionLog:
             chain=int(item.get("chain") or 0),
             full=int(item.get("full") or 0),
             open_ids=json.loads(item["openIds"]) if item.get("openIds") else None,
+            redrive=int(item.get("redrive") or 0),
             wake=item.get("wake"),
             calls=bool(item.get("calls")),
             ended=bool(item.get("ended")),

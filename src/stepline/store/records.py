@@ -148,6 +148,15 @@ class ExecutionRecord:
     log_options: dict[str, Any] | None = None
     """The workflow's ``logOptions`` when the execution started (pinned): where the runner
     writes its log lines; None: nowhere."""
+    redrive_count: int = 0
+    """How many times the execution was redriven (a Stepline extension: Get's ``redriveCount``)."""
+    redriven_at: datetime | None = None
+    """When it was last redriven: its time quota counts from then (None: from its start)."""
+
+    @property
+    def quota_from(self) -> datetime:
+        """When the execution's time quota began: its start, or its last redrive."""
+        return self.redriven_at or self.started_at
 
     @property
     def active(self) -> bool:
@@ -182,6 +191,8 @@ class ExecutionRecord:
             # Only when set (None is not stored): most heads carry neither.
             "serviceAccountId": self.service_account_id or None,
             "logOptions": self.log_options or None,
+            "redriveCount": self.redrive_count or None,
+            "redrivenAt": stored(self.redriven_at) if self.redriven_at else None,
         }
 
     @classmethod
@@ -208,6 +219,8 @@ class ExecutionRecord:
             expires_at=int(item[keys.TTL_ATTRIBUTE]) if keys.TTL_ATTRIBUTE in item else None,
             service_account_id=item.get("serviceAccountId") or "",
             log_options=item.get("logOptions") or None,
+            redrive_count=int(item.get("redriveCount") or 0),
+            redriven_at=from_stored(item["redrivenAt"]) if item.get("redrivenAt") else None,
         )
 
 

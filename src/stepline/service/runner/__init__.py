@@ -14,6 +14,7 @@ One module per job:
 ``drive``                 advancing an execution and handing over to the next invocation
 ``checkpoint``            appending the log item (machine in full or as a delta); RUNNING
 ``stopping``              Stop and Terminate seen before, during and after calls
+``redriving``             a redriven execution's log reopened before it goes on
 ``calls``                 integration calls, concurrent, each in its own trace subsegment
 ``masking``               secret values kept out of what is stored and logged
 ``metrics``               EMF metrics of steps and executions

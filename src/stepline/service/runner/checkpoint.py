@@ -81,10 +81,11 @@ def checkpoint(
         expires_at=log_expiry(
             run.svc, at, resumes=run.head if not (ended or run.finished) else None
         ),
+        redrive=run.head.redrive_count,
     )
     chain = None
-    if ended:  # an ended log is never advanced again: its outcome is all a repair needs
-        item = replace(item, machine=ended_machine(run))
+    if ended:  # an ended log advances again only when redriven: see ended_records
+        item = replace(item, machine=ended_records(run))
     else:
         item, chain = _machine(run, item)
     still_open = {int(e["n"]): e for e in shown_open}
@@ -150,6 +151,21 @@ def ended_machine(run: Run) -> Records:
     return {"outcome": shown_outcome(engine.outcome(run.machine), run.mask)}
 
 
+def ended_records(run: Run) -> Records:
+    """What an ended log item keeps: the outcome (all a repair of the head needs) and, unless
+    the execution FINISHED (and was not stopped first), the machine in full, which a redrive
+    reopens (secrets hidden). A run that ended before its machine was loaded keeps the outcome
+    only: the machine is the one of the items before."""
+    records = ended_machine(run)
+    finished = (records["outcome"] or {}).get("status") == ExecutionStatus.FINISHED
+    if run.loaded and (run.stopped or not finished):
+        full = hide_secrets(engine.snapshot(run.machine), run.mask)
+        # The outcome is kept once, as the head shows it (its message may quote a secret).
+        own = {k: v for k, v in full[engine.MACHINE_RECORD].items() if k != "outcome"}
+        records = full | {engine.MACHINE_RECORD: own} | records
+    return records
+
+
 def machine_part(item: LogItem) -> Records | None:
     """The machine part of a log item: its delta, or its full records."""
     return item.delta if item.delta is not None else item.machine
@@ -177,7 +193,7 @@ def log_expiry(svc: Services, at: datetime, *, resumes: ExecutionRecord | None =
     settings = svc.settings
     if resumes is not None:
         return resume_expiry(
-            resumes.started_at,
+            resumes.quota_from,
             at,
             retention_days=settings.history_retention_days,
             max_execution_hours=settings.max_execution_hours,

@@ -47,6 +47,7 @@ def begin(
     run.head_read, run.chain = head_read, Chain.of(last)
     run.written_open = {int(e["n"]): e for e in still_open}
     run.lines = execution_logs.Lines(execution_logs.destination(svc, head))
+    run.loaded = False
     try:
         _begin(run, last, still_open)
     finally:
@@ -58,7 +59,7 @@ def _begin(run: Run, last: LogItem | None, still_open: list[dict[str, Any]]) -> 
     svc, head = run.svc, run.head
     limit = timedelta(hours=svc.settings.max_execution_hours)
     try:
-        if svc.clock() - head.started_at > limit:
+        if svc.clock() - head.quota_from > limit:
             # Whatever it was doing, an execution ends at its time quota: what is open closes.
             raise StepFailure(
                 WorkflowErrorCode.STEP_QUOTA_EXCEEDED,
@@ -71,6 +72,7 @@ def _begin(run: Run, last: LogItem | None, still_open: list[dict[str, Any]]) -> 
             run.machine = engine.new_machine(_input(svc, head), head.id)
         else:
             run.machine = engine.load(restore_secrets(records, run.mask), still_open)
+        run.loaded = True
     except StepFailure as failure:
         # Past the time quota, or a secret is unreadable (or gone since the snapshot hid it,
         # or the workflow's role cannot be assumed to read it): the execution fails, and the
@@ -84,6 +86,11 @@ def _begin(run: Run, last: LogItem | None, still_open: list[dict[str, Any]]) -> 
 
 def _input(svc: Services, head: ExecutionRecord) -> Any:
     return json.loads(_input_of(svc, head))
+
+
+def execution_input(svc: Services, head: ExecutionRecord) -> Any:
+    """The execution's input (from the head, or the payload bucket)."""
+    return _input(svc, head)
 
 
 def _input_of(svc: Services, head: ExecutionRecord) -> str:
@@ -224,11 +231,23 @@ def finalize_head(svc: Services, head: ExecutionRecord, ended: Records | None) -
     try:
         if outcome["status"] == ExecutionStatus.FINISHED:
             fields = _result_fields(svc, head.id, outcome["result"])
-            svc.executions.end(head, ExecutionStatus.FINISHED, now, result=fields)
+            svc.executions.end(
+                head,
+                ExecutionStatus.FINISHED,
+                now,
+                result=fields,
+                redrive_count=head.redrive_count,
+            )
         else:
-            svc.executions.end(head, ExecutionStatus.FAILED, now, error=outcome["error"])
+            svc.executions.end(
+                head,
+                ExecutionStatus.FAILED,
+                now,
+                error=outcome["error"],
+                redrive_count=head.redrive_count,
+            )
     except NotActive:
-        return  # stopped meanwhile: STOPPED stays
+        return  # stopped meanwhile: STOPPED stays (or redriven since: that run goes on)
     children.notify_parent(svc, head)
 
 

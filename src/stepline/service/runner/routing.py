@@ -4,7 +4,8 @@ A message behind the log is dropped, unless the item it produced is the last one
 producer may have crashed between the write and the send, and the runner repairs what the log
 says comes next. A Stop's nudge closes what is open; a long wait parks the message. A message
 for a PAUSED execution starts nothing: the head records that no runner goes on (``held``), and
-the resume sends the message that does.
+the resume sends the message that does. Any message for an execution redriven since the log's
+newest item first reopens the log (``redriving``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import timedelta
 from stepline import engine
 from stepline.service import children
 from stepline.service.deps import Services
+from stepline.service.runner import redriving
 from stepline.service.runner.checkpoint import machine_part
 from stepline.service.runner.drive import begin, finalize_head, park
 from stepline.service.runner.masking import log_redaction
@@ -52,6 +54,10 @@ def _handle(svc: Services, message: StepMessage, invocation: Invocation) -> None
     if head is None:
         raise ExecutionGone(message.execution_id)
     last = svc.log.last(head.id)
+    reopened = _reopened(svc, message, head, last)
+    if reopened is None:
+        return
+    message, last = reopened
     next_seq = 0 if last is None else last.seq + 1
     resumed = message.resume  # an answer to a waitForTask step need not wait for the wake
     if message.resume:
@@ -75,9 +81,23 @@ def _handle(svc: Services, message: StepMessage, invocation: Invocation) -> None
         begin(svc, message, _unpaused(head), last, invocation, head_read)
 
 
+def _reopened(
+    svc: Services, message: StepMessage, head: ExecutionRecord, last: LogItem | None
+) -> tuple[StepMessage, LogItem | None] | None:
+    """The message and the log's newest item to go on with. Redriven since that item: the log
+    is reopened first (once: a runner that loses the race drops its message, None), then the
+    execution goes on from the new item at once (a resume)."""
+    if not redriving.redriven(head, last):
+        return message, last
+    assert last is not None
+    if not redriving.reopen(svc, head, last, message.seq):
+        return None
+    return StepMessage(head.id, 0, resume=True), svc.log.last(head.id)
+
+
 def _past_quota(svc: Services, head: ExecutionRecord) -> bool:
     """The execution has outlived its time quota (paused or not, it ends then)."""
-    return svc.clock() - head.started_at > timedelta(hours=svc.settings.max_execution_hours)
+    return svc.clock() - head.quota_from > timedelta(hours=svc.settings.max_execution_hours)
 
 
 def _unpaused(head: ExecutionRecord) -> ExecutionRecord:

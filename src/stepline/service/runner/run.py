@@ -70,6 +70,8 @@ class Run:
     chain: Chain | None = None  # the full machine the next delta builds on; None: write one
     written_open: dict[int, dict[str, Any]] = field(default_factory=dict)  # as last stored
     lines: Lines = field(default_factory=lambda: Lines(None))  # log lines not yet written
+    loaded: bool = True  # the machine is the execution's (not a stand-in before it was read)
+    stopped: bool = False  # Stop or Terminate ended the run (its end keeps the machine)
 
     def may_call(self) -> bool:
         """A batch of calls may start: time is left, or it is the invocation's first batch and

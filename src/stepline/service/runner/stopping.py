@@ -90,6 +90,7 @@ def still_active(run: Run) -> bool:
         terminate=head is None or head.cancel == "TERMINATE",
     )
     run.finished = engine.cancel_open(run.machine, run.svc.clock())
+    run.stopped = True
     checkpoint(run, ended=True)
     return False
 
@@ -117,6 +118,7 @@ def active_after_calls(run: Run) -> bool:
         hold(run)
         return False
     run.finished.extend(engine.cancel_open(run.machine, run.svc.clock()))
+    run.stopped = True
     checkpoint(run, ended=True)
     return False
 
@@ -138,6 +140,7 @@ def cancel(run: Run, running: set[int]) -> None:
     engine.request_cancel(run.machine, running)
     if checkpoint(run):
         run.finished = engine.cancel_open(run.machine, run.svc.clock())
+        run.stopped = True
         checkpoint(run, ended=True)
 
 
@@ -156,6 +159,7 @@ def close_after_stop(
         entries=closed,
         ended=True,
         expires_at=log_expiry(svc, at),
+        redrive=head.redrive_count,
     )
     try:
         svc.log.append(head.id, item)
