@@ -207,6 +207,31 @@ def test_pause_and_resume_a_running_execution(page: Page, stack: RunningStack) -
     expect(node(page, "nap")).to_have_attribute("data-status", "CANCELLED", timeout=FINISH)
 
 
+def test_a_stopped_execution_is_redriven_from_where_it_stopped(
+    page: Page, stack: RunningStack
+) -> None:
+    spec = 'yawl: "0.1"\nstart: nap\nsteps:\n  nap:\n    wait:\n      duration: "36000"\n'
+    workflow_id = create_workflow(stack, f"redrive-{uuid.uuid4().hex[:8]}", spec)
+    page.goto(f"/#/workflow/{workflow_id}")
+    start_with_input(page, "{}")
+    badge = page.locator("section.summary .badge")
+    expect(node(page, "nap")).to_have_attribute("data-status", "STARTED", timeout=FINISH)
+    expect(page.get_by_role("button", name="Redrive")).to_be_disabled()  # running: nothing to do
+
+    page.get_by_role("button", name="Terminate").click()
+    expect(badge).to_have_text("STOPPED", timeout=FINISH)
+    expect(node(page, "nap")).to_have_attribute("data-status", "CANCELLED", timeout=FINISH)
+    redrive = page.get_by_role("button", name="Redrive")
+    expect(redrive).to_be_enabled(timeout=FINISH)
+
+    redrive.click()
+    expect(page.get_by_text("Redriven: the failed and unfinished steps run again")).to_be_visible()
+    expect(badge).to_have_text("RUNNING", timeout=FINISH)
+    expect(node(page, "nap")).to_have_attribute("data-status", "STARTED", timeout=FINISH)
+    page.get_by_role("button", name="Terminate").click()
+    expect(badge).to_have_text("STOPPED", timeout=FINISH)
+
+
 def test_executions_page_filters_by_status(page: Page, stack: RunningStack) -> None:
     workflow_id = create_workflow(stack, f"orders-{uuid.uuid4().hex[:8]}", ORDERS_SPEC)
     with Client(stack.url) as api:

@@ -174,4 +174,8 @@ export const api = {
   async resume(id: string): Promise<void> {
     await call("POST", `/execution/${encodeURIComponent(id)}:resume`);
   },
+  /** Redrive (Stepline's): a FAILED or STOPPED execution goes on from where it ended. */
+  async redrive(id: string): Promise<void> {
+    await call("POST", `/execution/${encodeURIComponent(id)}:redrive`);
+  },
 };

@@ -14,6 +14,7 @@ const ACTED = {
   terminate: "Terminate requested.",
   pause: "Pause requested: the running step finishes, nothing new starts until you resume.",
   resume: "Resumed.",
+  redrive: "Redriven: the failed and unfinished steps run again; finished ones keep their results.",
 } as const;
 
 export function executionPage(root: HTMLElement, executionId: string): () => void {
@@ -66,7 +67,12 @@ export function executionPage(root: HTMLElement, executionId: string): () => voi
         ? h("button.resume", { onclick: act("resume"), title: "Go on from where the execution paused" }, "Resume")
         : h("button.pause", { onclick: act("pause"), disabled: ended, title: "Let the running step finish, then start nothing new until resumed" }, "Pause"),
       h("button", { onclick: act("stop"), disabled: ended, title: "Let the running step finish, then stop" }, "Stop"),
-      h("button.danger", { onclick: act("terminate"), disabled: ended, title: "Cancel the running step and stop" }, "Terminate"));
+      h("button.danger", { onclick: act("terminate"), disabled: ended, title: "Cancel the running step and stop" }, "Terminate"),
+      h("button.redrive", {
+        onclick: act("redrive"),
+        disabled: execution.status !== "FAILED" && execution.status !== "STOPPED",
+        title: "Go on from where it failed or stopped: finished steps are not run again",
+      }, "Redrive"));
     clear(summary,
       h("dl.facts", null,
         h("dt", null, "Status"), h("dd", null, badge(execution.status), " ", h("span.muted", null, STATUS_LABELS[execution.status] ?? "")),
