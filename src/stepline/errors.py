@@ -103,3 +103,18 @@ class Internal(SteplineError):
     """An unexpected failure inside Stepline."""
 
     code = Code.INTERNAL
+
+
+def error_of(code: int, message: str, details: list[dict[str, Any]] | None = None) -> SteplineError:
+    """The domain error of a gRPC ``code`` (what a client makes of an API's answer); a plain
+    SteplineError carrying the code where no class here has it."""
+    try:
+        known = Code(code)
+    except ValueError:
+        known = Code.UNKNOWN
+    kind = next((c for c in SteplineError.__subclasses__() if c.code is known), None)
+    if kind is not None and __name__ == kind.__module__:
+        return kind(message, details=details)
+    made = SteplineError(message, details=details)
+    made.code = known
+    return made

@@ -17,40 +17,12 @@ import httpx
 
 from stepline.api import openapi as replies
 from stepline.api.errors import HTTP_STATUS
-from stepline.errors import (
-    Aborted,
-    AlreadyExists,
-    Code,
-    FailedPrecondition,
-    Internal,
-    InvalidArgument,
-    NotFound,
-    PermissionDenied,
-    ResourceExhausted,
-    SteplineError,
-    Unauthenticated,
-    Unavailable,
-)
+from stepline.errors import Code, SteplineError, error_of
 
 T = TypeVar("T")
 PREFIX: Final = "/workflows/v1"
 RETRIED: Final = frozenset({Code.UNAVAILABLE, Code.RESOURCE_EXHAUSTED})
 """Codes that mean "try again later": a call that is safe to repeat is sent again."""
-_CLASSES: Final[dict[Code, type[SteplineError]]] = {
-    c.code: c
-    for c in (
-        InvalidArgument,
-        NotFound,
-        AlreadyExists,
-        FailedPrecondition,
-        Aborted,
-        Unauthenticated,
-        PermissionDenied,
-        ResourceExhausted,
-        Unavailable,
-        Internal,
-    )
-}
 # API Gateway itself answers with these statuses (a bad signature, no route, throttling, an
 # outage) in its own shape, not the API's {code, message}: each means the code the API answers
 # with that status (the first of the table), and 502/504 the gateway's own troubles.
@@ -63,18 +35,8 @@ GATEWAY_CODES: Final[dict[int, Code]] = {
 
 
 def error(code: int, message: str, details: list[dict[str, Any]] | None = None) -> SteplineError:
-    """The project's error for a gRPC ``code`` (a plain SteplineError carrying it when the
-    project has no class of its own for it)."""
-    try:
-        known = Code(code)
-    except ValueError:
-        known = Code.UNKNOWN
-    kind = _CLASSES.get(known)
-    if kind is not None:
-        return kind(message, details=details)
-    made = SteplineError(message, details=details)
-    made.code = known
-    return made
+    """The project's error for a gRPC ``code`` (:func:`stepline.errors.error_of`)."""
+    return error_of(code, message, details)
 
 
 def failure(response: httpx.Response) -> SteplineError:

@@ -199,7 +199,7 @@ def stop(
 ) -> dict[str, Any]:
     """QUEUED/RUNNING/PAUSED → STOPPED; again on STOPPED is fine; ended otherwise is refused."""
     ids.check_execution_id(execution_id)
-    record = _get(svc, execution_id, principal, Role.EXECUTOR)
+    record = guarded_head(svc, execution_id, principal, Role.EXECUTOR)
     if record.status in ACTIVE:
         try:
             svc.executions.end(
@@ -224,11 +224,13 @@ def stop(
     return {"executionId": execution_id}
 
 
-def _get(
+def guarded_head(
     svc: Services, execution_id: str, principal: Principal | None, role: Role
 ) -> ExecutionRecord:
     """The execution head, once the caller is known to hold ``role`` on its workflow
-    (NOT_FOUND when it may not view it, as when it does not exist)."""
+    (NOT_FOUND when it may not view it, as when it does not exist); every call on an
+    execution (Stop, Get, Pause, Redrive, …) reads it so."""
+    ids.check_execution_id(execution_id)
     record = svc.executions.get(execution_id)
     missing = NotFound(f"executionId: execution {execution_id} not found")
     if record is None:
@@ -262,7 +264,7 @@ class ExecutionView:
 def view(svc: Services, execution_id: str, *, principal: Principal | None = None) -> ExecutionView:
     """The full Execution (ExecutionService.Get)."""
     ids.check_execution_id(execution_id)
-    record = _shown(svc, _get(svc, execution_id, principal, Role.VIEWER))
+    record = _shown(svc, guarded_head(svc, execution_id, principal, Role.VIEWER))
     try:
         input_json = record.input_json
         if input_json is None:
@@ -301,7 +303,7 @@ def history_page(
     scope = scope_digest("history", execution_id)
     start = resume_key(svc.tokens, token, scope) if token else None
 
-    record = _get(svc, execution_id, principal, Role.VIEWER)
+    record = guarded_head(svc, execution_id, principal, Role.VIEWER)
     try:
         entries = _all_entries(svc, execution_id)
     except PayloadGone as gone:

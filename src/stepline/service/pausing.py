@@ -21,7 +21,7 @@ from typing import Any
 
 from stepline.access import Principal, Role
 from stepline.errors import Aborted, FailedPrecondition, NotFound
-from stepline.service import guard, ids
+from stepline.service import executions
 from stepline.service.deps import Services
 from stepline.statuses import ADVANCING, ExecutionStatus
 from stepline.store.executions import NotActive
@@ -36,7 +36,7 @@ def pause(
     svc: Services, execution_id: str, *, principal: Principal | None = None
 ) -> dict[str, Any]:
     """QUEUED/RUNNING → PAUSED; again on PAUSED is fine; ended is refused."""
-    record = _head(svc, execution_id, principal)
+    record = executions.guarded_head(svc, execution_id, principal, Role.EXECUTOR)
     quota = timedelta(hours=svc.settings.max_execution_hours)
     for _ in range(_ATTEMPTS):
         if record.status == ExecutionStatus.PAUSED:
@@ -57,7 +57,7 @@ def resume(
 ) -> dict[str, Any]:
     """PAUSED → RUNNING (QUEUED if it never ran) and on; again when not paused is fine;
     ended is refused."""
-    record = _head(svc, execution_id, principal)
+    record = executions.guarded_head(svc, execution_id, principal, Role.EXECUTOR)
     if record.status in ADVANCING:
         return {"executionId": execution_id}
     if record.status != ExecutionStatus.PAUSED:
@@ -72,20 +72,6 @@ def resume(
     if held:  # no runner goes on by itself: this message does (from the newest log item)
         svc.queue.send(StepMessage(execution_id, 0, resume=True))
     return {"executionId": execution_id}
-
-
-def _head(svc: Services, execution_id: str, principal: Principal | None) -> ExecutionRecord:
-    """The execution head, once the caller is known to be an executor of its workflow
-    (NOT_FOUND when it may not view it, as when it does not exist)."""
-    ids.check_execution_id(execution_id)
-    record = svc.executions.get(execution_id)
-    missing = NotFound(f"executionId: execution {execution_id} not found")
-    if record is None:
-        raise missing
-    guard.require_workflow(
-        svc, principal, record.workflow_id, record.folder_id, Role.EXECUTOR, hidden=lambda: missing
-    )
-    return record
 
 
 def _found(lost: NotActive, execution_id: str) -> ExecutionRecord:

@@ -21,7 +21,7 @@ from typing import Any
 
 from stepline.access import Principal, Role
 from stepline.errors import FailedPrecondition, NotFound
-from stepline.service import guard, ids
+from stepline.service import executions
 from stepline.service.deps import Services
 from stepline.statuses import ExecutionStatus
 from stepline.store.executions import NotActive
@@ -35,7 +35,7 @@ def redrive(
     svc: Services, execution_id: str, *, principal: Principal | None = None
 ) -> dict[str, Any]:
     """FAILED/STOPPED → RUNNING from where it ended; anything else is FAILED_PRECONDITION."""
-    record = _head(svc, execution_id, principal)
+    record = executions.guarded_head(svc, execution_id, principal, Role.EXECUTOR)
     if record.status not in REDRIVABLE:
         raise _refused(record)
     if record.status == ExecutionStatus.STOPPED and _still_closing(svc, record):
@@ -64,20 +64,6 @@ def _still_closing(svc: Services, record: ExecutionRecord) -> bool:
     """A stopped execution whose runner has not closed its steps yet (calls under way, or
     entries still open): redriven now, it would race that runner."""
     return svc.log.closing(record.id)
-
-
-def _head(svc: Services, execution_id: str, principal: Principal | None) -> ExecutionRecord:
-    """The execution head, once the caller is known to be an executor of its workflow
-    (NOT_FOUND when it may not view it, as when it does not exist)."""
-    ids.check_execution_id(execution_id)
-    record = svc.executions.get(execution_id)
-    missing = NotFound(f"executionId: execution {execution_id} not found")
-    if record is None:
-        raise missing
-    guard.require_workflow(
-        svc, principal, record.workflow_id, record.folder_id, Role.EXECUTOR, hidden=lambda: missing
-    )
-    return record
 
 
 def _refused(record: ExecutionRecord) -> FailedPrecondition:
