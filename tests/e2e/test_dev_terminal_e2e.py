@@ -3,6 +3,7 @@ the export lines it prints."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import signal
@@ -205,6 +206,28 @@ def test_sigterm_once_it_serves_stops_it_and_its_function_processes() -> None:
     children = watch.stop()
     assert children
     assert not [pid for pid in children if alive(pid)]
+
+
+def signal_thread(pid: int, tid: int, signum: int) -> None:
+    """Deliver ``signum`` to one thread of ``pid`` (tgkill), as the kernel may for a kill."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.tgkill(pid, tid, signum) != 0:
+        raise OSError(ctypes.get_errno(), f"tgkill {pid} {tid}")
+
+
+def test_sigterm_that_lands_on_any_thread_but_the_main_one_still_stops_it() -> None:
+    # A process-directed signal goes to whichever thread does not block it: the stack must
+    # wake for one that its API, emulator or queue-poller threads took.
+    stack = launch_dev_stack()
+    try:
+        pid = stack.process.pid
+        others = sorted(int(t.name) for t in Path(f"/proc/{pid}/task").iterdir())
+        others.remove(pid)
+        assert others, "the stack runs threads besides its main one"
+        signal_thread(pid, others[-1], signal.SIGTERM)
+        assert stack.process.wait(timeout=STOP_DEADLINE + FAST) in (0, 1)
+    finally:
+        stop_dev_stack(stack)
 
 
 def test_without_the_dev_extra_it_says_which_extra_to_install() -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import importlib.util
 import os
+import select
 import signal
 import socket
 import threading
@@ -283,8 +284,27 @@ def serve(stack: Any, ports: Ports, grpc: list[Any]) -> None:
     typer.echo(EXPORTS_HEADER)
     for line in export_lines(environment):
         typer.echo(line)
-    while True:
-        signal.pause()
+    wait_for_a_signal()
+
+
+def wait_for_a_signal() -> None:
+    """Block until a signal's handler runs (and raises), whichever thread the signal hit.
+
+    ``signal.pause()`` returns only for a signal delivered to the main thread, and the kernel
+    may hand SIGTERM to any of the stack's threads: its handler would then wait for a wake-up
+    that never comes. The wake-up fd is written by whichever thread takes the signal.
+    """
+    reader, writer = socket.socketpair()
+    writer.setblocking(False)
+    previous = signal.set_wakeup_fd(writer.fileno())
+    try:
+        while True:
+            select.select([reader], [], [])
+            reader.recv(64)  # the handler runs as this returns to Python code
+    finally:
+        signal.set_wakeup_fd(previous)
+        reader.close()
+        writer.close()
 
 
 def export_lines(environment: dict[str, str]) -> list[str]:
