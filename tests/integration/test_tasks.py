@@ -24,6 +24,7 @@ from stepline.store.queue import StepMessage
 from stepline.store.tasks import TaskStore
 from stepline.testing import drive
 from tests.integration.conftest import Api, Runs
+from tests.integration.test_runner_lost_responses import _lossy
 
 APPROVAL = r"""
 yawl: "0.1"
@@ -209,6 +210,28 @@ def test_a_second_answer_is_refused_and_the_same_one_acknowledged(
     assert _result(svc, execution_id)["approved"] is True
 
 
+def test_an_answer_whose_reply_is_lost_still_resumes_the_execution_at_once(
+    svc: Any, runs: Runs, inbox: Any
+) -> None:
+    execution_id, _, token = _parked(svc, runs, inbox)
+    sqs, url = svc.queue.client, svc.queue.url
+    while pending := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+        for message in pending:  # its wake-up, due in 48 hours in earnest
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    lossy, fault = _lossy(svc)
+
+    # The answer lands, its reply is lost, botocore sends it again and meets its own write.
+    tasks.send_success(lossy, token, '{"approved": true}')
+
+    assert fault.lost >= 1
+    queued = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
+        "Messages", []
+    )
+    resumes = [StepMessage.from_json(m["Body"]) for m in queued]
+    assert [m.execution_id for m in resumes if m.resume] == [execution_id]  # no reconciler
+    assert _result(svc, execution_id) == {"approved": True}
+
+
 def test_of_two_concurrent_answers_exactly_one_wins(svc: Any, runs: Runs, inbox: Any) -> None:
     execution_id, _, token = _parked(svc, runs, inbox)
     barrier, outcomes = threading.Barrier(2), []
@@ -325,6 +348,19 @@ def test_a_lost_resume_message_is_recovered_by_the_reconciler(
 
     limits = reconciler.Limits(grace=timedelta(0))
     assert reconciler.examine(svc, limits, execution_id) == "redriven"
+
+    assert _result(svc, execution_id) == {"approved": True}
+
+
+def test_the_reconciler_leaves_an_answer_alone_while_its_resume_is_on_its_way(
+    svc: Any, runs: Runs, inbox: Any
+) -> None:
+    execution_id, _, token = _parked(svc, runs, inbox)
+    tasks.send_success(svc, token, '{"approved": true}')
+
+    # The answer's resume message is queued, not yet taken: within the grace, no second one.
+    limits = reconciler.Limits(grace=timedelta(minutes=2))
+    assert reconciler.examine(svc, limits, execution_id) == "watched"
 
     assert _result(svc, execution_id) == {"approved": True}
 

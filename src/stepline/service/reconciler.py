@@ -160,9 +160,9 @@ def _expected(
     if head.status == ExecutionStatus.STOPPED:  # what is open closes at once, a wait included
         return head.finished_at or written
     if last.wake is not None:
-        if tasks.answer_waiting(svc, head.id, (int(e["n"]) for e in last.open)):
-            return None  # a waitForTask step was answered, and its resume message was lost
-        return from_stored(last.wake)
+        answered = tasks.answer_waiting(svc, head.id, (int(e["n"]) for e in last.open))
+        # A waitForTask step was answered: its resume message went out with the answer.
+        return answered if answered is not None else from_stored(last.wake)
     waited = engine.stored_children(last.delta if last.delta is not None else last.machine)
     if waited:
         return None if children.any_ended(svc, waited) else now

@@ -244,14 +244,19 @@ def _timed_out(task: TaskRecord) -> engine.CallResult:
     return engine.CallResult(code=WorkflowErrorCode.STEP_TIMEOUT.value, message=message)
 
 
-def answer_waiting(svc: Services, execution_id: str, open_entries: Iterable[int]) -> bool:
-    """Whether an answer waits to be taken: a task answered whose step's entry is still open
-    (the reconciler's question; a lost resume message leaves this so)."""
+def answer_waiting(
+    svc: Services, execution_id: str, open_entries: Iterable[int]
+) -> datetime | None:
+    """When the first answer that waits to be taken came: a task answered whose step's entry
+    is still open (None: none waits). Its resume message is sent with it, so past the
+    reconciler's grace it was lost."""
     still_open = set(open_entries)
-    return any(
-        task.n in still_open and task.status in ANSWERED
+    answered = [
+        from_stored(task.answered_at) if task.answered_at else svc.clock()
         for task in TaskStore(svc.table).of_execution(execution_id)
-    )
+        if task.n in still_open and task.status in ANSWERED
+    ]
+    return min(answered, default=None)
 
 
 # --- the callers' side ----------------------------------------------------------------------
@@ -304,20 +309,26 @@ def _answer(
 ) -> None:
     task, head = _task_of(svc, token, principal)
     now = svc.clock()
-    if task.answer_digest == digest:
-        return  # this very answer was taken before: its response may have been lost
-    _require_active(head)
-    _require_waiting(task, now)
-    try:
-        TaskStore(svc.table).answer(task, stored(now), digest, output_json=output_json, error=error)
-    except ConditionFailed as lost:
-        again = _reread(svc, task)
-        if again.answer_digest == digest:
-            return
-        _require_waiting(again, now)
-        raise FailedPrecondition("taskToken: the task changed meanwhile; try again") from lost
-    svc.executions.watch(head.id, now)  # the reconciler looks, should the resume be lost
-    svc.queue.send(StepMessage(head.id, 0, resume=True))
+    if task.answer_digest != digest:
+        _require_active(head)
+        _require_waiting(task, now)
+        try:
+            TaskStore(svc.table).answer(
+                task, stored(now), digest, output_json=output_json, error=error
+            )
+        except ConditionFailed as lost:
+            again = _reread(svc, task)
+            if again.answer_digest != digest:  # else: our write landed, its reply was lost
+                _require_waiting(again, now)
+                raise FailedPrecondition(
+                    "taskToken: the task changed meanwhile; try again"
+                ) from lost
+    # Taken now, or by an earlier try of this very answer (whose caller may have died before
+    # the resume was sent): tell the runner, once more if need be — a second resume is a
+    # duplicate message, which changes nothing.
+    if head.status in ACTIVE:
+        svc.executions.watch(head.id, now)  # the reconciler looks, should the resume be lost
+        svc.queue.send(StepMessage(head.id, 0, resume=True))
 
 
 def _task_of(

@@ -45,6 +45,8 @@ class TaskRecord:
     error_code: str | None = None
     error_message: str | None = None
     answer_digest: str | None = None
+    answered_at: str | None = None
+    """When the answer was taken (a stored time)."""
     expires_at: int | None = None
 
     def item(self) -> dict[str, Any]:
@@ -83,6 +85,7 @@ class TaskRecord:
             error_code=item.get("errorCode"),
             error_message=item.get("errorMessage"),
             answer_digest=item.get("answerDigest"),
+            answered_at=item.get("answeredAt"),
             expires_at=item.get(keys.TTL_ATTRIBUTE),
         )
 

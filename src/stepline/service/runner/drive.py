@@ -162,8 +162,9 @@ def _hand_over(run: Run, wake: datetime | None, *, more_calls: bool, waiting: bo
         return
     if wake is not None:
         park(run.svc, StepMessage(run.head.id, run.seq), wake)
-        if _waits_for_tasks(run.spec) and tasks.answer_waiting(
-            run.svc, run.head.id, run.machine.entries
+        if (
+            _waits_for_tasks(run.spec)
+            and tasks.answer_waiting(run.svc, run.head.id, run.machine.entries) is not None
         ):
             # A task was answered between our poll and our write: its resume may have been
             # dropped (a runner was busy), so go on now rather than at the wake-up.
