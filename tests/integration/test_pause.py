@@ -153,6 +153,23 @@ def test_a_wait_keeps_its_due_time_through_a_pause(svc: Any, runs: Runs) -> None
     assert _nap_ended(svc, execution_id) >= from_stored(wake)
 
 
+def test_a_wake_up_lost_to_a_crash_is_parked_again_by_the_redelivered_message_while_paused(
+    svc: Any, runs: Runs
+) -> None:
+    execution_id = _parked(svc, runs, NAP)
+    runs.svc.queue.client.purge_queue(QueueUrl=svc.queue.url)  # its runner died before waking
+    wake = from_stored(svc.log.last(execution_id).wake)
+    pausing.pause(runs.svc, execution_id)
+
+    runner.handle(svc, StepMessage(execution_id, 0), runner.Invocation())  # SQS redelivers it
+    drive.drain(svc, until=lambda: _head(svc, execution_id).get("held") is True)
+    pausing.resume(runs.svc, execution_id)  # the held wake-up goes on: no reconciler needed
+    drive.drain(svc, until=_finished(svc, execution_id))
+
+    assert _status(svc, execution_id) == "FINISHED"
+    assert _nap_ended(svc, execution_id) >= wake
+
+
 def test_resume_once_the_timer_is_overdue_fires_it_at_once(svc: Any, runs: Runs) -> None:
     execution_id = _parked(svc, runs, NAP)
     pausing.pause(runs.svc, execution_id)

@@ -174,8 +174,10 @@ def _behind(
         if last.wake is None and not last.calls:
             # Its producer stopped for the pause, and may have died before it said so.
             _hold(svc, StepMessage(head.id, last.seq + 1), invocation)
-        return
-    if head.status not in ADVANCING:
+            return
+        # Its producer died before it sent what comes next: sent now, it is held when it
+        # arrives (a wake-up keeps its due time; calls are made again once resumed).
+    elif head.status not in ADVANCING:
         return
     if last.wake is not None:
         park(svc, StepMessage(head.id, last.seq + 1), from_stored(last.wake))
