@@ -191,6 +191,7 @@ def test_pause_and_resume_a_running_execution(page: Page, stack: RunningStack) -
     expect(node(page, "nap")).to_have_attribute("data-status", "STARTED", timeout=FINISH)
     expect(badge).to_have_text("RUNNING")
     expect(page.get_by_role("button", name="Resume")).to_have_count(0)
+    expect(page.get_by_role("region", name="answer a task")).to_be_hidden()  # no step waits
 
     page.get_by_role("button", name="Pause").click()
     expect(badge).to_have_text("PAUSED", timeout=FINISH)

@@ -178,4 +178,15 @@ export const api = {
   async redrive(id: string): Promise<void> {
     await call("POST", `/execution/${encodeURIComponent(id)}:redrive`);
   },
+  /** Answers to a waitForTask step (Stepline's): custom methods on the execution collection.
+   *  The token is the caller's to paste: the API never shows one. Each answers `{}`. */
+  async sendTaskSuccess(taskToken: string, outputJson: string): Promise<void> {
+    await call("POST", "/execution:sendTaskSuccess", undefined, { taskToken, outputJson });
+  },
+  async sendTaskFailure(taskToken: string, errorCode: string, message: string): Promise<void> {
+    await call("POST", "/execution:sendTaskFailure", undefined, { taskToken, errorCode, message });
+  },
+  async sendTaskHeartbeat(taskToken: string): Promise<void> {
+    await call("POST", "/execution:sendTaskHeartbeat", undefined, { taskToken });
+  },
 };

@@ -1,9 +1,11 @@
-// Execution page: status, input, result or error, duration, actions, timeline, graph, details.
+// Execution page: status, input, result or error, duration, actions, a waitForTask answer form,
+// timeline, graph, details.
 
 import { api, type Execution, type HistoryEntry } from "./api";
 import { clear, h } from "./dom";
 import { ENDED, errorText, humanDuration, humanTime, prettyJson, seconds, STATUS_LABELS } from "./format";
 import { drawGraph, graphOf, nodeKey, runsByNode, type GraphScope } from "./graph";
+import { taskPanel } from "./tasks";
 import { drawTimeline } from "./timeline";
 import { badge, errorBox, jsonBlock, link } from "./ui";
 
@@ -24,6 +26,7 @@ export function executionPage(root: HTMLElement, executionId: string): () => voi
   let entries: HistoryEntry[] = [];
   let graph: GraphScope | null = null;
   let graphProblem = "";
+  let asksForTasks: boolean | null = null;  // the spec has a waitForTask step (null: unread)
   let selectedKey = "";
   let selectedRun = -1; // index into the node's runs; -1 = latest
 
@@ -36,10 +39,12 @@ export function executionPage(root: HTMLElement, executionId: string): () => voi
   const graphBody = h("div.graph-body");
   const graphPanel = h("section.panel.graph-panel", null, h("h3", null, "Workflow graph"), graphBody);
   const details = h("aside.panel.step-details", { "aria-label": "step details" });
+  // Answers to a waitForTask step: shown in the page's message like the actions' notes.
+  const tasks = taskPanel((shown, failed) => clear(message, shown ?? errorBox(failed)), () => refresh());
 
   clear(root,
     h("div.page-head", null, h("h2", null, "Execution ", h("span.mono", null, executionId)), actions),
-    message, summary,
+    message, summary, tasks.element,
     h("div.columns", null, h("div.main-col", null, graphPanel, timeline), details));
 
   const act = (verb: keyof typeof ACTED) => async (): Promise<void> => {
@@ -84,6 +89,7 @@ export function executionPage(root: HTMLElement, executionId: string): () => voi
         jsonBlock("Input", prettyJson(execution.input?.inputJson), "input"),
         execution.result ? jsonBlock("Result", prettyJson(execution.result.resultJson), "result") : null,
         execution.error ? jsonBlock("Error", errorText(execution.error), "error") : null));
+    tasks.update(ended || asksForTasks === false, entries);  // shown where a step may wait
     const endedAt = ended ? Date.parse(execution.startedAt) + seconds(execution.duration) * 1000 : null;
     const selectedEntry = currentRun();
     clear(timelineBody, entries.length
@@ -152,7 +158,9 @@ export function executionPage(root: HTMLElement, executionId: string): () => voi
       entries = hist.entries;
       if (!graph && !graphProblem) {
         try {
-          graph = graphOf((await api.getWorkflow(got.workflowId)).specification.specYaml);
+          const specYaml = (await api.getWorkflow(got.workflowId)).specification.specYaml;
+          asksForTasks = /\bwaitForTask\s*:/.test(specYaml);
+          graph = graphOf(specYaml);
         } catch (err) {
           graphProblem = String(err instanceof Error ? err.message : err);
         }
