@@ -32,6 +32,9 @@ def figures() -> dict[str, Any]:
     return faults.measure(executions=EXECUTIONS, scenarios=SCENARIOS, seed=0, limits=LIMITS)
 
 
+CONTROLLED = [name for name, plan in faults.SCENARIOS.items() if plan.control]
+
+
 @pytest.mark.parametrize("scenario", list(faults.SCENARIOS))
 def test_no_execution_is_duplicated_or_different_from_a_clean_run(
     figures: dict[str, Any], scenario: str
@@ -87,9 +90,32 @@ def test_the_workflows_are_every_golden_workflow() -> None:
 
 
 def test_check_fails_only_on_goal_figures() -> None:
-    row = dict.fromkeys(("stuck", "duplicated", "differing", "repeated_calls"), 0)
-    ok = {"scenarios": {"clean": row, "crash": row | {"repeated_calls": 3}}}
-    bad = {"scenarios": {"clean": row, "out-of-time": row | {"stuck": 1}}}
+    row = dict.fromkeys(("stuck", "duplicated", "differing", "control_errors"), 0)
+    row |= {"repeated_calls": 0, "controlled": 0}
+    ok = {"scenarios": {"clean": row, "crash": row | {"repeated_calls": 3, "controlled": 5}}}
+    bad = {
+        "scenarios": {
+            "clean": row,
+            "out-of-time": row | {"stuck": 1},
+            "pause-resume": row | {"control_errors": 1},
+        }
+    }
 
     assert faults.failing(ok) == []
-    assert faults.failing(bad) == ["out-of-time"]
+    assert faults.failing(bad) == ["out-of-time", "pause-resume"]
+
+
+@pytest.mark.parametrize("scenario", CONTROLLED)
+def test_pause_redrive_and_task_answers_act_and_are_answered_as_the_api_promises(
+    figures: dict[str, Any], scenario: str
+) -> None:
+    row = figures["scenarios"][scenario]
+
+    assert row["controlled"] >= EXECUTIONS // 3, row  # a pause, redrive or answer took effect
+    assert row["control_errors"] == 0, row["problems"]
+
+
+def test_only_the_controlled_scenarios_pause_redrive_or_answer(figures: dict[str, Any]) -> None:
+    acted = [name for name, row in figures["scenarios"].items() if row["controlled"]]
+
+    assert acted == CONTROLLED == ["pause-resume", "stop-and-redrive", "task-signals"]

@@ -61,6 +61,13 @@ faulted), or around delivery:
   dead-letter queue, where the bench hands each to the dead-letter handler as Lambda's SQS
   event would. Its faults are the crashed deliveries.
 
+* ``pause-resume``, ``stop-and-redrive``, ``task-signals``: the harness pauses and resumes
+  each execution, stops half of them and redrives those that end FAILED or STOPPED, or answers
+  the tasks of the ``waitForTask`` workflows of tests/golden/signals
+  (:mod:`stepline.bench.controls`); the runner meets 5% lost write answers and 3% crashes,
+  the harness's own calls 30% lost write answers. What those calls answer otherwise than the
+  API promises counts as ``control_errors``, a goal figure.
+
 Every random choice comes from a generator seeded by ``(--seed, scenario, execution index)``,
 so a run is repeatable; only calls whose number depends on timing (the runner re-reads an
 execution's head when its last read is older than 0.1 s; the kill moments fall between calls
@@ -98,10 +105,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stepline.api import queries
 from stepline.bench import harness
+
+if TYPE_CHECKING:
+    from stepline.bench.controls import Control
 
 HELP = "golden workflows under lost responses, throttling, duplicates, crashes; vs. clean runs"
 ROOT = Path(__file__).resolve().parents[3]
@@ -126,7 +136,7 @@ RETRIES = {"mode": "standard", "max_attempts": 10}
 ENVIRONMENT = {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "CRITICAL"}
 CALL_TYPES = frozenset({"FunctionCall"})  # entry types whose attempts are Lambda Invoke requests
 SETTLE_SECONDS = 6.0  # after a worker's last execution: delayed leftovers (waits) still arrive
-GOAL_FIGURES = ("stuck", "duplicated", "differing")
+GOAL_FIGURES = ("stuck", "duplicated", "differing", "control_errors")
 # The reconciler as the bench runs it. Waits and retry delays are scaled by TIME_SCALE, but an
 # SQS delay is whole seconds: a wake-up may come a second late, and the grace is above that.
 RECONCILE_PERIOD = 0.3  # seconds without a visible message before it examines the execution
@@ -159,6 +169,14 @@ class Plan:
     poison: float = 0.0
     """Share of messages whose every delivery crashes (the steps queue gets a dead-letter
     queue)."""
+    control: str = ""
+    """What the harness does to each execution beside delivering (:data:`controls.CONTROLS`):
+    pause and resume it, stop and redrive it, answer its tasks."""
+    lose_control: float = 0.0
+    """Share of the control calls' DynamoDB writes that land and then lose their answer."""
+    cases: str = "golden"
+    """The workflows it runs: ``golden`` (tests/golden) or ``signals`` (tests/golden/signals,
+    waitForTask steps answered by the control)."""
 
 
 SCENARIOS: Mapping[str, Plan] = {
@@ -171,6 +189,11 @@ SCENARIOS: Mapping[str, Plan] = {
     "lost-messages": Plan(lose_sends=0.10),
     "lambda-timeout": Plan(kill_within=0.040, kill_share=0.2),
     "dead-letters": Plan(poison=0.03),
+    "pause-resume": Plan(control="pause", lose_writes=0.05, crash=0.03, lose_control=0.3),
+    "stop-and-redrive": Plan(control="redrive", lose_writes=0.05, crash=0.03, lose_control=0.3),
+    "task-signals": Plan(
+        control="tasks", cases="signals", lose_writes=0.05, crash=0.03, lose_control=0.3
+    ),
 }
 
 
@@ -202,6 +225,11 @@ def golden_cases(folder: Path = GOLDEN) -> list[Case]:
         Case(n, (folder / f"{n}.yaml").read_text(), (folder / f"{n}.input.json").read_text())
         for n in ordered
     ]
+
+
+def cases_of(plan: Plan, golden: Path = GOLDEN) -> list[Case]:
+    """The workflows a scenario runs."""
+    return golden_cases(golden / "signals" if plan.cases == "signals" else golden)
 
 
 # --- faults on the wire ----------------------------------------------------------------------
@@ -372,6 +400,8 @@ class Stack:
     harness_clients: Mapping[str, Any]
     workflows: dict[str, str] = field(default_factory=dict)
     """Workflow id by case name."""
+    inbox: Any = None
+    """Where task notifications arrive (:class:`controls.Inbox`)."""
 
 
 @dataclass
@@ -384,8 +414,12 @@ class Worker:
     """The runner's clients (with the plan's hooks; Lambda's Invoke requests counted)."""
     injector: Injector
     invokes: InvokeCounter
+    control_clients: Mapping[str, Any] = field(default_factory=dict)
+    """The control calls' clients (the harness's, DynamoDB's write answers lost)."""
+    control_injector: Injector | None = None
     harness: Any = None
     runner: Any = None
+    control: Any = None
     queues: int = 0
     dead_letters: str | None = None
     """The steps queue's dead-letter queue (URL), where the plan poisons messages."""
@@ -418,6 +452,7 @@ class Worker:
         settings = replace(self.stack.settings, steps_queue_url=url)
         self.harness = Services(settings, self.stack.harness_clients.__getitem__)
         self.runner = Services(settings, self.clients.__getitem__)
+        self.control = Services(settings, self.control_clients.__getitem__)
 
 
 def _worker(stack: Stack, plan: Plan, name: str) -> Worker:
@@ -434,7 +469,11 @@ def _worker(stack: Stack, plan: Plan, name: str) -> Worker:
     clients["lambda"] = session.client("lambda", endpoint_url=stack.lambda_url)
     clients["lambda"].meta.events.register("before-call.lambda.Invoke", invokes)
     injector.attach_invoker(clients["lambda"])
-    worker = Worker(stack, name, clients, injector, invokes)
+    control_injector = Injector(Plan(lose_writes=plan.lose_control))
+    control_clients = dict(stack.harness_clients)
+    control_clients["dynamodb"] = session.client("dynamodb", config=config)
+    control_injector.attach(control_clients["dynamodb"])
+    worker = Worker(stack, name, clients, injector, invokes, control_clients, control_injector)
     worker.new_queue()
     return worker
 
@@ -546,6 +585,13 @@ class Run:
     """The dead-letter handler failed it (its message reached the dead-letter queue)."""
     stopped: str | None = None
     """Why the harness stopped delivering before the execution ended."""
+    controlled: bool = False
+    """The control acted on it (paused it, redrove it, answered a task)."""
+    loose: bool = False
+    """Compared by how it ended only: the control changed its course (a stop, then a
+    redrive)."""
+    control_problems: list[str] = field(default_factory=list)
+    """What the control calls answered otherwise than the API promises."""
     error: str | None = None
     """What the runner raised (other than an injected crash)."""
 
@@ -572,6 +618,7 @@ def _deliver_until(
     end: float,
     cap: int | None = None,
     watched: str | None = None,
+    control: Control | None = None,
 ) -> str | None:
     """Feed the worker's queue to ``deliver`` until ``until()`` holds (None), else say why not:
     the monotonic time ``end`` passed, or ``cap`` messages were received.
@@ -579,7 +626,8 @@ def _deliver_until(
     A message whose handling crashed is not deleted: it is made visible again at once, as SQS
     does when its visibility timeout passes. While the queue gives nothing visible, the
     dead-letter handler takes what the queue moved to its dead-letter queue, and the reconciler
-    examines the execution ``watched`` once every ``RECONCILE_PERIOD`` the queue stays so.
+    examines the execution ``watched`` once every ``RECONCILE_PERIOD`` the queue stays so;
+    ``control`` hears of every message before it is handed over and of every such moment.
     """
     from stepline.store.queue import StepMessage
 
@@ -597,12 +645,16 @@ def _deliver_until(
             idle_since = time.monotonic()
         else:
             deliver.dead_lettered |= _dead_letters(worker)
+            if control is not None:
+                control.idle()
             if watched and time.monotonic() - idle_since >= RECONCILE_PERIOD:
                 deliver.redriven += _reconcile(worker, watched) == "redriven"
                 idle_since = time.monotonic()
             time.sleep(0.02)  # only delayed messages are left: let the emulated clock move
         for message in messages:
             deliver.received += 1
+            if control is not None:
+                control.before(deliver.received)
             try:
                 deliver(StepMessage.from_json(message["Body"]))
             except Crash:
@@ -615,15 +667,23 @@ def _deliver_until(
 
 
 def _reconcile(worker: Worker, execution_id: str) -> str:
-    """What a reconciler pass does with the execution, on the bench's time scale."""
+    """What a reconciler pass does with the execution, on the bench's time scale: as in
+    production, it looks only once the execution's watch time (gsi5) is a grace old."""
     from stepline.service import reconciler
+    from stepline.store import keys
+    from stepline.times import stored
 
     limits = reconciler.Limits(
         grace=timedelta(seconds=RECONCILE_GRACE),
         runner_timeout=timedelta(seconds=RECONCILE_RUNNER_TIMEOUT),
         hand_over=timedelta(seconds=RECONCILE_HAND_OVER),
     )
-    return reconciler.examine(worker.harness, limits, execution_id)
+    svc = worker.harness
+    head = svc.table.get(keys.execution(execution_id))
+    before = keys.time_upper_bound(stored(svc.clock() - limits.grace), inclusive=False)
+    if head is None or "GSI5SK" not in head or str(head["GSI5SK"]) >= before:
+        return "not due"  # not watched, or not overdue yet
+    return reconciler.examine(svc, limits, execution_id)
 
 
 def _dead_letters(worker: Worker) -> set[str]:
@@ -668,6 +728,8 @@ def _drive(worker: Worker, plan: Plan, run: Run, seed: str, limits: Limits) -> N
     rng = random.Random(f"{seed}/{run.index}")
     worker.injector.rng = rng
     injected_before, invokes_before = worker.injector.injected, worker.invokes.count
+    assert worker.control_injector is not None
+    control_injected_before = worker.control_injector.injected
     deliver = (TwiceAndShuffled if plan.shuffle else Delivery)(worker, plan, rng)
     text, run.key, run.unique_key = _input_for(run.case)
     began = time.monotonic()
@@ -675,15 +737,21 @@ def _drive(worker: Worker, plan: Plan, run: Run, seed: str, limits: Limits) -> N
         worker.harness,
         executions.StartCommand(worker.stack.workflows[run.case.name], text, "bench"),
     )
+    control = _control(worker, plan.control, run, f"{seed}/{run.index}/control")
     try:
-        run.stopped = _deliver_until(
-            worker,
-            deliver,
-            lambda: _ended(worker.harness, run.execution_id),
-            began + limits.deadline,
-            limits.max_deliveries,
-            watched=run.execution_id,
-        )
+        control.started()
+        while True:  # a phase per redrive
+            run.stopped = _deliver_until(
+                worker,
+                deliver,
+                control.settled,
+                began + limits.deadline,
+                deliver.received + limits.max_deliveries,
+                watched=run.execution_id,
+                control=control,
+            )
+            if run.stopped is not None or not control.again():
+                break
         run.seconds = time.monotonic() - began
         run.ended = run.stopped is None
         if run.ended:
@@ -691,13 +759,31 @@ def _drive(worker: Worker, plan: Plan, run: Run, seed: str, limits: Limits) -> N
     except Exception as exc:  # a runner failure is a figure of the bench, not its end
         run.error = f"{type(exc).__name__}: {exc} (at {_where(exc)})"
         run.seconds = time.monotonic() - began
+    run.controlled, run.loose = control.acted, control.loose
+    run.control_problems = control.problems
     run.deliveries = deliver.received
     run.redriven = deliver.redriven
     run.dead_lettered = run.execution_id in deliver.dead_lettered
     if not run.ended:
         worker.new_queue()  # a stuck execution's messages would go on hopping under the next
     run.injected = worker.injector.injected - injected_before + deliver.injected
+    run.injected += worker.control_injector.injected - control_injected_before
     run.invokes = worker.invokes.count - invokes_before
+
+
+def _control(worker: Worker, kind: str, run: Run, seed: str) -> Control:
+    """What the harness does to ``run``'s execution (choices from ``seed``)."""
+    from stepline.bench import controls
+
+    rng = random.Random(seed)
+    if worker.control_injector is not None:
+        worker.control_injector.rng = random.Random(f"{seed}/lost")
+    control = controls.CONTROLS[kind](
+        worker.harness, worker.control, run.execution_id, rng, key=run.unique_key
+    )
+    if isinstance(control, controls.AnswerTasks):
+        control.inbox = worker.stack.inbox
+    return control
 
 
 def _where(exc: BaseException) -> str:
@@ -860,6 +946,20 @@ def compare_dead_lettered(seen: Outcome, invokes: int, expected: Outcome) -> Ver
     return verdict
 
 
+def compare_ending(seen: Outcome, expected: Outcome, *, result: bool) -> Verdict:
+    """A run whose course was changed on purpose (stopped, then redriven) must end as the
+    clean run did: its status and error, and its result unless its functions count their
+    calls (``result`` False), which a stopped call's re-run changes."""
+    verdict = Verdict()
+    names = ("status", "error", "result") if result else ("status", "error")
+    for name in names:
+        if getattr(seen, name) != getattr(expected, name):
+            verdict.differing.append(
+                f"{name}: {getattr(seen, name)!r} != {getattr(expected, name)!r}"
+            )
+    return verdict
+
+
 def _duplicated(seen: Outcome, expected: Outcome) -> int:
     """Entries beyond as often as the clean run has their id."""
     clean = expected.ids()
@@ -886,6 +986,8 @@ def figures_of(
         "extra_invokes": 0,
         "redriven": sum(r.redriven for r in runs),
         "dead_lettered": 0,
+        "controlled": sum(r.controlled for r in runs),
+        "control_errors": sum(bool(r.control_problems) for r in runs),
         "longest_s": round(max((r.seconds for r in runs if r.ended), default=0.0), 3),
         "most_deliveries": max((r.deliveries for r in runs if r.ended), default=0),
         "wall_s": round(wall, 1),
@@ -901,6 +1003,8 @@ def figures_of(
 
 def _judge(svc: Any, run: Run, clean: Outcome, figures: dict[str, Any]) -> str | None:
     """Add one run to the figures; what is wrong with it, if anything."""
+    if run.control_problems:
+        return "; ".join(run.control_problems)
     if not run.ended:
         figures["stuck"] += 1
         head = svc.executions.get(run.execution_id) if run.execution_id else None
@@ -908,8 +1012,12 @@ def _judge(svc: Any, run: Run, clean: Outcome, figures: dict[str, Any]) -> str |
         return f"stuck ({status}): {run.error or run.stopped}"
     figures["ended"] += 1
     figures["dead_lettered"] += run.dead_lettered
-    judged = compare_dead_lettered if run.dead_lettered else compare
-    verdict = judged(outcome(svc, run), run.invokes, clean)
+    if run.dead_lettered:
+        verdict = compare_dead_lettered(outcome(svc, run), run.invokes, clean)
+    elif run.loose:
+        verdict = compare_ending(outcome(svc, run), clean, result=run.key is None)
+    else:
+        verdict = compare(outcome(svc, run), run.invokes, clean)
     figures["duplicated"] += verdict.duplicated
     figures["differing"] += bool(verdict.differing)
     figures["repeated_calls"] += verdict.repeated
@@ -950,12 +1058,17 @@ def _stack(functions: Path) -> Iterator[Stack]:
     """Resources from template.yaml, the local Lambda functions served, clients to reach them."""
     import boto3
 
+    from stepline.bench import controls
     from stepline.dev import resources
     from stepline.dev.lambdas import Invoker, LambdaServer, LocalFunctions
     from stepline.service.deps import Settings
 
     lambdas = LambdaServer(("127.0.0.1", 0), Invoker(None, LocalFunctions(functions)))
-    with harness.emulated_aws(ENVIRONMENT, quiet=True), harness.served(lambdas):
+    with (
+        harness.emulated_aws(ENVIRONMENT, quiet=True),
+        harness.served(lambdas),
+        controls.inbox() as inbox,
+    ):
         session = boto3.session.Session()
         physical = resources.provision(session.client, stack_name="stepline-faults")
         settings = replace(
@@ -970,10 +1083,12 @@ def _stack(functions: Path) -> Iterator[Stack]:
             for s in ("dynamodb", "sqs", "s3", "secretsmanager")
         }
         harness_clients["lambda"] = session.client("lambda", endpoint_url=lambda_url)
-        yield Stack(settings, session, lambda_url, harness_clients)
+        yield Stack(settings, session, lambda_url, harness_clients, inbox=inbox)
 
 
 def _create_workflows(stack: Stack, cases: Sequence[Case]) -> None:
+    """A workflow per case; a task notification goes to the bench's inbox."""
+    from stepline.bench.controls import INBOX_PLACEHOLDER
     from stepline.models import CreateWorkflowRequest
     from stepline.service import workflows
 
@@ -983,24 +1098,29 @@ def _create_workflows(stack: Stack, cases: Sequence[Case]) -> None:
             {
                 "folderId": "faults",
                 "name": case.name.replace("_", "-"),
-                "specification": {"specYaml": case.spec},
+                "specification": {
+                    "specYaml": case.spec.replace(INBOX_PLACEHOLDER, stack.inbox.url)
+                },
             }
         )
         created = workflows.create(svc, request, caller="bench")
         stack.workflows[case.name] = created.resource_id
 
 
-def _references(stack: Stack, cases: Sequence[Case], limits: Limits) -> dict[str, Outcome]:
-    """A clean run of each case, one after another."""
-    plan = SCENARIOS["clean"]
+def _references(
+    stack: Stack, cases: Sequence[Case], limits: Limits, control: str = ""
+) -> dict[str, Outcome]:
+    """A clean run of each case, one after another, with ``control`` doing its part."""
+    plan = Plan(control=control)
     worker = _worker(stack, plan, f"faults-reference-{uuid.uuid4().hex[:6]}")
     references = {}
     for i, case in enumerate(cases):
         run = Run(i, case)
         _drive(worker, plan, run, "reference", limits)
-        if not run.ended:
+        if not run.ended or run.control_problems:
             raise RuntimeError(
-                f"the clean run of {case.name} did not end: {run.error or run.stopped}"
+                f"the clean run of {case.name} did not end well: "
+                f"{run.error or run.stopped or run.control_problems}"
             )
         seen = outcome(worker.harness, run)
         if run.invokes != seen.calls:  # what repeated calls are told apart by
@@ -1025,24 +1145,30 @@ def measure(
     """Run ``executions`` executions per scenario (cycling through the golden workflows) and
     compare each with a clean run of its workflow; the figures per scenario (by name). A
     scenario's executions are deleted once judged, so each scenario starts on the same table."""
-    cases = golden_cases(golden)
-    if not cases:
-        raise ValueError(f"no golden workflows in {golden}")
+    from stepline.bench.controls import REFERENCE_OF
+
+    sets = {plan.cases: cases_of(plan, golden) for plan in scenarios.values()}
+    if not all(sets.values()):
+        raise ValueError(f"no golden workflows in {golden} for {sorted(sets)}")
     began = time.monotonic()
     with _stack(functions) as stack:
-        _create_workflows(stack, cases)
-        references = _references(stack, cases, limits)
+        for cases in sets.values():
+            _create_workflows(stack, cases)
+        references: dict[tuple[str, str], dict[str, Outcome]] = {}
         results: dict[str, Any] = {}
         for name, plan in scenarios.items():
+            cases, reference = sets[plan.cases], (plan.cases, REFERENCE_OF[plan.control])
+            if reference not in references:
+                references[reference] = _references(stack, cases, limits, reference[1])
             runs = [Run(i, cases[i % len(cases)]) for i in range(executions)]
             wall, errors = _run_scenario(
                 stack, name, plan, runs, seed=seed, workers=workers, limits=limits
             )
-            results[name] = figures_of(stack, runs, references, wall, errors)
+            results[name] = figures_of(stack, runs, references[reference], wall, errors)
             _forget(stack, runs)
     return {
         "executions": executions,
-        "workflows": [c.name for c in cases],
+        "workflows": [c.name for cases in sets.values() for c in cases],
         "seed": seed,
         "workers": workers,
         "deadline_s": limits.deadline,
@@ -1070,22 +1196,26 @@ def table(figures: Mapping[str, Any], *, problems: int = 3) -> str:
         f"{figures['max_deliveries']} deliveries",
         "",
         f"{'scenario':<26}{'execs':>6}{'faults':>8}{'ended':>7}{'stuck':>7}{'dup.':>6}"
-        f"{'differ':>8}{'repeated':>10}{'redriven':>10}{'dead-let.':>11}{'longest s':>11}"
-        f"{'wall s':>8}",
+        f"{'differ':>8}{'repeated':>10}{'redriven':>10}{'dead-let.':>11}{'control':>9}"
+        f"{'ctl err':>9}{'longest s':>11}{'wall s':>8}",
     ]
     for name, row in figures["scenarios"].items():
         rows.append(
             f"{name:<26}{row['executions']:>6}{row['faults']:>8}{row['ended']:>7}"
             f"{row['stuck']:>7}{row['duplicated']:>6}{row['differing']:>8}"
             f"{row['repeated_calls']:>10}{row['redriven']:>10}{row['dead_lettered']:>11}"
+            f"{row['controlled']:>9}{row['control_errors']:>9}"
             f"{row['longest_s']:>11.2f}{row['wall_s']:>8.1f}"
         )
     rows += [
         "",
-        "goal: 0 stuck, 0 duplicated, 0 differing; repeated = executions whose attempts or result",
-        "differ only because a function call was really made again (at-least-once side effects);",
-        "redriven = messages the reconciler sent again; dead-let. = executions the dead-letter",
-        "handler failed (FAILED with STEP_INTERNAL and no duplicated entry, not compared)",
+        "goal: 0 stuck, 0 duplicated, 0 differing, 0 ctl err; repeated = executions whose",
+        "attempts or result differ only because a function call was really made again",
+        "(at-least-once side effects); redriven = messages the reconciler sent again;",
+        "dead-let. = executions the dead-letter handler failed (FAILED with STEP_INTERNAL and no",
+        "duplicated entry, not compared); control = executions the harness paused, redrove or",
+        "answered a task of; ctl err = those whose Pause, Resume, Stop, Redrive or task answers",
+        "were answered otherwise than the API promises (or that started a step while paused)",
         f"wall time: {figures['wall_s']:.1f} s",
     ]
     for name, row in figures["scenarios"].items():
