@@ -25,7 +25,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: install install-local dev test lint typecheck pytest sam bench clean console openapi \
+.PHONY: install install-local dev test lint typecheck pytest sam bench clean console openapi protos \
 	chromium
 
 $(BIN)/python:
@@ -86,6 +86,9 @@ bench: install-local
 	$(BIN)/python -m stepline.bench imports
 	$(BIN)/python -m stepline.bench yawl
 	$(BIN)/python -m stepline.bench speed
+
+protos: install  # regenerate the committed Python of the gRPC extensions from their .proto
+	$(BIN)/python -m stepline.gateway.protos
 
 console:  # rebuild the web console's committed assets from web/ (needs Node.js and npm)
 	cd web && npm ci && npm run build

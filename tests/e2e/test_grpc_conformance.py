@@ -42,6 +42,8 @@ from stepline.api.errors import HTTP_STATUS
 from stepline.cli import client as http_client
 from stepline.client.auth import SigV4
 from stepline.errors import Code
+from stepline.gateway import extensions_pb2 as xt
+from stepline.gateway import extensions_pb2_grpc as xt_grpc
 from stepline.gateway import transcoder
 from tests.e2e.conftest import RunningStack, launch_dev_stack, signed_client, stop_dev_stack
 
@@ -73,6 +75,8 @@ class Clients:
             "ExecutionService": ex_grpc.ExecutionServiceStub(self.channel),
             "WorkflowService": wf_grpc.WorkflowServiceStub(self.channel),
             "OperationService": op_grpc.OperationServiceStub(self.channel),
+            "ExecutionExtensionService": xt_grpc.ExecutionExtensionServiceStub(self.channel),
+            "TaskService": xt_grpc.TaskServiceStub(self.channel),
         }
 
     def rpc(self, request: Message, metadata: tuple[tuple[str, str], ...] = ()) -> Message:
@@ -660,6 +664,153 @@ def test_a_page_token_is_bound_to_its_filter_and_tamper_evident_as_over_rest(
         assert_same_error(
             clients, world.request(request), rest.filled(world), Code.INVALID_ARGUMENT, "pageToken:"
         )
+
+
+# --- Stepline's extensions: redrive, pause, resume, task answers -----------------------------
+
+
+def test_pause_and_resume_answer_as_rest(clients: Clients, world: World) -> None:
+    execution_id = _start(clients, world.parked)
+    for rpc, verb, status in (
+        (xt.PauseExecutionRequest, "pause", "PAUSED"),
+        (xt.ResumeExecutionRequest, "resume", "RUNNING"),
+    ):
+        for _ in range(2):  # again answers as the first time
+            answer = assert_same_answer(
+                clients,
+                rpc(execution_id=execution_id),
+                Rest("POST", f"/execution/{execution_id}:{verb}").filled(world),
+            )
+            assert answer.execution_id == execution_id  # type: ignore[attr-defined]
+        end = time.monotonic() + DEADLINE
+        while _status(clients, execution_id) not in (status, "QUEUED"):
+            assert time.monotonic() < end, _status(clients, execution_id)
+            time.sleep(0.05)
+    clients.rest.post(f"/workflows/v1/execution/{execution_id}/terminate")
+
+
+def test_redrive_answers_its_count_and_a_second_one_is_refused_as_over_rest(
+    clients: Clients, world: World
+) -> None:
+    execution_id = _start(clients, world.parked)
+    clients.rest.post(f"/workflows/v1/execution/{execution_id}/stop")
+    end = time.monotonic() + DEADLINE
+    while True:  # stopped, and its Wait closed: then it may be redriven
+        answer = clients.rest.post(f"/workflows/v1/execution/{execution_id}:redrive")
+        if answer.status_code == 200:
+            break
+        assert time.monotonic() < end, answer.text
+        time.sleep(0.05)
+    assert answer.json() == {"executionId": execution_id, "redriveCount": "1"}
+    clients.rest.post(f"/workflows/v1/execution/{execution_id}/stop")
+    while True:
+        try:
+            redriven = clients.rpc(xt.RedriveExecutionRequest(execution_id=execution_id))
+            break
+        except grpc.RpcError as refused:  # still closing its steps
+            assert refused.code() == grpc.StatusCode.FAILED_PRECONDITION, refused.details()
+            assert time.monotonic() < end, refused.details()
+            time.sleep(0.05)
+
+    assert isinstance(redriven, xt.RedriveExecutionResponse)
+    assert (redriven.execution_id, redriven.redrive_count) == (execution_id, 2)
+    got = clients.rest.get(f"/workflows/v1/execution/{execution_id}").json()["execution"]
+    assert got["redriveCount"] == "2"
+    assert_same_error(  # running again: nothing to redrive
+        clients,
+        xt.RedriveExecutionRequest(execution_id=execution_id),
+        Rest("POST", f"/execution/{execution_id}:redrive").filled(world),
+        Code.FAILED_PRECONDITION,
+        "executionId:",
+    )
+    clients.rest.post(f"/workflows/v1/execution/{execution_id}/terminate")
+
+
+FORGED = "c3dub3RoZXJl.1." + "A" * 43
+EXTENSION_ERRORS = [
+    *(
+        pytest.param(
+            rpc(execution_id=execution_id),
+            Rest("POST", f"/execution/{execution_id}:{verb}"),
+            code,
+            "executionId:",
+            id=f"{verb}-{case}",
+        )
+        for rpc, verb in (
+            (xt.RedriveExecutionRequest, "redrive"),
+            (xt.PauseExecutionRequest, "pause"),
+            (xt.ResumeExecutionRequest, "resume"),
+        )
+        for case, execution_id, code in (
+            ("unknown", "<no_execution>", Code.NOT_FOUND),
+            ("malformed", "not-an-id", Code.INVALID_ARGUMENT),
+            ("finished", "<finished>", Code.FAILED_PRECONDITION),
+        )
+    ),
+    *(
+        pytest.param(
+            rpc,
+            Rest("POST", f"/execution:{verb}", body=body),
+            code,
+            field_name,
+            id=f"{verb}-{case}",
+        )
+        for rpc, verb, body, case, code, field_name in (
+            (
+                xt.SendTaskSuccessRequest(task_token=FORGED, output_json="{}"),
+                "sendTaskSuccess",
+                {"taskToken": FORGED, "outputJson": "{}"},
+                "forged",
+                Code.NOT_FOUND,
+                "taskToken:",
+            ),
+            (
+                xt.SendTaskSuccessRequest(),
+                "sendTaskSuccess",
+                {},
+                "no-token",
+                Code.INVALID_ARGUMENT,
+                "taskToken",
+            ),
+            (
+                xt.SendTaskSuccessRequest(task_token=FORGED, output_json="{oops"),
+                "sendTaskSuccess",
+                {"taskToken": FORGED, "outputJson": "{oops"},
+                "not-json",
+                Code.INVALID_ARGUMENT,
+                "output",
+            ),
+            (
+                xt.SendTaskFailureRequest(task_token=FORGED, error_code="NOT_A_CODE"),
+                "sendTaskFailure",
+                {"taskToken": FORGED, "errorCode": "NOT_A_CODE"},
+                "bad-code",
+                Code.INVALID_ARGUMENT,
+                "error",
+            ),
+            (
+                xt.SendTaskHeartbeatRequest(task_token=FORGED),
+                "sendTaskHeartbeat",
+                {"taskToken": FORGED},
+                "forged",
+                Code.NOT_FOUND,
+                "taskToken:",
+            ),
+        )
+    ),
+]
+
+
+@pytest.mark.parametrize(("request_message", "rest", "code", "field_name"), EXTENSION_ERRORS)
+def test_extension_errors_are_the_rest_errors(
+    clients: Clients,
+    world: World,
+    request_message: Message,
+    rest: Rest,
+    code: Code,
+    field_name: str,
+) -> None:
+    assert_same_error(clients, world.request(request_message), rest.filled(world), code, field_name)
 
 
 # --- WorkflowService: Create, Get, Delete ---------------------------------------------------

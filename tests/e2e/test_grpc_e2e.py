@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import grpc
 import httpx
@@ -34,6 +38,8 @@ from yandex.cloud.serverless.workflows.v1 import (
     workflow_service_pb2_grpc as wf_grpc,
 )
 
+from stepline.gateway import extensions_pb2 as xt
+from stepline.gateway import extensions_pb2_grpc as xt_grpc
 from tests.e2e.conftest import RunningStack, free_port
 
 pytestmark = pytest.mark.e2e
@@ -218,6 +224,68 @@ def test_errors_carry_the_status_code_and_message_rest_gives(
     assert raised.value.code() == code
     assert code.value[0] == error["code"]
     assert raised.value.details() == error["message"]
+
+
+APPROVAL = r"""
+yawl: "0.1"
+start: approve
+steps:
+  approve:
+    waitForTask:
+      notify:
+        url: 'http://127.0.0.1:@PORT@/approve'
+        body: '\({token: $taskToken})'
+      output: '\({approved: .approved})'
+"""
+
+
+class _Inbox(BaseHTTPRequestHandler):
+    server: Any
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))
+        self.server.tokens.put(body["token"])
+        self.send_response(200)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+def test_the_extensions_pause_resume_and_answer_a_task_over_grpc(channel: grpc.Channel) -> None:
+    inbox: Any = ThreadingHTTPServer(("127.0.0.1", 0), _Inbox)
+    inbox.tokens = queue.Queue()
+    threading.Thread(target=inbox.serve_forever, daemon=True).start()
+    try:
+        spec = APPROVAL.replace("@PORT@", str(inbox.server_address[1]))
+        workflow_id = _create(channel, spec, f"approval-{time.monotonic_ns()}")
+        executions = ex_grpc.ExecutionServiceStub(channel)
+        extensions = xt_grpc.ExecutionExtensionServiceStub(channel)
+        started = executions.Start(ex.StartExecutionRequest(workflow_id=workflow_id))
+        token = inbox.tokens.get(timeout=30)  # the step parked and sent its token
+
+        paused = extensions.Pause(xt.PauseExecutionRequest(execution_id=started.execution_id))
+        assert paused.execution_id == started.execution_id
+        got = executions.Get(ex.GetExecutionRequest(execution_id=started.execution_id))
+        assert got.execution.status == got.execution.PAUSED
+        xt_grpc.TaskServiceStub(channel).SendTaskSuccess(
+            xt.SendTaskSuccessRequest(task_token=token, output_json='{"approved": true}')
+        )  # a PAUSED execution takes the answer; its step goes on once resumed
+        extensions.Resume(xt.ResumeExecutionRequest(execution_id=started.execution_id))
+
+        end = time.monotonic() + 30
+        while got.execution.status != got.execution.FINISHED:
+            assert time.monotonic() < end, got
+            time.sleep(0.1)
+            got = executions.Get(ex.GetExecutionRequest(execution_id=started.execution_id))
+        assert json.loads(got.execution.result.result_json) == {"approved": True}
+        with pytest.raises(grpc.RpcError) as again:
+            extensions.Redrive(xt.RedriveExecutionRequest(execution_id=started.execution_id))
+        assert again.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    finally:
+        inbox.shutdown()
+        inbox.server_close()
 
 
 def test_the_readme_example_runs_against_the_dev_stack(dev_stack: RunningStack) -> None:

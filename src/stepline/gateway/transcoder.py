@@ -2,7 +2,9 @@
 
 Every RPC of ``yandex.cloud.serverless.workflows.v1.ExecutionService`` and ``WorkflowService``
 and of ``yandex.cloud.operation.OperationService`` is served from the official protos (the
-``yandexcloud`` package): the request message becomes the HTTP request its method's
+``yandexcloud`` package), and Stepline's extensions (redrive, pause, resume, the task answers)
+from its own, ``stepline.workflows.v1`` in ``extensions.proto`` beside this module: the request
+message becomes the HTTP request its method's
 ``google.api.http`` rule names (path fields in the path, the rest in the JSON body when the
 rule has one, else in the query), signed with SigV4 as the CLI signs its requests; the JSON
 answer becomes the response message, and an error answer the gRPC status of its ``code``.
@@ -46,14 +48,17 @@ FORWARDED_METADATA = ("idempotency-key",)
 
 
 def service_modules() -> tuple[ModuleType, ...]:
-    """The official ``*_service_pb2`` modules whose services this endpoint serves."""
+    """The ``*_pb2`` modules whose services this endpoint serves: the official protos', and
+    Stepline's extensions."""
     # google.protobuf.Empty is the response of Delete's and the access-binding calls'
     # Operations: importing it registers it for their Any, which would not parse without.
     from google.protobuf import empty_pb2  # noqa: F401
     from yandex.cloud.operation import operation_service_pb2
     from yandex.cloud.serverless.workflows.v1 import execution_service_pb2, workflow_service_pb2
 
-    return (execution_service_pb2, workflow_service_pb2, operation_service_pb2)
+    from stepline.gateway import extensions_pb2
+
+    return (execution_service_pb2, workflow_service_pb2, operation_service_pb2, extensions_pb2)
 
 
 @dataclass(frozen=True)
