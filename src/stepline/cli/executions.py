@@ -174,56 +174,36 @@ def _show_outcome(execution: dict[str, Any], fmt: Format) -> None:
         console.print(Text(output.error_text(execution["error"]), style="red"))
 
 
-@app.command()
-def stop(
-    execution_id: ExecutionId,
-    endpoint: EndpointOption = None,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    fmt: FormatOption = None,
-) -> None:
-    """Stop an execution after its running step finishes."""
-    with api(endpoint, profile, region) as client:
-        _acknowledge(client.stop(execution_id), "Stopping", output.resolve(fmt))
+def _state_command(name: str, verb: str, summary: str) -> None:
+    """Register ``execution NAME ID``: the client's call of that name, acknowledged as
+    ``<verb> execution <id>`` (or the id as JSON/YAML)."""
+
+    def command(
+        execution_id: ExecutionId,
+        endpoint: EndpointOption = None,
+        profile: ProfileOption = None,
+        region: RegionOption = None,
+        fmt: FormatOption = None,
+    ) -> None:
+        with api(endpoint, profile, region) as client:
+            answered = getattr(client, name)(execution_id)
+        _acknowledge(answered, verb, output.resolve(fmt))
+
+    command.__doc__ = summary
+    app.command(name)(command)
 
 
-@app.command()
-def terminate(
-    execution_id: ExecutionId,
-    endpoint: EndpointOption = None,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    fmt: FormatOption = None,
-) -> None:
-    """Stop an execution now, cancelling its running step."""
-    with api(endpoint, profile, region) as client:
-        _acknowledge(client.terminate(execution_id), "Terminating", output.resolve(fmt))
-
-
-@app.command()
-def pause(
-    execution_id: ExecutionId,
-    endpoint: EndpointOption = None,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    fmt: FormatOption = None,
-) -> None:
-    """Pause an execution: its running step finishes, nothing new starts until resumed."""
-    with api(endpoint, profile, region) as client:
-        _acknowledge(client.pause(execution_id), "Pausing", output.resolve(fmt))
-
-
-@app.command()
-def resume(
-    execution_id: ExecutionId,
-    endpoint: EndpointOption = None,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    fmt: FormatOption = None,
-) -> None:
-    """Resume a paused execution."""
-    with api(endpoint, profile, region) as client:
-        _acknowledge(client.resume(execution_id), "Resuming", output.resolve(fmt))
+for _name, _verb, _summary in (
+    ("stop", "Stopping", "Stop an execution after its running step finishes."),
+    ("terminate", "Terminating", "Stop an execution now, cancelling its running step."),
+    (
+        "pause",
+        "Pausing",
+        "Pause an execution: its running step finishes, nothing new starts until resumed.",
+    ),
+    ("resume", "Resuming", "Resume a paused execution."),
+):
+    _state_command(_name, _verb, _summary)
 
 
 @app.command()
