@@ -88,7 +88,9 @@ def open_waiting(page: Page, stack: RunningStack, inbox: Any, *steps: str) -> tu
     page.goto(f"/#/execution/{execution_id}")
     panel = task_panel(page)
     expect(panel).to_have_class(re.compile(r"\bwaiting\b"), timeout=FINISH)
-    expect(panel.locator(".task-hint")).to_have_text(f"Waiting for an answer: {steps[0]}")
+    expect(panel.locator(".task-hint")).to_have_text(
+        f"Waiting for an answer: {steps[0]}", timeout=FINISH
+    )
     return execution_id, token
 
 
@@ -113,7 +115,7 @@ def test_success_with_an_output_finishes_the_execution(
 ) -> None:
     _, token = open_waiting(page, stack, inbox, "approve")
     badge = page.locator("section.summary .badge")
-    expect(badge).to_have_text("RUNNING")
+    expect(badge).to_have_text("RUNNING", timeout=FINISH)
     expect(node(page, "approve")).to_have_attribute("data-status", "STARTED")
 
     page.get_by_label("task token").fill(token)
@@ -121,7 +123,7 @@ def test_success_with_an_output_finishes_the_execution(
     expect(page.get_by_text("Valid JSON")).to_be_visible()
     page.get_by_role("button", name="Send success").click()
 
-    expect(page.get_by_text("Success sent: the waiting step goes on")).to_be_visible()
+    expect(page.get_by_text("Success sent: the waiting step goes on")).to_be_visible(timeout=FINISH)
     expect(badge).to_have_text("FINISHED", timeout=FINISH)
     result = page.locator("section.summary .json-block.result pre")
     expect(result).to_contain_text('"approved": true')
@@ -139,7 +141,7 @@ def test_failure_with_an_error_code_fails_the_execution(
     page.get_by_label("error message").fill("rejected by Ada")
     page.get_by_role("button", name="Send failure").click()
 
-    expect(page.get_by_text("Failure sent: the waiting step fails")).to_be_visible()
+    expect(page.get_by_text("Failure sent: the waiting step fails")).to_be_visible(timeout=FINISH)
     summary = page.locator("section.summary")
     expect(summary.locator(".badge")).to_have_text("FAILED", timeout=FINISH)
     expect(summary.locator(".json-block.error pre")).to_contain_text(
@@ -154,7 +156,7 @@ def test_a_second_answer_or_a_forged_token_shows_the_refusal(
     execution_id, token = open_waiting(page, stack, inbox, "approve", "confirm")
     page.get_by_label("task token").fill(token)
     page.get_by_role("button", name="Send success").click()
-    expect(page.get_by_text("Success sent")).to_be_visible()
+    expect(page.get_by_text("Success sent")).to_be_visible(timeout=FINISH)
     token_of(inbox, "confirm")  # the execution goes on to the next waiting step
     expect(node(page, "approve")).to_have_attribute("data-status", "COMPLETED", timeout=FINISH)
     expect(task_panel(page).locator(".task-hint")).to_have_text(
@@ -164,13 +166,16 @@ def test_a_second_answer_or_a_forged_token_shows_the_refusal(
     page.get_by_role("button", name="Send failure").click()  # the same token, another answer
     refusal = page.locator(".message .error-box")
     expect(refusal).to_have_text(
-        "FAILED_PRECONDITION: taskToken: the task was already answered (SUCCEEDED)"
+        "FAILED_PRECONDITION: taskToken: the task was already answered (SUCCEEDED)",
+        timeout=FINISH,
     )
     expect(page.get_by_text("Success sent")).to_have_count(0)
 
     page.get_by_label("task token").fill(token[:-4] + ("AAAA" if token[-4:] != "AAAA" else "BBBB"))
     page.get_by_role("button", name="Send heartbeat").click()
-    expect(refusal).to_have_text("NOT_FOUND: taskToken: the task token is not valid")
+    expect(refusal).to_have_text(
+        "NOT_FOUND: taskToken: the task token is not valid", timeout=FINISH
+    )
     expect(node(page, "confirm")).to_have_attribute("data-status", "STARTED")
     terminate(stack, execution_id)
     expect(page.locator("section.summary .badge")).to_have_text("STOPPED", timeout=FINISH)
@@ -215,7 +220,7 @@ def test_a_heartbeat_shows_a_notice_and_the_step_waits_on(
     assert [r.url.rsplit("/", 1)[-1] for r in sent] == ["execution:sendTaskHeartbeat"]
     assert json.loads(sent[0].post_data or "") == {"taskToken": token}
     expect(node(page, "approve")).to_have_attribute("data-status", "STARTED")
-    expect(page.locator("section.summary .badge")).to_have_text("RUNNING")
+    expect(page.locator("section.summary .badge")).to_have_text("RUNNING", timeout=FINISH)
     terminate(stack, execution_id)
     expect(page.locator("section.summary .badge")).to_have_text("STOPPED", timeout=FINISH)
     expect(task_panel(page)).to_be_hidden()

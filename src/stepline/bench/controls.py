@@ -260,8 +260,8 @@ class RedriveOnly(StopAndRedrive):
 class AnswerTasks(Control):
     """Answer each task as its notification asks (the body's ``answer``): ``success`` with an
     output, ``failure`` with an error, ``heartbeat`` (then success on the next look), or
-    ``none`` (it times out). Each answer is sent twice (the second is acknowledged) and then a
-    different one, which must be refused; a token a newer notification replaced is skipped."""
+    ``none`` (it times out). After each answer the same one and a different one are sent again:
+    both must be refused; a token a newer notification replaced is skipped."""
 
     inbox: Inbox | None = None
 
@@ -300,17 +300,19 @@ class AnswerTasks(Control):
         if isinstance(first, NotFound):
             return  # a newer notification replaced this token (the runner issued it again)
         self.acted = True
-        self.expect("the same answer again", lambda: self._send(token, answer))
         other = (
             {"kind": "failure", "code": "STEP_FAILED_PRECONDITION", "message": "changed my mind"}
             if answer["kind"] == "success"
             else {"kind": "success", "output": {}}
         )
-        refusal = self.expect(
-            "a different answer", lambda: self._send(token, other), refused=(FailedPrecondition,)
-        )
-        if not isinstance(refusal, FailedPrecondition):
-            self.problems.append("a second, different answer was taken")
+        for again, what in ((answer, "the same answer"), (other, "a different answer")):
+            refusal = self.expect(
+                f"{what} again",
+                partial(self._send, token, again),
+                refused=(FailedPrecondition,),
+            )
+            if not isinstance(refusal, FailedPrecondition):
+                self.problems.append(f"a second answer ({what}) was taken")
 
     def _send(self, token: str, answer: dict[str, Any]) -> None:
         if answer["kind"] == "success":

@@ -166,9 +166,16 @@ def redrive(execution_id: str) -> Call[int]:
 
 
 def send_task(verb: str, body: dict[str, Any]) -> Call[None]:
-    """sendTaskSuccess, sendTaskFailure or sendTaskHeartbeat (a Stepline extension): the same
-    answer sent again is acknowledged, so it is repeatable."""
-    return Call("POST", f"{PREFIX}/execution:{verb}", lambda _: None, body=body)
+    """sendTaskSuccess, sendTaskFailure or sendTaskHeartbeat (a Stepline extension). An
+    answer is not repeatable: sent again once the first took, it is refused as already
+    answered; a heartbeat is."""
+    return Call(
+        "POST",
+        f"{PREFIX}/execution:{verb}",
+        lambda _: None,
+        body=body,
+        repeatable=verb == "sendTaskHeartbeat",
+    )
 
 
 def history_page(

@@ -309,26 +309,26 @@ def _answer(
 ) -> None:
     task, head = _task_of(svc, token, principal)
     now = svc.clock()
-    if task.answer_digest != digest:
-        _require_active(head)
-        _require_waiting(task, now)
-        try:
-            TaskStore(svc.table).answer(
-                task, stored(now), digest, output_json=output_json, error=error
-            )
-        except ConditionFailed as lost:
-            again = _reread(svc, task)
-            if again.answer_digest != digest:  # else: our write landed, its reply was lost
-                _require_waiting(again, now)
-                raise FailedPrecondition(
-                    "taskToken: the task changed meanwhile; try again"
-                ) from lost
-    # Taken now, or by an earlier try of this very answer (whose caller may have died before
-    # the resume was sent): tell the runner, once more if need be — a second resume is a
-    # duplicate message, which changes nothing.
-    if head.status in ACTIVE:
-        svc.executions.watch(head.id, now)  # the reconciler looks, should the resume be lost
-        svc.queue.send(StepMessage(head.id, 0, resume=True))
+    if task.answer_digest == digest and head.status in ACTIVE:
+        # This very answer was taken before, and its caller may have died before the resume
+        # went out: resume (a duplicate message changes nothing), then refuse it as a second.
+        _resume(svc, head, now)
+    _require_active(head)
+    _require_waiting(task, now)
+    try:
+        TaskStore(svc.table).answer(task, stored(now), digest, output_json=output_json, error=error)
+    except ConditionFailed as lost:
+        again = _reread(svc, task)
+        if again.answer_digest != digest:  # else: this write landed and its reply was lost
+            _require_waiting(again, now)
+            raise FailedPrecondition("taskToken: the task changed meanwhile; try again") from lost
+    _resume(svc, head, now)
+
+
+def _resume(svc: Services, head: ExecutionRecord, now: datetime) -> None:
+    """Tell the runner an answer waits; the reconciler looks, should the message be lost."""
+    svc.executions.watch(head.id, now)
+    svc.queue.send(StepMessage(head.id, 0, resume=True))
 
 
 def _task_of(
