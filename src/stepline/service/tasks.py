@@ -8,8 +8,9 @@ to look again (the execution parks meanwhile, no Lambda held open).
 
 A caller answers with the token (:func:`send_success`, :func:`send_failure`) or keeps it alive
 (:func:`send_heartbeat`). Each answer is one conditional write on the task item, so of two
-concurrent answers exactly one lands; the same answer sent again (a caller retrying after a
-lost response) is acknowledged again, a different one is refused. An answer files the
+concurrent answers exactly one lands, and a second answer is refused whatever it says (the
+store's own retry of a write whose reply was lost is recognised by the answer's digest, and
+taken as the write it is). An answer files the
 execution for the reconciler at once and sends the runner a resume message; a lost message is
 recovered by the reconciler (:func:`answer_waiting`).
 

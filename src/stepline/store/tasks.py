@@ -5,7 +5,7 @@ leaves WAITING once, by a conditional write: SUCCEEDED or FAILED (an answer), TI
 runner saw its deadline or heartbeat deadline pass) or CANCELLED (its notification failed).
 Every write but the first is conditioned on the token hash, so a write meant for an earlier
 token (an earlier attempt, or a notification that had to be sent again) never lands on a newer
-one. An answer keeps the digest of what it said, so the same answer sent again is recognised.
+one. An answer keeps the digest of what it said, so a retry of its own write is recognised.
 """
 
 from __future__ import annotations
