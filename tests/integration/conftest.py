@@ -138,7 +138,7 @@ def stack(request: pytest.FixtureRequest) -> Iterator[EmulatedStack]:
     """
     import logging
 
-    from moto.server import ThreadedMotoServer
+    from stepline.dev.stack import Emulator
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     saved = dict(os.environ)
@@ -155,8 +155,8 @@ def stack(request: pytest.FixtureRequest) -> Iterator[EmulatedStack]:
     # Backends an in-process bench of an earlier module left behind were made without AWS's
     # managed policies: start from ones made with this environment.
     moto_api_backend.reset()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(endpoint.rsplit(":", 1)[1]))
-    server.start()
+    # The dev stack's emulator: moto's server, each DynamoDB request applied atomically.
+    server = Emulator("127.0.0.1", int(endpoint.rsplit(":", 1)[1]), verbose=False)
     try:
         with authorizer.enforcing():
             emulated = EmulatedStack(

@@ -1002,9 +1002,14 @@ def figures_of(
 
 
 def _judge(svc: Any, run: Run, clean: Outcome, figures: dict[str, Any]) -> str | None:
-    """Add one run to the figures; what is wrong with it, if anything."""
-    if run.control_problems:
-        return "; ".join(run.control_problems)
+    """Add one run to the figures; what is wrong with it, if anything (its control's problems
+    first)."""
+    problem = _judge_outcome(svc, run, clean, figures)
+    found = [*run.control_problems, *([problem] if problem else [])]
+    return "; ".join(found) or None
+
+
+def _judge_outcome(svc: Any, run: Run, clean: Outcome, figures: dict[str, Any]) -> str | None:
     if not run.ended:
         figures["stuck"] += 1
         head = svc.executions.get(run.execution_id) if run.execution_id else None

@@ -43,10 +43,34 @@ def emulated_aws(
             if quiet:
                 stack.enter_context(redirect_stdout(stack.enter_context(open(os.devnull, "w"))))
             stack.enter_context(mock_aws(config=config))  # type: ignore[arg-type]
+            stack.enter_context(atomic_dynamodb())
             yield
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+@contextmanager
+def atomic_dynamodb() -> Iterator[None]:
+    """One DynamoDB request at a time through in-process moto, as DynamoDB applies each
+    request atomically: moto checks a condition and then writes, and two threads could both
+    pass the check (two concurrent Redrives would both land)."""
+    from moto.core.models import botocore_stubber
+
+    process = botocore_stubber.process_request
+    lock = threading.Lock()
+
+    def atomic(request: Any) -> Any:
+        if "dynamodb" not in str(request.url):
+            return process(request)
+        with lock:
+            return process(request)
+
+    botocore_stubber.process_request = atomic  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        botocore_stubber.process_request = process  # type: ignore[method-assign]
 
 
 @contextmanager

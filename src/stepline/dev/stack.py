@@ -305,7 +305,7 @@ class Emulator:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import make_server
 
-        app = DomainDispatcherApplication(create_backend_app)
+        app = atomic_dynamodb(DomainDispatcherApplication(create_backend_app))
         with socket.socket() as listener:
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             with binding(port, "--aws-port"):
@@ -328,6 +328,21 @@ class Emulator:
         if self._thread.is_alive():
             self._server.shutdown()
         self._server.server_close()
+
+
+def atomic_dynamodb(app: Any) -> Any:
+    """The emulator's WSGI app answering one DynamoDB request at a time, as DynamoDB applies
+    each request atomically: moto checks a write's condition and then writes, and two requests
+    served on two threads could both pass the check (two concurrent Pauses both landing)."""
+    lock = threading.Lock()
+
+    def serve(environ: dict[str, Any], start_response: Any) -> Any:
+        if not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB_"):
+            return app(environ, start_response)
+        with lock:
+            return list(app(environ, start_response))  # the whole answer, made under the lock
+
+    return serve
 
 
 def _emulator_handler(verbose: bool) -> Any:
